@@ -1,0 +1,282 @@
+"""Turning JD's raw JSON records into clean rows, or into a rejection with its reason.
+
+The JD spec ("What real data looks like") says ids arrive as ints or strings, amounts as
+numbers or numeric strings, dates with or without an offset, and that some records are
+simply broken. Every parser here either returns a clean value or raises `RecordError`
+naming the field, so a bad record is set aside with its reason and never stops the page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+MAX_ID_LENGTH = 128
+# DECIMAL(18, 2): sixteen digits before the point.
+MAX_AMOUNT_CENTS = 10**18 - 1
+_NUMERIC_TEXT = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*\Z")
+_INTEGER_TEXT = re.compile(r"\s*-?[0-9]+\s*\Z")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+class RecordError(ValueError):
+    """One field of one record cannot be used."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def parse_id(record: dict, field: str, required: bool = True) -> str | None:
+    """Ids are kept as text: `123` and `"123"` are the same id."""
+    value = record.get(field)
+    if value is None:
+        if required:
+            raise RecordError(field, "missing" if field not in record else "null")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise RecordError(field, f"expected an id (integer or text), got {type(value).__name__}")
+    text = str(value).strip()
+    if not text:
+        raise RecordError(field, "empty id")
+    if len(text) > MAX_ID_LENGTH:
+        raise RecordError(field, f"id longer than {MAX_ID_LENGTH} characters")
+    return text
+
+
+def parse_amount_cents(record: dict, field: str, required: bool = True) -> int | None:
+    """Money as exact integer cents: never through a binary float."""
+    value = record.get(field)
+    if value is None:
+        if required:
+            raise RecordError(field, "missing" if field not in record else "null")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise RecordError(field, f"expected a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecordError(field, "not a finite number")
+    if isinstance(value, str):
+        if value.strip().startswith("-") and _NUMERIC_TEXT.match(value.strip()[1:]):
+            raise RecordError(field, "negative amount")
+        if not _NUMERIC_TEXT.match(value):
+            raise RecordError(field, "not a number")
+        amount = Decimal(value.strip())
+    else:
+        # repr() of a float is the shortest text that round-trips: 19.99 -> "19.99".
+        try:
+            amount = Decimal(repr(value) if isinstance(value, float) else value)
+        except InvalidOperation:  # pragma: no cover - repr of a finite float always parses
+            raise RecordError(field, "not a number") from None
+    if amount < 0:
+        raise RecordError(field, "negative amount")
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise RecordError(field, "more than 2 decimal places")
+    if cents > MAX_AMOUNT_CENTS:
+        raise RecordError(field, "amount too large")
+    return int(cents)
+
+
+def parse_count(record: dict, field: str) -> int | None:
+    """A whole number (such as a stock quantity), optional."""
+    value = record.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RecordError(field, "expected a whole number, got bool")
+    if isinstance(value, int) or (isinstance(value, str) and _INTEGER_TEXT.match(value)):
+        number = int(value)
+        if abs(number) >= 2**63:
+            raise RecordError(field, "number too large")
+        return number
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise RecordError(field, "expected a whole number")
+
+
+def parse_text(record: dict, field: str) -> str | None:
+    """Free text (names, addresses). Numbers are accepted and kept as their text."""
+    value = record.get(field)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise RecordError(field, f"expected text, got {type(value).__name__}")
+
+
+def parse_instant_ms(record: dict, field: str, local_zone: ZoneInfo) -> int:
+    """An instant in epoch milliseconds (UTC).
+
+    Offset-less values are wall-clock times in the API's zone (JD_API_TIMEZONE); on the
+    repeated hour of a daylight-saving change the first occurrence is taken.
+    """
+    value = record.get(field)
+    if value is None:
+        raise RecordError(field, "missing" if field not in record else "null")
+    if not isinstance(value, str):
+        raise RecordError(field, f"expected a date-time text, got {type(value).__name__}")
+    text = value.strip()
+    # A bare date would parse as midnight: refuse it rather than invent a time.
+    if len(text) < 19:
+        raise RecordError(field, "not a date-time (YYYY-MM-DD HH:MM:SS or ISO 8601)")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(field, "not a date-time (YYYY-MM-DD HH:MM:SS or ISO 8601)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=local_zone)
+    return (parsed - _EPOCH) // _ONE_MS
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record set aside: where it came from, the record as received, and why."""
+
+    endpoint: str
+    raw: Any
+    field: str
+    reason: str
+
+
+RowParser = Callable[[dict], dict]
+
+
+def _parse_store(record: dict) -> dict:
+    return {
+        "store_id": parse_id(record, "store_id"),
+        "store_name": parse_text(record, "store_name"),
+        "store_address": parse_text(record, "store_address"),
+        "store_phone": parse_text(record, "store_phone"),
+        "store_email": parse_text(record, "store_email"),
+    }
+
+
+def _parse_point_of_sale(record: dict) -> dict:
+    return {
+        "pos_id": parse_id(record, "pos_id"),
+        "camera_id": parse_id(record, "camera_id", required=False),
+        "pos_name": parse_text(record, "pos_name"),
+        "store_id": parse_id(record, "store_id", required=False),
+    }
+
+
+def _parse_camera(record: dict) -> dict:
+    return {
+        "camera_id": parse_id(record, "camera_id"),
+        "camera_name": parse_text(record, "camera_name"),
+        "camera_location": parse_text(record, "camera_location"),
+        "camera_status": parse_text(record, "camera_status"),
+        "camera_model": parse_text(record, "camera_model"),
+        "pos_id": parse_id(record, "pos_id", required=False),
+    }
+
+
+def _parse_item(record: dict) -> dict:
+    return {
+        "item_id": parse_id(record, "item_id"),
+        "item_name": parse_text(record, "item_name"),
+        "item_price_cents": parse_amount_cents(record, "item_price", required=False),
+        "item_quantity": parse_count(record, "item_quantity"),
+    }
+
+
+@dataclass(frozen=True)
+class DimensionSpec:
+    """How one JD reference endpoint maps to its table."""
+
+    endpoint: str
+    key: str
+    parse: RowParser
+
+
+DIMENSIONS = {
+    "jd_stores": DimensionSpec("/v1/stores", "store_id", _parse_store),
+    "jd_points_of_sale": DimensionSpec("/v1/points-of-sale", "pos_id", _parse_point_of_sale),
+    "jd_cameras": DimensionSpec("/v1/cameras", "camera_id", _parse_camera),
+    "jd_items": DimensionSpec("/v1/inventory", "item_id", _parse_item),
+}
+
+
+def parse_dimension_records(
+    spec: DimensionSpec, records: list
+) -> tuple[dict[str, dict], list[Rejection]]:
+    """Clean rows keyed by id (the last occurrence of an id wins) and the rejections."""
+    rows: dict[str, dict] = {}
+    rejected: list[Rejection] = []
+    for record in records:
+        if not isinstance(record, dict):
+            rejected.append(Rejection(spec.endpoint, record, "record", "not a JSON object"))
+            continue
+        try:
+            row = spec.parse(record)
+        except RecordError as error:
+            rejected.append(Rejection(spec.endpoint, record, error.field, error.reason))
+            continue
+        rows.pop(row[spec.key], None)  # keep the order of the last occurrence
+        rows[row[spec.key]] = row
+    return rows, rejected
+
+
+TRANSACTIONS_ENDPOINT = "/v1/sales"
+TRANSACTION_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("transaction_id", pa.string()),
+        ("time_ms", pa.int64()),
+        ("amount_cents", pa.int64()),
+        ("item_id", pa.string()),
+        ("camera_id", pa.string()),
+    ]
+)
+
+
+def parse_transaction_page(
+    records: list,
+    *,
+    first_seq: int,
+    window_start_ms: int,
+    window_end_ms: int,
+    local_zone: ZoneInfo,
+) -> tuple[pa.RecordBatch, list[Rejection]]:
+    """One page of sales as a compact Arrow batch, plus the records set aside.
+
+    `seq` numbers records in the order received, so that the load can keep the last
+    occurrence of a repeated transaction_id. A sale outside the window asked for is set
+    aside: it belongs to another hour, and that hour's run will fetch it.
+    """
+    columns: dict[str, list] = {name: [] for name in TRANSACTION_SCHEMA.names}
+    rejected: list[Rejection] = []
+    for offset, record in enumerate(records):
+        if not isinstance(record, dict):
+            rejected.append(Rejection(TRANSACTIONS_ENDPOINT, record, "record", "not a JSON object"))
+            continue
+        try:
+            transaction_id = parse_id(record, "transaction_id")
+            time_ms = parse_instant_ms(record, "transaction_date", local_zone)
+            amount_cents = parse_amount_cents(record, "transaction_amount")
+            item_id = parse_id(record, "item_id")
+            camera_id = parse_id(record, "camera_id")
+            if not window_start_ms <= time_ms < window_end_ms:
+                raise RecordError("transaction_date", "outside the requested window")
+        except RecordError as error:
+            rejected.append(Rejection(TRANSACTIONS_ENDPOINT, record, error.field, error.reason))
+            continue
+        columns["seq"].append(first_seq + offset)
+        columns["transaction_id"].append(transaction_id)
+        columns["time_ms"].append(time_ms)
+        columns["amount_cents"].append(amount_cents)
+        columns["item_id"].append(item_id)
+        columns["camera_id"].append(camera_id)
+    batch = pa.RecordBatch.from_pydict(columns, schema=TRANSACTION_SCHEMA)
+    return batch, rejected

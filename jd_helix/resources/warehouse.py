@@ -1,0 +1,90 @@
+"""The DuckDB warehouse: its tables, and short-lived connections for reads and writes.
+
+DuckDB lets one process at a time open the file for writing, so connections are opened
+only around the SQL that needs them (HTTP and parsing happen before), and opening one
+waits (with backoff, in DuckDBResource) while another process holds the file.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATABASE = str(PROJECT_ROOT / "data" / "jd_helix.duckdb")
+
+# Instants are stored as UTC TIMESTAMPs (no zone) plus epoch milliseconds where Helix needs them.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jd_stores (
+    store_id VARCHAR PRIMARY KEY, store_name VARCHAR, store_address VARCHAR,
+    store_phone VARCHAR, store_email VARCHAR, loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS jd_points_of_sale (
+    pos_id VARCHAR PRIMARY KEY, camera_id VARCHAR, pos_name VARCHAR, store_id VARCHAR,
+    loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS jd_cameras (
+    camera_id VARCHAR PRIMARY KEY, camera_name VARCHAR, camera_location VARCHAR,
+    camera_status VARCHAR, camera_model VARCHAR, pos_id VARCHAR, loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS jd_items (
+    item_id VARCHAR PRIMARY KEY, item_name VARCHAR, item_price DECIMAL(18, 2),
+    item_quantity BIGINT, loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS verkada_cameras (
+    camera_id VARCHAR PRIMARY KEY, name VARCHAR, site VARCHAR, site_id VARCHAR,
+    model VARCHAR, serial VARCHAR, status VARCHAR, loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS jd_rejected_records (
+    endpoint VARCHAR NOT NULL, scope VARCHAR NOT NULL, field VARCHAR, reason VARCHAR,
+    raw JSON, rejected_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS jd_transactions (
+    sale_hour TIMESTAMP NOT NULL, transaction_id VARCHAR NOT NULL,
+    transaction_at TIMESTAMP NOT NULL, time_ms BIGINT NOT NULL,
+    transaction_amount DECIMAL(18, 2) NOT NULL, item_id VARCHAR NOT NULL,
+    camera_id VARCHAR NOT NULL, loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS transaction_camera_events (
+    sale_hour TIMESTAMP NOT NULL, transaction_id VARCHAR NOT NULL,
+    transaction_at TIMESTAMP NOT NULL, time_ms BIGINT NOT NULL,
+    transaction_amount DECIMAL(18, 2) NOT NULL, item_id VARCHAR, item_name VARCHAR,
+    jd_camera_id VARCHAR, jd_camera_name VARCHAR, verkada_camera_id VARCHAR,
+    mapped_by VARCHAR, unmapped_reason VARCHAR, pos_id VARCHAR, pos_name VARCHAR,
+    store_id VARCHAR, store_name VARCHAR, built_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS helix_event_type (
+    event_type_uid VARCHAR PRIMARY KEY, name VARCHAR, event_schema JSON,
+    action VARCHAR, checked_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS helix_events (
+    transaction_id VARCHAR PRIMARY KEY, sale_hour TIMESTAMP NOT NULL,
+    verkada_camera_id VARCHAR, event_type_uid VARCHAR, time_ms BIGINT,
+    status VARCHAR NOT NULL, reason VARCHAR, attempts INTEGER NOT NULL DEFAULT 0,
+    pinned_at TIMESTAMP, last_attempt_at TIMESTAMP, posted_at TIMESTAMP,
+    footage_url VARCHAR);
+CREATE UNIQUE INDEX IF NOT EXISTS helix_events_triple
+    ON helix_events (verkada_camera_id, event_type_uid, time_ms);
+CREATE TABLE IF NOT EXISTS store_sales (
+    sale_hour TIMESTAMP NOT NULL, store_id VARCHAR, store_name VARCHAR,
+    transactions BIGINT, sales_total DECIMAL(18, 2), events_posted BIGINT,
+    built_at TIMESTAMP);
+"""
+
+
+class WarehouseResource(DuckDBResource):
+    """DuckDBResource plus the project's schema and a transaction helper."""
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with self.get_connection() as conn:
+            conn.execute(SCHEMA)
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: everything inside commits together or not at all."""
+        with self.read() as conn:
+            conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
