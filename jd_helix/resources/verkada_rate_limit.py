@@ -1,0 +1,183 @@
+"""One rate limiter per Verkada organisation per process, shared by every thread and client.
+
+Verkada allows 300 requests a minute per organisation, counted in 5 s windows of at most
+25 (spec section 3 and 8). The sandbox enforces both as *sliding* windows on the arrival
+time of each request and answers a breach with 429 and a 5 s cooldown, so the client
+must stay under both, for every request it sends: token, event types, cameras, batch
+submits, polls, failure files, single posts and every retry of any of them.
+
+How it works
+------------
+* The counting is pyrate-limiter's (v4) ``InMemoryBucket`` with its ``SlidingWindowLog``
+  algorithm and two ``Rate``s. We drive the bucket ourselves instead of using
+  ``Limiter.try_acquire(blocking=True)``: that loop advances the stored timestamp by the
+  *planned* sleep instead of re-reading the clock, so an oversleep or lock contention
+  would record a request as sent earlier than it was — the unsafe direction. Here every
+  admitted request is stamped with the clock read under our lock at the moment it is
+  admitted, and the wait comes from the bucket's own ``waiting()``.
+* Safety margin: the server sees a request at ``send + d`` with a delay ``d`` in
+  ``[0, D]``. Requests arriving within any server window of length ``W`` were sent within
+  ``W + D``, so admitting at most ``L`` per ``W + margin_ms`` (margin ≥ D) keeps every
+  server window at ``≤ L``. We also keep ``limit_margin`` (default 1) below the limit.
+  Defaults: at most 24 per 5.3 s and 299 per 60.3 s.
+* ``pause(seconds)``: a 429 means the server is cooling down; every thread waits it out
+  instead of sending more into the cooldown.
+* :func:`shared_limiter` keeps one limiter per base URL (one org per base URL and key in
+  this project) in a module-level registry.
+
+Scope: one process. Dagster steps in other processes have their own limiters, so the
+project runs posting steps one at a time (a concurrency pool) — see DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+from urllib.parse import urlsplit
+
+from pyrate_limiter import InMemoryBucket, Rate, RateItem
+from pyrate_limiter.clocks import MonotonicClock
+
+log = logging.getLogger(__name__)
+
+_ITEM_NAME = "verkada"
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """The limits and the margins kept below them."""
+
+    requests_per_5s: Optional[int] = 25
+    requests_per_minute: Optional[int] = 300
+    limit_margin: int = 1
+    margin_ms: int = 300
+
+    def rates(self) -> list[Rate]:
+        """The pyrate-limiter rates to enforce, margins applied.
+
+        pyrate-limiter wants rates whose density (limit/interval) does not increase with
+        the interval. A longer rate that the shorter one already implies
+        (``L1 * ceil(W2 / W1) <= L2``, true for Verkada's 25/5 s and 300/min) is dropped;
+        one that is binding but denser is tightened to the shorter rate's density.
+        """
+        wanted = []
+        for limit, window_ms in ((self.requests_per_5s, 5_000), (self.requests_per_minute, 60_000)):
+            if limit is None:
+                continue
+            if limit < 1:
+                raise ValueError(f"rate limit must be at least 1 request, got {limit}")
+            wanted.append((max(1, limit - self.limit_margin), window_ms + self.margin_ms))
+        wanted.sort(key=lambda r: r[1])
+        kept: list[tuple[int, int]] = []
+        for limit, window in wanted:
+            if kept:
+                prev_limit, prev_window = kept[-1]
+                if prev_limit * -(-window // prev_window) <= limit:
+                    continue  # implied by the shorter window
+                if limit * prev_window > prev_limit * window:
+                    limit = prev_limit * window // prev_window
+            kept.append((limit, window))
+        return [Rate(limit, window) for limit, window in kept]
+
+
+class VerkadaRateLimiter:
+    """Blocking, thread-safe limiter: call :meth:`acquire` before every HTTP attempt.
+
+    ``clock`` returns milliseconds (monotonic); ``sleep`` takes seconds. Both can be
+    replaced by fakes in tests.
+    """
+
+    def __init__(
+        self,
+        settings: RateLimitSettings = RateLimitSettings(),
+        *,
+        clock: Optional[Callable[[], int]] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self._rates = settings.rates()
+        self._bucket = InMemoryBucket(self._rates) if self._rates else None
+        self._clock = clock or MonotonicClock().now
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._paused_until_ms = 0
+        self._admitted = 0
+        self.waited_s = 0.0  # total time callers spent waiting in acquire (for metadata)
+
+    @property
+    def admitted(self) -> int:
+        """How many requests this limiter has let through."""
+        return self._admitted
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for ``seconds`` from now (e.g. after a 429)."""
+        with self._lock:
+            until = self._clock() + int(seconds * 1000)
+            if until > self._paused_until_ms:
+                self._paused_until_ms = until
+
+    def acquire(self, *_: object) -> None:
+        """Block until one more request may be sent now, and count it as sent now."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait_ms = self._paused_until_ms - now
+                if wait_ms <= 0:
+                    if self._bucket is None:
+                        self._admitted += 1
+                        return
+                    item = RateItem(_ITEM_NAME, now)
+                    if self._bucket.put(item):
+                        self._admitted += 1
+                        if self._admitted % 64 == 0:
+                            self._bucket.leak(now)
+                        return
+                    wait_ms = self._bucket.waiting(item)
+                    if wait_ms < 0:  # cannot happen with weight 1 and limits >= 1
+                        raise RuntimeError("rate limiter can never admit a request")
+                    wait_ms = max(wait_ms, 1)
+            self.waited_s += wait_ms / 1000
+            self._sleep(wait_ms / 1000)
+
+    def __repr__(self) -> str:
+        return f"VerkadaRateLimiter({self._rates})"
+
+
+_registry: dict[str, VerkadaRateLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def _registry_key(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}{parts.path.rstrip('/')}"
+
+
+def shared_limiter(base_url: str, settings: RateLimitSettings = RateLimitSettings()) -> VerkadaRateLimiter:
+    """The process-wide limiter for the organisation behind ``base_url``.
+
+    The first caller's settings win; a later caller asking for different settings gets
+    the existing limiter and a warning (two limiters for one org would each allow the
+    full rate, which is exactly what must not happen).
+    """
+    key = _registry_key(base_url)
+    with _registry_lock:
+        limiter = _registry.get(key)
+        if limiter is None:
+            limiter = _registry[key] = VerkadaRateLimiter(settings)
+        elif limiter.settings != settings:
+            log.warning(
+                "Verkada rate limiter for %s already exists with %s; ignoring %s",
+                key,
+                limiter.settings,
+                settings,
+            )
+        return limiter
+
+
+def reset_shared_limiters() -> None:
+    """Forget every shared limiter (tests only)."""
+    with _registry_lock:
+        _registry.clear()
