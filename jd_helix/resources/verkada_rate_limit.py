@@ -79,6 +79,8 @@ class RateLimitSettings:
                     continue  # implied by the shorter window
                 if limit * prev_window > prev_limit * window:
                     limit = prev_limit * window // prev_window
+                if limit <= prev_limit:
+                    kept.pop()  # the longer window implies the shorter one
             kept.append((limit, window))
         return [Rate(limit, window) for limit, window in kept]
 
