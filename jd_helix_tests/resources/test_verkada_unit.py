@@ -1,0 +1,218 @@
+"""Verkada client logic that needs no server: settings, value coercion, outcome mapping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+import orjson
+import pytest
+import requests
+
+from jd_helix.resources.verkada import (
+    HelixEvent,
+    PostOutcome,
+    VerkadaClient,
+    VerkadaConfigError,
+    VerkadaResource,
+    check_base_url,
+    event_body,
+)
+from jd_helix.resources.verkada_rate_limit import RateLimitSettings, VerkadaRateLimiter
+from jd_helix.sandbox.defaults import VERKADA_SANDBOX_API_KEY, verkada_base_url
+
+NOW_MS = 1_800_000_000_000
+
+
+# ---------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost:8765/verkada", "http://127.0.0.1:1", "http://127.9.9.9/x", "http://[::1]:80/", "https://api.verkada.com"],
+)
+def test_accepted_base_urls(url: str) -> None:
+    assert check_base_url(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["http://api.verkada.com", "http://10.0.0.5:8765", "ftp://x", "api.verkada.com"])
+def test_refused_base_urls(url: str) -> None:
+    with pytest.raises(VerkadaConfigError):
+        check_base_url(url)
+
+
+def test_resource_defaults_to_the_sandbox() -> None:
+    resource = VerkadaResource()
+    with resource.get_client() as client:
+        assert client.base_url == verkada_base_url()
+        assert client._api_key == VERKADA_SANDBOX_API_KEY
+
+
+def test_resource_with_a_base_url_needs_a_key() -> None:
+    with pytest.raises(VerkadaConfigError, match="VERKADA_API_KEY"):
+        VerkadaResource(base_url="https://api.eu.verkada.com").get_client()
+
+
+def test_resource_refuses_plain_http_to_a_remote_host() -> None:
+    with pytest.raises(VerkadaConfigError, match="https"):
+        VerkadaResource(base_url="http://api.verkada.com", api_key="k").get_client()
+
+
+def test_repr_has_no_secret() -> None:
+    with VerkadaClient("https://api.verkada.com", "super-secret-key") as client:
+        assert "super-secret-key" not in repr(client)
+
+
+# ---------------------------------------------------------------- values
+
+
+def _event(key: str = "t1", time_ms: int = NOW_MS, **attributes: Any) -> HelixEvent:
+    return HelixEvent("cam-1", "type-1", time_ms, attributes, key)
+
+
+def test_event_body_numbers_as_json_numbers_and_strings_cut() -> None:
+    body = event_body(
+        _event(amount=Decimal("12.50"), count="3", name="x" * 250, flag="true", gone=None, plain=7),
+        {"amount": "float", "count": "integer", "name": "string", "flag": "boolean"},
+    )
+    assert body["attributes"] == {"amount": 12.5, "count": 3, "name": "x" * 200, "flag": True, "plain": 7}
+    assert body["time_ms"] == NOW_MS
+    assert orjson.loads(orjson.dumps(body))["attributes"]["amount"] == 12.5
+
+
+@pytest.mark.parametrize(
+    "attrs, schema",
+    [
+        ({"amount": "abc"}, {"amount": "float"}),
+        ({"amount": float("nan")}, {"amount": "float"}),
+        ({"n": 1.5}, {"n": "integer"}),
+        ({"b": "maybe"}, {"b": "boolean"}),
+        ({"o": object()}, None),
+    ],
+)
+def test_event_body_refuses_values_helix_would_refuse(attrs: dict, schema: Any) -> None:
+    with pytest.raises(ValueError):
+        event_body(_event(**attrs), schema)
+
+
+def test_event_body_without_schema_keeps_python_types() -> None:
+    body = event_body(_event(a="1", b=2, c=2.5, d=False), None)
+    assert body["attributes"] == {"a": "1", "b": 2, "c": 2.5, "d": False}
+
+
+# ---------------------------------------------------------------- outcome mapping (fake transport)
+
+
+def _response(status: int, body: Any = None) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r._content = orjson.dumps(body) if body is not None else b""
+    return r
+
+
+class FakeApi:
+    """Stands in for VerkadaClient._send: routes (method, path) to a handler."""
+
+    def __init__(self, handler: Callable[[str, str, Any], requests.Response]):
+        self.handler = handler
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, method: str, path: str, *, params: Any = None, json_body: Any = None, auth: bool = True):
+        self.calls.append((method, path))
+        return self.handler(method, path, json_body)
+
+
+def _client(handler, **kw) -> tuple[VerkadaClient, FakeApi]:
+    kw.setdefault("poll_first_after_s", 0.0)
+    client = VerkadaClient(
+        "https://api.verkada.com",
+        "k",
+        limiter=VerkadaRateLimiter(RateLimitSettings(None, None)),
+        now_ms=lambda: NOW_MS,
+        sleep=lambda s: None,
+        **kw,
+    )
+    fake = FakeApi(handler)
+    client._send = fake  # type: ignore[method-assign]
+    return client, fake
+
+
+def test_batches_map_failures_back_to_their_keys() -> None:
+    jobs: dict[str, list] = {}
+    polls: dict[str, int] = {}
+
+    def handler(method, path, body):
+        if method == "POST" and path.endswith("/event/batch"):
+            job_id = f"job{len(jobs)}"
+            jobs[job_id] = body["items"]
+            return _response(202, {"job_id": job_id})
+        if method == "GET" and "/event/batch/" in path:
+            job_id = path.rsplit("/", 1)[1]
+            polls[job_id] = polls.get(job_id, 0) + 1
+            if polls[job_id] < 2:
+                return _response(200, {"job_id": job_id, "status": "processing"})
+            bad = [i for i, item in enumerate(jobs[job_id]) if item["attributes"].get("bad")]
+            return _response(
+                200,
+                {"job_id": job_id, "status": "completed", "total_items": len(jobs[job_id]),
+                 "failed_items": len(bad), "failure_file_url": f"/files/{job_id}" if bad else None},
+            )
+        if "/files/" in path:
+            job_id = path.rsplit("/", 1)[1]
+            return _response(200, [
+                {"index": i, "error": f"Wrong type for field bad ({i})", "item": item}
+                for i, item in enumerate(jobs[job_id]) if item["attributes"].get("bad")
+            ])
+        raise AssertionError((method, path))
+
+    client, fake = _client(handler, batch_size=3)
+    events = [_event(f"t{i}", bad=(i in (1, 5))) for i in range(8)]
+    events.append(_event("old", time_ms=NOW_MS - 31 * 24 * 3600 * 1000))
+    seen: list[list[PostOutcome]] = []
+    outcomes = client.post_events(events, on_batch_done=seen.append)
+
+    assert [o.key for o in outcomes] == [e.key for e in events]
+    status = {o.key: (o.status, o.reason) for o in outcomes}
+    assert status["t1"] == ("skipped", "Wrong type for field bad (1)")
+    assert status["t5"] == ("skipped", "Wrong type for field bad (2)")
+    assert status["old"][0] == "skipped" and "30 days" in status["old"][1]
+    assert {k for k, (s, _) in status.items() if s == "posted"} == {"t0", "t2", "t3", "t4", "t6", "t7"}
+    # every outcome reported exactly once, batch by batch
+    assert sorted(o.key for batch in seen for o in batch) == sorted(e.key for e in events)
+    # several jobs submitted before the first poll
+    first_poll = next(i for i, (m, p) in enumerate(fake.calls) if m == "GET")
+    assert [m for m, _ in fake.calls[:first_poll]] == ["POST", "POST", "POST"]
+
+
+def test_failed_job_marks_its_items_failed() -> None:
+    def handler(method, path, body):
+        if method == "POST":
+            return _response(202, {"job_id": "j"})
+        return _response(200, {"job_id": "j", "status": "failed", "total_items": 2, "failed_items": 2})
+
+    client, _ = _client(handler)
+    outcomes = client.post_events([_event("a"), _event("b")])
+    assert [o.status for o in outcomes] == ["failed", "failed"]
+
+
+@pytest.mark.parametrize("batch_status", [404, 403])
+def test_batch_refused_falls_back_to_single_posts_for_good(batch_status: int) -> None:
+    def handler(method, path, body):
+        if path.endswith("/event/batch"):
+            return _response(batch_status, {"id": "x", "message": "Not Found", "data": None})
+        if path.endswith("/event"):
+            if body["attributes"].get("bad"):
+                return _response(400, {"id": "y", "message": "Wrong type for field bad", "data": None})
+            if body["attributes"].get("flaky"):
+                return _response(503, {"id": "z", "message": "unavailable", "data": None})
+            return _response(200, {})
+        raise AssertionError(path)
+
+    client, fake = _client(handler, batch_size=2)
+    outcomes = client.post_events([_event("a"), _event("b", bad=True), _event("c", flaky=True), _event("d")])
+    assert [(o.key, o.status) for o in outcomes] == [("a", "posted"), ("b", "skipped"), ("c", "failed"), ("d", "posted")]
+    assert outcomes[1].reason == "Wrong type for field bad"
+    assert client.batch_supported is False
+    fake.calls.clear()
+    client.post_events([_event("e")])
+    assert fake.calls == [("POST", "/cameras/v1/video_tagging/event")]
