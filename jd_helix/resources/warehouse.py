@@ -19,6 +19,9 @@ DEFAULT_DATABASE = str(PROJECT_ROOT / "data" / "jd_helix.duckdb")
 
 # Instants are stored as UTC TIMESTAMPs (no zone) plus epoch milliseconds where Helix needs them.
 SCHEMA = """
+-- Exact money from integer cents (a DECIMAL product stays exact; a division would not).
+CREATE MACRO IF NOT EXISTS cents_to_money(cents) AS
+    (CAST(cents AS DECIMAL(38, 0)) * CAST(0.01 AS DECIMAL(3, 2)))::DECIMAL(18, 2);
 CREATE TABLE IF NOT EXISTS jd_stores (
     store_id VARCHAR PRIMARY KEY, store_name VARCHAR, store_address VARCHAR,
     store_phone VARCHAR, store_email VARCHAR, loaded_at TIMESTAMP);

@@ -1,0 +1,121 @@
+"""`transaction_camera_events`: each sale joined, inside DuckDB, to its item, JD camera,
+Verkada camera, till and store: the events to post to Helix."""
+
+import time
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
+from jd_helix.assets.metadata import column_schema, preview, window_metadata
+from jd_helix.assets.sales import GROUP, POOL, jd_transactions, naive_utc
+from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
+from jd_helix.resources.warehouse import WarehouseResource
+
+# How a JD camera becomes a Verkada camera: by name (case-insensitive) when exactly one
+# Verkada camera has it, else by id when the JD id already is a Verkada camera id.
+# A sale that maps to nothing is kept, with the reason, and posted once a camera appears.
+BUILD_EVENTS_SQL = """
+WITH sales AS (
+    SELECT * FROM jd_transactions WHERE sale_hour >= $start AND sale_hour < $end
+),
+verkada_names AS (
+    SELECT lower(trim(name)) AS name_key, count(*) AS cameras, any_value(camera_id) AS camera_id
+    FROM verkada_cameras WHERE name IS NOT NULL GROUP BY 1
+),
+camera_map AS (
+    SELECT s.camera_id AS jd_camera_id,
+           any_value(c.camera_name) AS jd_camera_name,
+           any_value(c.pos_id) AS camera_pos_id,
+           any_value(CASE WHEN n.cameras = 1 THEN n.camera_id END) AS by_name,
+           any_value(n.cameras) AS same_name_cameras,
+           any_value(v.camera_id) AS by_id,
+           bool_or(c.camera_id IS NOT NULL) AS known_to_jd
+    FROM (SELECT DISTINCT camera_id FROM sales) s
+    LEFT JOIN jd_cameras c ON c.camera_id = s.camera_id
+    LEFT JOIN verkada_names n ON n.name_key = lower(trim(c.camera_name))
+    LEFT JOIN verkada_cameras v ON v.camera_id = s.camera_id
+    GROUP BY s.camera_id
+),
+till_of_camera AS (
+    SELECT camera_id, min(pos_id) AS pos_id FROM jd_points_of_sale GROUP BY camera_id
+)
+SELECT s.sale_hour, s.transaction_id, s.transaction_at, s.time_ms, s.transaction_amount,
+       s.item_id, i.item_name,
+       s.camera_id AS jd_camera_id, m.jd_camera_name,
+       coalesce(m.by_name, m.by_id) AS verkada_camera_id,
+       CASE WHEN m.by_name IS NOT NULL THEN 'name' WHEN m.by_id IS NOT NULL THEN 'id' END AS mapped_by,
+       CASE
+           WHEN coalesce(m.by_name, m.by_id) IS NOT NULL THEN NULL
+           WHEN m.same_name_cameras > 1 THEN 'several Verkada cameras are named ' || m.jd_camera_name
+           WHEN m.known_to_jd THEN 'no Verkada camera is named ' || coalesce(m.jd_camera_name, '(no name)')
+           ELSE 'camera ' || s.camera_id || ' is not in the JD camera list'
+       END AS unmapped_reason,
+       p.pos_id, p.pos_name, st.store_id, st.store_name,
+       $built_at AS built_at
+FROM sales s
+JOIN camera_map m ON m.jd_camera_id = s.camera_id
+LEFT JOIN jd_items i ON i.item_id = s.item_id
+LEFT JOIN till_of_camera tc ON tc.camera_id = s.camera_id
+LEFT JOIN jd_points_of_sale p ON p.pos_id = coalesce(m.camera_pos_id, tc.pos_id)
+LEFT JOIN jd_stores st ON st.store_id = p.store_id
+"""
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    backfill_policy=hourly_backfill_policy,
+    deps=[jd_transactions, verkada_cameras, *jd_dimension_assets],
+    group_name=GROUP,
+    kinds={"duckdb", "sql"},
+    pool=POOL,
+    owners=["team:retail-data"],
+    description=(
+        "The hour's sales joined to item, JD camera, Verkada camera, till and store: one row "
+        "per sale, with the Verkada camera it will be posted to, or why there is none."
+    ),
+)
+def transaction_camera_events(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    started = time.monotonic()
+    window = context.partition_time_window
+    params = {
+        "start": naive_utc(window.start),
+        "end": naive_utc(window.end),
+        "built_at": naive_utc(datetime.now(timezone.utc)),
+    }
+    with warehouse.write() as conn:
+        conn.execute(
+            "DELETE FROM transaction_camera_events WHERE sale_hour >= $start AND sale_hour < $end",
+            {"start": params["start"], "end": params["end"]},
+        )
+        conn.execute(f"INSERT INTO transaction_camera_events {BUILD_EVENTS_SQL}", params)
+        mapped = dict(
+            conn.execute(
+                "SELECT coalesce(mapped_by, 'unmapped'), count(*) FROM transaction_camera_events "
+                "WHERE sale_hour >= $start AND sale_hour < $end GROUP BY 1",
+                {"start": params["start"], "end": params["end"]},
+            ).fetchall()
+        )
+        schema = column_schema(conn, "transaction_camera_events")
+        shown = conn.execute(
+            "SELECT transaction_id, transaction_at, transaction_amount, item_name, store_name, "
+            "pos_name, verkada_camera_id, unmapped_reason FROM transaction_camera_events "
+            "WHERE sale_hour >= $start AND sale_hour < $end ORDER BY transaction_at LIMIT 10",
+            {"start": params["start"], "end": params["end"]},
+        ).df()
+    rows = sum(mapped.values())
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "dagster/column_schema": schema,
+            **window_metadata(window.start, window.end),
+            "mapped": rows - mapped.get("unmapped", 0),
+            "unmapped": mapped.get("unmapped", 0),
+            "mapped_by_name": mapped.get("name", 0),
+            "mapped_by_id": mapped.get("id", 0),
+            "duration_s": round(time.monotonic() - started, 3),
+            "preview": preview(shown),
+        }
+    )

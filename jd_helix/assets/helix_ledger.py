@@ -1,0 +1,200 @@
+"""The Helix ledger (`helix_events`): one row per sale, pinning its Helix triple before the
+first attempt so that every retry re-sends the same event and no two sales share one.
+
+A Helix event is the triple (camera, event type, time_ms) and re-posting a triple
+replaces the event. So:
+- a sale's triple is written here, in a committed transaction, before it is ever sent;
+- a millisecond already taken on that camera and event type moves the sale to the next
+  free millisecond (several sales on one till in one second all arrive);
+- once pinned, a triple never changes, whatever re-runs, late sales or backfills come.
+A crash anywhere then leaves rows `pending`, and the next run re-sends exactly those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+POSTED, FAILED, SKIPPED, UNMAPPED, PENDING = "posted", "failed", "skipped", "unmapped", "pending"
+STATUSES = (POSTED, FAILED, SKIPPED, UNMAPPED, PENDING)
+
+# Helix refuses events older than 30 days or more than 5 minutes ahead. A margin keeps an
+# event that is about to age out from being sent and then refused mid-run.
+HELIX_MAX_AGE = timedelta(days=30)
+AGE_MARGIN = timedelta(minutes=10)
+HELIX_MAX_AHEAD = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class PinSummary:
+    newly_pinned: int
+    moved_to_free_ms: int
+    newly_unmapped: int
+    too_old: int
+
+
+def _ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def assign_free_milliseconds(wanted: pd.DataFrame, taken: set[tuple[str, int]]) -> pd.Series:
+    """For each row (camera_id, time_ms, transaction_id), its own free millisecond.
+
+    Rows are served in (camera, time, transaction_id) order, so the result does not depend
+    on the order the rows arrived in. `taken` is updated with what is handed out.
+    """
+    order = wanted.sort_values(["camera_id", "time_ms", "transaction_id"]).index
+    assigned = pd.Series(0, index=wanted.index, dtype="int64")
+    for index in order:
+        camera, ms = wanted.at[index, "camera_id"], int(wanted.at[index, "time_ms"])
+        while (camera, ms) in taken:
+            ms += 1
+        taken.add((camera, ms))
+        assigned.at[index] = ms
+    return assigned
+
+
+def pin_window(
+    conn, start: datetime, end: datetime, event_type_uid: str, now: datetime
+) -> PinSummary:
+    """Give every sale of [start, end) that has none yet its ledger row; call inside a transaction.
+
+    `start`/`end` are naive UTC (as stored); `now` is aware.
+    """
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE window_sales AS
+        SELECT e.transaction_id, e.sale_hour, e.verkada_camera_id, e.time_ms, e.unmapped_reason,
+               l.status AS ledger_status
+        FROM transaction_camera_events e
+        LEFT JOIN helix_events l USING (transaction_id)
+        WHERE e.sale_hour >= ? AND e.sale_hour < ?
+        """,
+        [start, end],
+    )
+    now_naive = now.replace(tzinfo=None)
+    # Sales with no Verkada camera: recorded (or their reason refreshed), never dropped.
+    newly_unmapped = conn.execute(
+        """
+        INSERT INTO helix_events (transaction_id, sale_hour, status, reason, attempts)
+        SELECT transaction_id, sale_hour, 'unmapped', unmapped_reason, 0 FROM window_sales
+        WHERE verkada_camera_id IS NULL AND ledger_status IS NULL
+        """
+    ).fetchone()[0]
+    conn.execute(
+        """
+        UPDATE helix_events SET reason = w.unmapped_reason
+        FROM window_sales w
+        WHERE helix_events.transaction_id = w.transaction_id
+          AND w.verkada_camera_id IS NULL AND helix_events.status = 'unmapped'
+        """
+    )
+    wanted = conn.execute(
+        """
+        SELECT transaction_id, sale_hour, verkada_camera_id AS camera_id, time_ms
+        FROM window_sales
+        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = 'unmapped')
+        """
+    ).df()
+    if wanted.empty:
+        return PinSummary(0, 0, newly_unmapped, 0)
+
+    oldest_ok = _ms(now - HELIX_MAX_AGE + AGE_MARGIN)
+    newest_ok = _ms(now + HELIX_MAX_AHEAD)
+    too_old = wanted["time_ms"] < oldest_ok
+    too_new = wanted["time_ms"] > newest_ok
+    wanted["status"] = PENDING
+    wanted["reason"] = None
+    wanted.loc[too_old, "status"] = SKIPPED
+    wanted.loc[too_old, "reason"] = "older than Helix's 30-day window: Helix would refuse it"
+    wanted.loc[too_new, "status"] = SKIPPED
+    wanted.loc[too_new, "reason"] = "more than 5 minutes in the future: Helix would refuse it"
+
+    postable = wanted[wanted["status"] == PENDING]
+    taken_rows = conn.execute(
+        """
+        SELECT verkada_camera_id, time_ms FROM helix_events
+        WHERE event_type_uid = ? AND list_contains(?, verkada_camera_id)
+          AND time_ms BETWEEN ? AND ?
+        """,
+        [
+            event_type_uid,
+            postable["camera_id"].unique().tolist(),
+            int(wanted["time_ms"].min()),
+            int(wanted["time_ms"].max()) + len(wanted),
+        ],
+    ).fetchall()
+    taken = {(camera, int(ms)) for camera, ms in taken_rows}
+    wanted["pinned_ms"] = pd.Series(pd.NA, index=wanted.index, dtype="Int64")
+    if not postable.empty:
+        wanted.loc[postable.index, "pinned_ms"] = assign_free_milliseconds(postable, taken)
+    moved = int(((wanted["pinned_ms"] != wanted["time_ms"]) & wanted["pinned_ms"].notna()).sum())
+    wanted["event_type_uid"] = event_type_uid
+    wanted["pinned_at"] = now_naive
+
+    conn.execute(
+        "DELETE FROM helix_events WHERE list_contains(?, transaction_id)",
+        [wanted["transaction_id"].tolist()],
+    )
+    conn.execute(
+        """
+        INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid,
+                                  time_ms, status, reason, attempts, pinned_at)
+        SELECT transaction_id, sale_hour, camera_id,
+               CASE WHEN status = 'pending' THEN event_type_uid END, pinned_ms, status, reason, 0,
+               pinned_at
+        FROM wanted
+        """
+    )
+    return PinSummary(
+        newly_pinned=int((wanted["status"] == PENDING).sum()),
+        moved_to_free_ms=moved,
+        newly_unmapped=newly_unmapped,
+        too_old=int(too_old.sum()),
+    )
+
+
+def postable_events(conn, start: datetime, end: datetime, max_attempts: int) -> pd.DataFrame:
+    """Ledger rows of the window that should be (re-)sent, with the event's attributes."""
+    return conn.execute(
+        """
+        SELECT l.transaction_id, l.verkada_camera_id, l.event_type_uid, l.time_ms, l.attempts,
+               e.transaction_amount, e.item_id, e.item_name, e.store_id, e.store_name,
+               e.pos_id, e.pos_name
+        FROM helix_events l
+        JOIN transaction_camera_events e USING (transaction_id)
+        WHERE l.sale_hour >= ? AND l.sale_hour < ?
+          AND (l.status = 'pending' OR (l.status = 'failed' AND l.attempts < ?))
+        ORDER BY l.verkada_camera_id, l.time_ms
+        """,
+        [start, end, max_attempts],
+    ).df()
+
+
+def record_outcomes(conn, outcomes: pd.DataFrame, attempted_at: datetime) -> None:
+    """Write one batch's outcomes (columns key, status, reason) to the ledger."""
+    conn.execute(
+        """
+        UPDATE helix_events
+        SET status = o.status,
+            reason = o.reason,
+            attempts = attempts + 1,
+            last_attempt_at = $at,
+            posted_at = CASE WHEN o.status = 'posted' THEN $at ELSE posted_at END
+        FROM outcomes o
+        WHERE helix_events.transaction_id = o.key
+        """,
+        {"at": attempted_at.replace(tzinfo=None)},
+    )
+
+
+def status_counts(conn, start: datetime, end: datetime) -> dict[str, int]:
+    counts = dict(
+        conn.execute(
+            "SELECT status, count(*) FROM helix_events WHERE sale_hour >= ? AND sale_hour < ? GROUP BY 1",
+            [start, end],
+        ).fetchall()
+    )
+    return {status: int(counts.get(status, 0)) for status in STATUSES}

@@ -1,0 +1,40 @@
+"""Run metadata shared by the assets: counts as numbers (so the UI plots them), windows, previews."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any, Iterable
+
+import dagster as dg
+import pandas as pd
+
+PREVIEW_ROWS = 10
+
+
+def window_metadata(start: datetime, end: datetime) -> dict[str, Any]:
+    return {
+        "window_start": dg.MetadataValue.timestamp(start),
+        "window_end": dg.MetadataValue.timestamp(end),
+    }
+
+
+def preview(frame: pd.DataFrame) -> dg.MetadataValue:
+    """A short markdown table of the first rows."""
+    if frame.empty:
+        return dg.MetadataValue.md("_no rows_")
+    return dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False))
+
+
+def column_schema(conn, table: str) -> dg.TableSchema:
+    columns = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
+
+
+def counts_by(prefix: str, values: Iterable[str]) -> dict[str, int]:
+    """`{prefix}/{value}: count` entries, one per distinct value."""
+    return {f"{prefix}/{value}": count for value, count in sorted(Counter(values).items())}

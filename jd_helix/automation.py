@@ -1,0 +1,167 @@
+"""Jobs, the hourly schedule, the dimensions schedule and the Helix retry sensor.
+
+All ship switched on: the project exists to run unattended.
+"""
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import duckdb
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
+from jd_helix.assets.events import transaction_camera_events
+from jd_helix.assets.helix import helix_event_type, helix_events
+from jd_helix.assets.reports import store_sales
+from jd_helix.assets.sales import jd_transactions
+from jd_helix.partitions import hourly_partitions, partition_key, partition_start
+from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.warehouse import WarehouseResource
+
+# Sales can reach the JD API a little after they happen: the hour's run starts 15 minutes
+# after the hour ends and also re-reads the hours before it (idempotent: each hour is
+# replaced whole and the ledger never re-posts what is posted).
+HOURLY_RUN_MINUTE = 15
+DEFAULT_LOOKBACK_HOURS = 2
+MAX_REMAP_HOURS_PER_TICK = 48
+
+dimensions_job = dg.define_asset_job(
+    "dimensions_job",
+    selection=[*jd_dimension_assets, verkada_cameras, helix_event_type],
+    description="Refreshes the reference data (JD stores, tills, cameras, items; Verkada cameras) and the Helix event type.",
+)
+
+hourly_sales_job = dg.define_asset_job(
+    "hourly_sales_job",
+    selection=[jd_transactions, transaction_camera_events, helix_events, store_sales],
+    partitions_def=hourly_partitions,
+    description="The hourly chain: jd_transactions -> transaction_camera_events -> helix_events (-> store_sales).",
+)
+
+helix_retry_job = dg.define_asset_job(
+    "helix_retry_job",
+    selection=[helix_events, store_sales],
+    partitions_def=hourly_partitions,
+    description="Re-posts an hour's failed Helix events (launched by helix_retry_sensor).",
+)
+
+helix_remap_job = dg.define_asset_job(
+    "helix_remap_job",
+    selection=[transaction_camera_events, helix_events, store_sales],
+    partitions_def=hourly_partitions,
+    description="Re-joins an hour with fresh reference data and posts sales that now have a camera.",
+)
+
+
+def lookback_hours() -> int:
+    return int(os.environ.get("JD_HELIX_LOOKBACK_HOURS", DEFAULT_LOOKBACK_HOURS))
+
+
+def hours_to_run(scheduled_at: datetime, lookback: int) -> tuple[str, str]:
+    """The partition range a tick runs: the hour that just ended and `lookback` before it."""
+    last_hour = scheduled_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    first_hour = max(last_hour - timedelta(hours=lookback), partition_start(hourly_partitions.get_first_partition_key()))
+    return partition_key(first_hour), partition_key(last_hour)
+
+
+@dg.schedule(
+    cron_schedule=f"{HOURLY_RUN_MINUTE} * * * *",
+    job=hourly_sales_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Each hour, once it has ended (plus 15 minutes for late sales), with a look-back of JD_HELIX_LOOKBACK_HOURS.",
+)
+def hourly_sales_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    first, last = hours_to_run(context.scheduled_execution_time, lookback_hours())
+    return dg.RunRequest(
+        run_key=last,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+    )
+
+
+dimensions_schedule = dg.ScheduleDefinition(
+    name="dimensions_schedule",
+    job=dimensions_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Refreshes the reference data every hour, ten minutes before the hourly sales run.",
+)
+
+
+def _read_only(database: str):
+    """A read-only connection, or None while another process is writing the file."""
+    if not os.path.exists(database):
+        return None
+    try:
+        return duckdb.connect(database, read_only=True)
+    except duckdb.IOException:
+        return None
+
+
+def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minutes: float) -> bool:
+    """Wait base, 2x base, 4x base... after each failed attempt."""
+    wait = timedelta(minutes=base_minutes * 2 ** max(attempts - 1, 0))
+    return last_attempt_at + wait <= now
+
+
+@dg.sensor(
+    jobs=[helix_retry_job, helix_remap_job],
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Re-posts hours with failed Helix events, waiting longer after each attempt, until they "
+        "post or run out of attempts; re-joins hours with unmapped sales after the cameras are refreshed."
+    ),
+)
+def helix_retry_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, helix_settings: HelixSettings
+):
+    conn = _read_only(warehouse.database)
+    if conn is None:
+        return dg.SkipReason("the warehouse is being written (or does not exist yet); trying next tick")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        failed_hours = conn.execute(
+            """
+            SELECT sale_hour, max(attempts), max(last_attempt_at) FROM helix_events
+            WHERE status = 'failed' AND attempts < ? GROUP BY sale_hour ORDER BY sale_hour
+            """,
+            [helix_settings.max_attempts],
+        ).fetchall()
+        cameras_loaded_at = conn.execute("SELECT max(loaded_at) FROM verkada_cameras").fetchone()[0]
+        unmapped_hours = conn.execute(
+            "SELECT DISTINCT sale_hour FROM helix_events WHERE status = 'unmapped' "
+            "AND sale_hour >= ? ORDER BY sale_hour DESC LIMIT ?",
+            [now - timedelta(days=30), MAX_REMAP_HOURS_PER_TICK],
+        ).fetchall()
+    finally:
+        conn.close()
+
+    requests = [
+        dg.RunRequest(
+            job_name=helix_retry_job.name,
+            partition_key=partition_key(hour.replace(tzinfo=timezone.utc)),
+            run_key=f"retry:{partition_key(hour.replace(tzinfo=timezone.utc))}:{attempts}",
+        )
+        for hour, attempts, last_attempt_at in failed_hours
+        if retry_due(attempts, last_attempt_at, now, helix_settings.retry_base_minutes)
+    ]
+    # Unmapped sales get another chance each time the camera list has been refreshed.
+    cameras_version = cameras_loaded_at.isoformat() if cameras_loaded_at else None
+    if cameras_version and cameras_version != context.cursor:
+        requests += [
+            dg.RunRequest(
+                job_name=helix_remap_job.name,
+                partition_key=partition_key(hour.replace(tzinfo=timezone.utc)),
+                run_key=f"remap:{partition_key(hour.replace(tzinfo=timezone.utc))}:{cameras_version}",
+            )
+            for (hour,) in unmapped_hours
+        ]
+    if not requests:
+        return dg.SkipReason("no failed events due for a retry and no new cameras")
+    return dg.SensorResult(run_requests=requests, cursor=cameras_version)

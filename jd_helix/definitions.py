@@ -1,0 +1,67 @@
+"""The jd_helix code location: assets, checks, jobs, schedules, sensor and resources.
+
+Settings come from the environment (see .env.example). A setting that is not set falls
+back to its default - for the two APIs, the built-in sandbox - and secrets are passed as
+EnvVar so that the UI shows the variable's name, never its value.
+"""
+
+import os
+
+import dagster as dg
+
+from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
+from jd_helix.assets.events import transaction_camera_events
+from jd_helix.assets.helix import helix_event_type, helix_events
+from jd_helix.assets.reports import store_sales
+from jd_helix.assets.sales import jd_transactions
+from jd_helix.automation import (
+    dimensions_job,
+    dimensions_schedule,
+    helix_remap_job,
+    helix_retry_job,
+    helix_retry_sensor,
+    hourly_sales_job,
+    hourly_sales_schedule,
+)
+from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.jd_api import JdApiResource
+from jd_helix.resources.verkada import VerkadaResource
+from jd_helix.resources.warehouse import DEFAULT_DATABASE, WarehouseResource
+
+
+def _from_env(**fields: str) -> dict:
+    return {field: dg.EnvVar(var) for field, var in fields.items() if os.environ.get(var)}
+
+
+def build_resources() -> dict:
+    return {
+        "jd_api": JdApiResource(
+            **_from_env(base_url="JD_API_BASE_URL", api_key="JD_API_KEY", timezone="JD_API_TIMEZONE")
+        ),
+        "verkada": VerkadaResource(
+            **_from_env(base_url="VERKADA_API_BASE_URL", api_key="VERKADA_API_KEY")
+        ),
+        "warehouse": WarehouseResource(
+            database=os.environ.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE
+        ),
+        "helix_settings": HelixSettings(**_from_env(event_type_name="JD_HELIX_EVENT_TYPE")),
+    }
+
+
+defs = dg.Definitions(
+    assets=[
+        *jd_dimension_assets,
+        verkada_cameras,
+        jd_transactions,
+        transaction_camera_events,
+        helix_event_type,
+        helix_events,
+        store_sales,
+    ],
+    jobs=[dimensions_job, hourly_sales_job, helix_retry_job, helix_remap_job],
+    schedules=[hourly_sales_schedule, dimensions_schedule],
+    sensors=[helix_retry_sensor],
+    resources=build_resources(),
+    # Steps of a run share one process: a process per step would only cost start-up time.
+    executor=dg.in_process_executor,
+)

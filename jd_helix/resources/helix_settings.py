@@ -1,0 +1,40 @@
+"""How jd_helix uses Helix: the event type's name and schema, and how hard to retry."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+DEFAULT_EVENT_TYPE_NAME = "JD Sports Sale"
+
+# The event type schema of specs/pipeline-interface.md ("Helix event").
+EVENT_SCHEMA = {
+    "transaction_id": "string",
+    "transaction_amount": "float",
+    "item_id": "string",
+    "item_name": "string",
+    "store_id": "string",
+    "store_name": "string",
+    "pos_id": "string",
+    "pos_name": "string",
+}
+
+
+class HelixSettings(dg.ConfigurableResource):
+    """Settings of the Helix delivery (not secrets)."""
+
+    event_type_name: str = Field(
+        default=DEFAULT_EVENT_TYPE_NAME, description="JD_HELIX_EVENT_TYPE: the Helix event type's name."
+    )
+    max_attempts: int = Field(
+        default=6, ge=1, description="Attempts per event before it is left failed for a person to see."
+    )
+    retry_base_minutes: float = Field(
+        default=5.0,
+        gt=0,
+        description="helix_retry_sensor waits this long after the first failed attempt, doubling each time.",
+    )
+    footage_links: bool = Field(
+        default=False,
+        description="Also record a Verkada footage link for each posted event (one request each).",
+    )
