@@ -1,0 +1,22 @@
+# make run   - create the environment if needed, start the sandbox and Dagster on http://localhost:3000
+# make test  - run the test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: run test sandbox bench
+
+$(BIN)/jd-helix: pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(BIN)/jd-helix
+	$(BIN)/jd-helix dev
+
+test: $(BIN)/jd-helix
+	$(BIN)/python -m pytest -q
+
+sandbox: $(BIN)/jd-helix
+	$(BIN)/jd-helix sandbox --port 8765
