@@ -305,6 +305,7 @@ class VerkadaClient:
         self._rate_limited = 0
         self._token_lock = threading.Lock()
         self._token: Optional[str] = None
+        self._token_fetched_at = 0.0
         self._token_renew_at = 0.0
         self._token_renewals = 0
         self.batch_supported = True  # False once the batch endpoint answered 404/403
@@ -398,13 +399,25 @@ class VerkadaClient:
         if not token or not isinstance(token, str):
             raise VerkadaError("Verkada token response carried no token", status=response.status_code)
         self._token = token
-        self._token_renew_at = self._monotonic() + self._token_lifetime_s - self._token_renew_margin_s
+        self._token_fetched_at = self._monotonic()
+        self._token_renew_at = self._token_fetched_at + self._token_lifetime_s - self._token_renew_margin_s
         self._token_renewals += 1
         log.debug("Fetched a Verkada API token")
 
     def _current_token(self, stale: Optional[str] = None) -> str:
-        """A valid token; fetch one if none is cached, it is near expiry, or it is ``stale``."""
+        """A valid token; fetch one if none is cached, it is near expiry, or it is ``stale``.
+
+        A token refused (``stale``) before its expected end tells us the server's real
+        token life: later tokens are renewed at 90 % of that age, so a server with short
+        tokens costs one 401, not one per token.
+        """
         with self._token_lock:
+            if stale is not None and self._token == stale:
+                age = self._monotonic() - self._token_fetched_at
+                if 1.0 <= age < self._token_lifetime_s - self._token_renew_margin_s:
+                    self._token_lifetime_s = age
+                    self._token_renew_margin_s = age * 0.1
+                    log.info("Verkada token expired after %.0f s; renewing earlier from now on", age)
             if self._token is None or self._token == stale or self._monotonic() >= self._token_renew_at:
                 self._fetch_token()
             assert self._token is not None
@@ -726,8 +739,9 @@ class VerkadaClient:
             report(self._completed_outcomes(job, body))
             return True
         if state == "failed":
-            reason = f"Helix batch job {job.job_id} failed"
-            report([(index, PostOutcome(event.key, "failed", reason)) for index, event in job.entries])
+            # A failed job's items are worth another try, except those its failure file
+            # (if it has one) names as invalid: those are skipped with Helix's reason.
+            report(self._completed_outcomes(job, body, default="failed"))
             return True
         if status == 404 or self._monotonic() - job.submitted_at > self._job_timeout_s:
             reason = f"Helix batch job {job.job_id} did not finish (status {state or status})"
@@ -737,10 +751,14 @@ class VerkadaClient:
         job.next_poll_at = self._monotonic() + job.poll_interval * random.uniform(0.9, 1.1)
         return False
 
-    def _completed_outcomes(self, job: _Job, body: dict[str, Any]) -> list[tuple[int, PostOutcome]]:
+    def _completed_outcomes(
+        self, job: _Job, body: dict[str, Any], default: Status = "posted"
+    ) -> list[tuple[int, PostOutcome]]:
+        """Outcomes of a finished job: items in the failure file are skipped with their
+        error, the others get ``default`` (posted for a completed job)."""
         failed_items = int(body.get("failed_items") or 0)
         failures: dict[int, str] = {}
-        if failed_items > 0:
+        if failed_items > 0 and (default == "posted" or body.get("failure_file_url")):
             try:
                 failures = self._read_failure_file(body.get("failure_file_url"))
             except VerkadaAuthError:
@@ -752,8 +770,10 @@ class VerkadaClient:
         for position, (index, event) in enumerate(job.entries):
             if position in failures:
                 out.append((index, PostOutcome(event.key, "skipped", failures[position])))
-            else:
+            elif default == "posted":
                 out.append((index, PostOutcome(event.key, "posted")))
+            else:
+                out.append((index, PostOutcome(event.key, default, f"Helix batch job {job.job_id} failed")))
         return out
 
     def _read_failure_file(self, url: Optional[str]) -> dict[int, str]:
