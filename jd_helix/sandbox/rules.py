@@ -1,0 +1,156 @@
+"""Record validity rules of the JD API, shared by the sandbox's ground truth.
+
+A record is valid when every required field is present and non-null and of the right
+kind:
+- id:     an int (not bool) or a non-empty string; normalised to str
+- amount: a number (not bool) or a numeric string; finite, >= 0, at most 2 decimal places;
+          normalised to Decimal
+- date:   "YYYY-MM-DD HH:MM:SS" (in the API's zone) or ISO 8601 with an offset or Z;
+          normalised to an aware UTC datetime
+- text:   a string
+- count:  an int (not bool) or an integer string, >= 0; normalised to int
+Unknown extra fields are ignored. The first offending field (in the order below) is named.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+REQUIRED_FIELDS: dict[str, dict[str, str]] = {
+    "sales": {
+        "transaction_id": "id",
+        "transaction_date": "date",
+        "transaction_amount": "amount",
+        "item_id": "id",
+        "camera_id": "id",
+    },
+    "stores": {"store_id": "id", "store_name": "text"},
+    "points-of-sale": {"pos_id": "id", "store_id": "id", "camera_id": "id", "pos_name": "text"},
+    "cameras": {"camera_id": "id", "camera_name": "text", "pos_id": "id"},
+    "inventory": {"item_id": "id", "item_name": "text", "item_price": "amount", "item_quantity": "count"},
+}
+ID_FIELD = {
+    "sales": "transaction_id",
+    "stores": "store_id",
+    "points-of-sale": "pos_id",
+    "cameras": "camera_id",
+    "inventory": "item_id",
+}
+
+_LOCAL_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_TWO_DP = Decimal("0.01")
+
+
+class Invalid(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def norm_id(v: Any) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise Invalid(f"id must be an integer or a string, got {type(v).__name__}")
+    s = str(v)
+    if not s.strip():
+        raise Invalid("id is an empty string")
+    return s
+
+
+def norm_amount(v: Any) -> Decimal:
+    if isinstance(v, bool):
+        raise Invalid("amount must be a number, got bool")
+    if isinstance(v, int):
+        d = Decimal(v)
+    elif isinstance(v, float):
+        if not math.isfinite(v):
+            raise Invalid("amount is not finite")
+        d = Decimal(repr(v))
+    elif isinstance(v, str):
+        try:
+            d = Decimal(v.strip())
+        except InvalidOperation:
+            raise Invalid(f"amount is not numeric: {v[:40]!r}") from None
+    else:
+        raise Invalid(f"amount must be a number or a numeric string, got {type(v).__name__}")
+    if not d.is_finite():
+        raise Invalid("amount is not finite")
+    if d < 0:
+        raise Invalid("negative amount")
+    if d != d.quantize(_TWO_DP):
+        raise Invalid("amount has more than 2 decimal places")
+    return d.quantize(_TWO_DP)
+
+
+def norm_count(v: Any) -> int:
+    if isinstance(v, bool):
+        raise Invalid("count must be an integer, got bool")
+    if isinstance(v, int):
+        n = v
+    elif isinstance(v, str) and v.strip().isdigit():
+        n = int(v)
+    else:
+        raise Invalid(f"count must be an integer, got {type(v).__name__}")
+    if n < 0:
+        raise Invalid("negative count")
+    return n
+
+
+def norm_text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise Invalid(f"text must be a string, got {type(v).__name__}")
+    return v
+
+
+def norm_date(v: Any, tz: ZoneInfo | timezone) -> datetime:
+    if not isinstance(v, str):
+        raise Invalid(f"date must be a string, got {type(v).__name__}")
+    if _LOCAL_RE.match(v):
+        try:
+            dt = datetime.strptime(v, "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            raise Invalid(f"unparsable date {v!r}") from None
+        return dt.replace(tzinfo=tz).astimezone(timezone.utc)
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        raise Invalid(f"unparsable date {v[:40]!r}") from None
+    if dt.tzinfo is None or "T" not in v:
+        raise Invalid(f"date is neither 'YYYY-MM-DD HH:MM:SS' nor ISO 8601 with an offset: {v[:40]!r}")
+    return dt.astimezone(timezone.utc)
+
+
+_NORMALISERS = {"id": norm_id, "amount": norm_amount, "count": norm_count, "text": norm_text}
+
+
+def zone(name: str) -> ZoneInfo | timezone:
+    return timezone.utc if name.upper() == "UTC" else ZoneInfo(name)
+
+
+def validate(endpoint: str, record: Any, tz: ZoneInfo | timezone) -> dict[str, Any]:
+    """Normalised required fields of a valid record; raises FieldError for an invalid one."""
+    if not isinstance(record, dict):
+        raise FieldError("<record>", "record is not a JSON object")
+    out: dict[str, Any] = {}
+    for name, kind in REQUIRED_FIELDS[endpoint].items():
+        if name not in record:
+            raise FieldError(name, "missing required field")
+        v = record[name]
+        if v is None:
+            raise FieldError(name, "required field is null")
+        try:
+            out[name] = norm_date(v, tz) if kind == "date" else _NORMALISERS[kind](v)
+        except Invalid as e:
+            raise FieldError(name, e.reason) from None
+    return out
+
+
+class FieldError(Exception):
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
