@@ -1,0 +1,174 @@
+"""The JD record parsers: every oddity of the spec either parses exactly or is set aside."""
+
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jd_helix.resources.jd_records import (
+    DIMENSIONS,
+    RecordError,
+    parse_amount_cents,
+    parse_dimension_records,
+    parse_id,
+    parse_instant_ms,
+    parse_transaction_page,
+)
+
+UTC = ZoneInfo("UTC")
+LONDON = ZoneInfo("Europe/London")
+HOUR_START_MS = 1_782_900_000_000  # 2026-07-01T10:00:00Z
+HOUR_END_MS = HOUR_START_MS + 3_600_000
+
+
+@pytest.mark.parametrize("raw, expected", [(123, "123"), ("123", "123"), (" 42 ", "42"), ("A-1", "A-1")])
+def test_ids_are_text_whatever_their_json_kind(raw, expected):
+    assert parse_id({"id": raw}, "id") == expected
+
+
+@pytest.mark.parametrize("raw", [True, 1.5, [1], {"a": 1}, "", "   ", "x" * 129])
+def test_bad_ids_are_refused(raw):
+    with pytest.raises(RecordError) as error:
+        parse_id({"id": raw}, "id")
+    assert error.value.field == "id"
+
+
+def test_missing_and_null_are_told_apart():
+    with pytest.raises(RecordError, match="missing"):
+        parse_id({}, "id")
+    with pytest.raises(RecordError, match="null"):
+        parse_id({"id": None}, "id")
+
+
+@pytest.mark.parametrize(
+    "raw, cents",
+    [(100, 10000), ("100.50", 10050), (19.99, 1999), (0.1, 10), ("0", 0), (" 7.5 ", 750), (1e15, 10**17)],
+)
+def test_amounts_are_exact_cents(raw, cents):
+    assert parse_amount_cents({"a": raw}, "a") == cents
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (-1, "negative"),
+        ("-2.50", "negative"),
+        ("abc", "not a number"),
+        ("1e5", "not a number"),
+        ("NaN", "not a number"),
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (True, "bool"),
+        ({"value": 1}, "dict"),
+        ("12.345", "2 decimal places"),
+        (10**17, "too large"),
+    ],
+)
+def test_bad_amounts_are_refused_with_a_reason(raw, reason):
+    with pytest.raises(RecordError, match=reason):
+        parse_amount_cents({"a": raw}, "a")
+
+
+def test_offsetless_dates_are_in_the_api_zone_and_others_keep_their_offset():
+    summer_noon_london = parse_instant_ms({"d": "2026-07-01 12:00:00"}, "d", LONDON)
+    assert summer_noon_london == parse_instant_ms({"d": "2026-07-01T11:00:00Z"}, "d", UTC)
+    assert parse_instant_ms({"d": "2026-07-01T13:00:00+02:00"}, "d", LONDON) == summer_noon_london
+    assert parse_instant_ms({"d": "2026-07-01T11:00:00.123Z"}, "d", UTC) == summer_noon_london + 123
+
+
+@pytest.mark.parametrize("raw", ["2026-07-01", "yesterday", "2026-13-01 00:00:00", 1782900000, None])
+def test_bad_dates_are_refused(raw):
+    with pytest.raises(RecordError):
+        parse_instant_ms({"d": raw}, "d", UTC)
+
+
+def _sale(**overrides):
+    sale = {
+        "transaction_id": 1,
+        "transaction_date": "2026-07-01 10:30:00",
+        "transaction_amount": "10.00",
+        "item_id": 5,
+        "camera_id": 9,
+    }
+    sale.update(overrides)
+    return sale
+
+
+def test_a_page_keeps_good_sales_and_sets_aside_bad_ones_with_reasons():
+    page = [
+        _sale(),
+        _sale(transaction_id=2, unexpected="ignored"),
+        _sale(transaction_id=3, transaction_amount="abc"),
+        {k: v for k, v in _sale(transaction_id=4).items() if k != "camera_id"},
+        _sale(transaction_id=5, transaction_date="2026-07-01 11:00:00"),  # the next hour
+        "not an object",
+    ]
+    batch, rejected = parse_transaction_page(
+        page, first_seq=100, window_start_ms=HOUR_START_MS, window_end_ms=HOUR_END_MS, local_zone=UTC
+    )
+    assert batch.column("transaction_id").to_pylist() == ["1", "2"]
+    assert batch.column("seq").to_pylist() == [100, 101]
+    assert batch.column("amount_cents").to_pylist() == [1000, 1000]
+    assert [(r.field, r.reason) for r in rejected] == [
+        ("transaction_amount", "not a number"),
+        ("camera_id", "missing"),
+        ("transaction_date", "outside the requested window"),
+        ("record", "not a JSON object"),
+    ]
+    assert rejected[0].raw == page[2]
+
+
+def test_dimension_duplicates_keep_the_last_copy():
+    spec = DIMENSIONS["jd_items"]
+    rows, rejected = parse_dimension_records(
+        spec,
+        [
+            {"item_id": 1, "item_name": "Old", "item_price": 10},
+            {"item_id": "2", "item_name": "Cap", "item_price": "5.50", "item_quantity": "3"},
+            {"item_id": "1", "item_name": "New", "item_price": 12},
+            {"item_name": "No id"},
+        ],
+    )
+    assert list(rows) == ["2", "1"]
+    assert rows["1"]["item_name"] == "New" and rows["1"]["item_price_cents"] == 1200
+    assert rows["2"]["item_quantity"] == 3
+    assert [(r.field, r.reason) for r in rejected] == [("item_id", "missing")]
+
+
+# Hostile input: whatever JSON arrives, a record either parses or is set aside with a reason.
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=50)
+    | st.text(max_size=3).map(lambda s: (s or "x") * 5_000)  # 5,000 to 15,000 characters
+    | st.sampled_from(["12.50", "-3", "1e9", "NaN", "Infinity", "2026-07-01 10:15:00", "2026-07-01T10:15:00Z", "١٢٣"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+sale_fields = ["transaction_id", "transaction_date", "transaction_amount", "item_id", "camera_id"]
+hostile_sales = st.fixed_dictionaries({}, optional={field: json_values for field in sale_fields})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(hostile_sales | json_values, max_size=20))
+def test_no_record_crashes_the_page_and_none_is_lost(page):
+    batch, rejected = parse_transaction_page(
+        page, first_seq=0, window_start_ms=HOUR_START_MS, window_end_ms=HOUR_END_MS, local_zone=LONDON
+    )
+    assert batch.num_rows + len(rejected) == len(page)
+    for rejection in rejected:
+        assert rejection.reason and rejection.field
+    for cents in batch.column("amount_cents").to_pylist():
+        assert 0 <= cents < 10**18
+    for time_ms in batch.column("time_ms").to_pylist():
+        assert HOUR_START_MS <= time_ms < HOUR_END_MS
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(min_value=0, max_value=Decimal("9999999999999999.99"), places=2))
+def test_every_two_place_amount_survives_as_text_and_number(amount):
+    assert parse_amount_cents({"a": str(amount)}, "a") == int(amount * 100)
