@@ -129,7 +129,7 @@ class Sandbox:
     def start(self) -> "Sandbox":
         self._server = _Server((self.host, self._port), self)
         self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"jd-helix-sandbox:{self._port}", daemon=True)
         self._thread.start()
         return self

@@ -121,6 +121,8 @@ class World:
                 "people_history_enabled": bool((hh >> 3) & 1), "vehicle_history_enabled": False,
             }
 
+        normal = [i for i in order if i not in unmapped and i not in ambiguous and i not in uuid_cams]
+        forced_case = normal[0] if normal and cfg.case_mismatch_rate > 0 else None
         for i, c in enumerate(cams):
             if i in unmapped:
                 continue
@@ -131,7 +133,7 @@ class World:
                 c.camera_id = v["camera_id"]
                 vcams.append(v)
                 continue
-            if lo32(hh) < cfg.case_mismatch_rate:
+            if lo32(hh) < cfg.case_mismatch_rate or i == forced_case:
                 name = name.upper() if (hh >> 40) & 1 else name.lower()
             vcams.append(vcam(i, name, c.store_idx))
             if i in ambiguous:
