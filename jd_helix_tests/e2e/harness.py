@@ -1,0 +1,68 @@
+"""Running the real assets against a sandbox over loopback HTTP, into a real DuckDB file."""
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import duckdb
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
+from jd_helix.assets.events import transaction_camera_events
+from jd_helix.assets.helix import helix_event_type, helix_events
+from jd_helix.assets.reports import store_sales
+from jd_helix.assets.sales import jd_transactions
+from jd_helix.partitions import partition_key
+from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.jd_api import JdApiResource
+from jd_helix.resources.verkada import VerkadaResource
+from jd_helix.resources.warehouse import WarehouseResource
+
+DIMENSION_ASSETS = [*jd_dimension_assets, verkada_cameras, helix_event_type]
+HOURLY_ASSETS = [jd_transactions, transaction_camera_events, helix_events, store_sales]
+
+
+def recent_hours(count: int, ago: int = 2) -> list[datetime]:
+    """`count` consecutive whole UTC hours ending `ago` hours before this one (well inside Helix's window)."""
+    this_hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    first = this_hour - timedelta(hours=ago + count - 1)
+    return [first + timedelta(hours=i) for i in range(count)]
+
+
+def resources_for(sandbox, database: str, rate_limited: bool = False, **verkada_settings) -> dict:
+    limits = {} if rate_limited else {"requests_per_5s": None, "requests_per_minute": None}
+    return {
+        "jd_api": JdApiResource(base_url=sandbox.jd_base_url, api_key=sandbox.jd_api_key),
+        "verkada": VerkadaResource(
+            base_url=sandbox.verkada_base_url,
+            api_key=sandbox.verkada_api_key,
+            **{**limits, **verkada_settings},
+        ),
+        "warehouse": WarehouseResource(database=database),
+        "helix_settings": HelixSettings(),
+    }
+
+
+def refresh_dimensions(resources: dict, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(DIMENSION_ASSETS, resources=resources, **kwargs)
+
+
+def run_hour(resources: dict, hour: datetime, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(HOURLY_ASSETS, resources=resources, partition_key=partition_key(hour), **kwargs)
+
+
+def run_hours(resources: dict, first: datetime, last: datetime, **kwargs) -> dg.ExecuteInProcessResult:
+    """One run over a range of hours, as a backfill with a multi-hour policy launches it."""
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
+        ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
+    }
+    return dg.materialize(HOURLY_ASSETS, resources=resources, tags=tags, **kwargs)
+
+
+def query(database: str, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
+
+
+def naive(instant: datetime) -> datetime:
+    return instant.astimezone(timezone.utc).replace(tzinfo=None)
