@@ -828,6 +828,12 @@ class VerkadaResource(dg.ConfigurableResource):
     batch_size: int = Field(default=1000, description="events per Helix batch job (at most 1000)")
     token_renew_margin_s: float = Field(default=180.0, description="renew the 30-minute token this early")
     max_jobs_in_flight: int = Field(default=4, description="batch jobs submitted before polling them")
+    max_event_age_days: Optional[float] = Field(
+        default=30, description="skip (without a request) events older than this, by the local clock; None: let Helix judge"
+    )
+    max_future_s: Optional[float] = Field(
+        default=300, description="skip events this far ahead of the local clock; None: let Helix judge"
+    )
 
     def resolved_base_url(self) -> str:
         if self.base_url:
@@ -861,4 +867,6 @@ class VerkadaResource(dg.ConfigurableResource):
             batch_size=self.batch_size,
             token_renew_margin_s=self.token_renew_margin_s,
             max_jobs_in_flight=self.max_jobs_in_flight,
+            max_event_age_s=None if self.max_event_age_days is None else self.max_event_age_days * 86_400,
+            max_future_s=self.max_future_s,
         )
