@@ -38,21 +38,18 @@ dimensions_job = dg.define_asset_job(
 hourly_sales_job = dg.define_asset_job(
     "hourly_sales_job",
     selection=[jd_transactions, transaction_camera_events, helix_events, store_sales],
-    partitions_def=hourly_partitions,
     description="The hourly chain: jd_transactions -> transaction_camera_events -> helix_events (-> store_sales).",
 )
 
 helix_retry_job = dg.define_asset_job(
     "helix_retry_job",
     selection=[helix_events, store_sales],
-    partitions_def=hourly_partitions,
     description="Re-posts an hour's failed Helix events (launched by helix_retry_sensor).",
 )
 
 helix_remap_job = dg.define_asset_job(
     "helix_remap_job",
     selection=[transaction_camera_events, helix_events, store_sales],
-    partitions_def=hourly_partitions,
     description="Re-joins an hour with fresh reference data and posts sales that now have a camera.",
 )
 

@@ -1,0 +1,98 @@
+"""The hourly schedule asks for the right hours; the retry sensor decides as documented."""
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from jd_helix.automation import helix_retry_sensor, hourly_sales_schedule, retry_due
+from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.warehouse import WarehouseResource
+
+
+def test_the_schedule_runs_the_hour_that_ended_with_its_look_back(monkeypatch):
+    monkeypatch.setenv("JD_HELIX_LOOKBACK_HOURS", "2")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 28, 10, 15, tzinfo=timezone.utc))
+    request = hourly_sales_schedule(context)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-28-07:00"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-28-09:00"
+    assert request.run_key == "2026-11-28-09:00"
+
+
+def test_the_schedule_crosses_midnight_and_honours_a_zero_look_back(monkeypatch):
+    monkeypatch.setenv("JD_HELIX_LOOKBACK_HOURS", "0")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 29, 0, 15, tzinfo=timezone.utc))
+    request = hourly_sales_schedule(context)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-28-23:00"
+
+
+def test_the_schedule_fires_fifteen_minutes_past_each_hour_in_utc():
+    assert hourly_sales_schedule.cron_schedule == "15 * * * *"
+    assert hourly_sales_schedule.execution_timezone == "UTC"
+
+
+@pytest.mark.parametrize(
+    "attempts, minutes_since, due", [(1, 4, False), (1, 5, True), (2, 9, False), (2, 10, True), (3, 19, False), (3, 20, True)]
+)
+def test_retries_wait_longer_after_each_attempt(attempts, minutes_since, due):
+    now = datetime(2026, 11, 28, 12, 0)
+    assert retry_due(attempts, now - timedelta(minutes=minutes_since), now, base_minutes=5) is due
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    return WarehouseResource(database=str(tmp_path / "sensor.duckdb"))
+
+
+def add_ledger_rows(warehouse, rows):
+    """rows: (transaction_id, hour, status, attempts, minutes since the last attempt)."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with warehouse.write() as conn:
+        for tid, hour, status, attempts, minutes in rows:
+            conn.execute(
+                "INSERT INTO helix_events (transaction_id, sale_hour, status, attempts, last_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                [tid, hour, status, attempts, now - timedelta(minutes=minutes)],
+            )
+
+
+def evaluate(warehouse, cursor=None, max_attempts=4):
+    context = dg.build_sensor_context(
+        cursor=cursor,
+        resources={"warehouse": warehouse, "helix_settings": HelixSettings(max_attempts=max_attempts, retry_base_minutes=5)},
+    )
+    return helix_retry_sensor(context)
+
+
+def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_attempts(warehouse):
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=3)
+    add_ledger_rows(
+        warehouse,
+        [
+            ("due", hour, "failed", 1, 6),
+            ("also-due-same-hour", hour, "failed", 1, 6),
+            ("not-yet", hour - timedelta(hours=1), "failed", 2, 3),
+            ("exhausted", hour - timedelta(hours=2), "failed", 4, 600),
+            ("fine", hour - timedelta(hours=3), "posted", 1, 600),
+        ],
+    )
+    result = evaluate(warehouse)
+    requests = result.run_requests
+    assert [(r.job_name, r.partition_key) for r in requests] == [("helix_retry_job", hour.strftime("%Y-%m-%d-%H:%M"))]
+    assert requests[0].run_key == f"retry:{hour.strftime('%Y-%m-%d-%H:%M')}:1"
+
+
+def test_unmapped_hours_are_reconsidered_once_after_each_camera_refresh(warehouse):
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=5)
+    add_ledger_rows(warehouse, [("u", hour, "unmapped", 0, 0)])
+    assert isinstance(evaluate(warehouse), dg.SkipReason), "no camera list yet: nothing to gain"
+    with warehouse.write() as conn:
+        conn.execute("INSERT INTO verkada_cameras (camera_id, loaded_at) VALUES ('c', now()::TIMESTAMP)")
+    first = evaluate(warehouse)
+    assert [(r.job_name, r.partition_key) for r in first.run_requests] == [("helix_remap_job", hour.strftime("%Y-%m-%d-%H:%M"))]
+    assert isinstance(evaluate(warehouse, cursor=first.cursor), dg.SkipReason), "same cameras: no new runs"
+
+
+def test_the_sensor_skips_quietly_when_there_is_no_warehouse_yet(tmp_path):
+    result = evaluate(WarehouseResource(database=str(tmp_path / "absent.duckdb")))
+    assert isinstance(result, dg.SkipReason)
