@@ -19,7 +19,6 @@ retries are urllib3's (``http_session.make_session``). Errors carry the server's
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import random
@@ -35,6 +34,7 @@ import orjson
 import requests
 from pydantic import Field
 
+from jd_helix.resources.base_url import checked_base_url
 from jd_helix.resources.http_session import make_retry, make_session
 from jd_helix.resources.verkada_rate_limit import RateLimitSettings, VerkadaRateLimiter, shared_limiter
 
@@ -116,31 +116,12 @@ class EnsuredEventType:
 # --------------------------------------------------------------------------- helpers
 
 
-def _is_loopback(host: str) -> bool:
-    host = (host or "").strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(base_url: str) -> str:
-    """Return ``base_url`` without a trailing slash, or raise if it is unusable.
-
-    Plain ``http`` is accepted only for loopback hosts (the sandbox); the API key would
-    otherwise cross the network in clear text.
-    """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise VerkadaConfigError(f"Verkada base URL must be an http(s) URL, got {base_url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise VerkadaConfigError(
-            f"Refusing plain HTTP to {parts.hostname}: the Verkada base URL must use https "
-            "(plain http is allowed only for loopback hosts such as the sandbox)"
-        )
-    return base_url.rstrip("/")
+    """``base_url`` without a trailing slash; plain http only for loopback (see base_url.py)."""
+    try:
+        return checked_base_url(base_url, "VERKADA_API_BASE_URL")
+    except ValueError as error:
+        raise VerkadaConfigError(str(error)) from None
 
 
 def _coerce_value(value: Any, declared: Optional[str]) -> Any:
