@@ -9,7 +9,6 @@ naming the field, so a bad record is set aside with its reason and never stops t
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -21,8 +20,6 @@ import pyarrow as pa
 MAX_ID_LENGTH = 128
 # DECIMAL(18, 2): sixteen digits before the point.
 MAX_AMOUNT_CENTS = 10**18 - 1
-_NUMERIC_TEXT = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*\Z")
-_INTEGER_TEXT = re.compile(r"\s*-?[0-9]+\s*\Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -45,8 +42,8 @@ def parse_id(record: dict, field: str, required: bool = True) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise RecordError(field, f"expected an id (integer or text), got {type(value).__name__}")
-    text = str(value).strip()
-    if not text:
+    text = str(value)
+    if not text.strip():
         raise RecordError(field, "empty id")
     if len(text) > MAX_ID_LENGTH:
         raise RecordError(field, f"id longer than {MAX_ID_LENGTH} characters")
@@ -65,17 +62,15 @@ def parse_amount_cents(record: dict, field: str, required: bool = True) -> int |
     if isinstance(value, float) and not math.isfinite(value):
         raise RecordError(field, "not a finite number")
     if isinstance(value, str):
-        if value.strip().startswith("-") and _NUMERIC_TEXT.match(value.strip()[1:]):
-            raise RecordError(field, "negative amount")
-        if not _NUMERIC_TEXT.match(value):
-            raise RecordError(field, "not a number")
-        amount = Decimal(value.strip())
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise RecordError(field, "not a number") from None
+        if not amount.is_finite():
+            raise RecordError(field, "not a finite number")
     else:
         # repr() of a float is the shortest text that round-trips: 19.99 -> "19.99".
-        try:
-            amount = Decimal(repr(value) if isinstance(value, float) else value)
-        except InvalidOperation:  # pragma: no cover - repr of a finite float always parses
-            raise RecordError(field, "not a number") from None
+        amount = Decimal(repr(value) if isinstance(value, float) else value)
     if amount < 0:
         raise RecordError(field, "negative amount")
     cents = amount * 100
@@ -87,20 +82,21 @@ def parse_amount_cents(record: dict, field: str, required: bool = True) -> int |
 
 
 def parse_count(record: dict, field: str) -> int | None:
-    """A whole number (such as a stock quantity), optional."""
+    """A whole number of things (such as a stock quantity), optional."""
     value = record.get(field)
     if value is None:
         return None
     if isinstance(value, bool):
         raise RecordError(field, "expected a whole number, got bool")
-    if isinstance(value, int) or (isinstance(value, str) and _INTEGER_TEXT.match(value)):
-        number = int(value)
-        if abs(number) >= 2**63:
-            raise RecordError(field, "number too large")
-        return number
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise RecordError(field, "expected a whole number")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        raise RecordError(field, "expected a whole number")
+    if value < 0:
+        raise RecordError(field, "negative count")
+    if value >= 2**63:
+        raise RecordError(field, "number too large")
+    return value
 
 
 def parse_text(record: dict, field: str) -> str | None:
@@ -165,9 +161,9 @@ def _parse_store(record: dict) -> dict:
 def _parse_point_of_sale(record: dict) -> dict:
     return {
         "pos_id": parse_id(record, "pos_id"),
+        "store_id": parse_id(record, "store_id", required=False),
         "camera_id": parse_id(record, "camera_id", required=False),
         "pos_name": parse_text(record, "pos_name"),
-        "store_id": parse_id(record, "store_id", required=False),
     }
 
 

@@ -1,13 +1,13 @@
 """Record validity rules of the JD API, shared by the sandbox's ground truth.
 
-A record is valid when every required field is present and non-null and of the right
-kind:
+A record is valid when every required field is present and non-null, and every field
+that is present (required or optional) is of the right kind:
 - id:     an int (not bool) or a non-empty string; normalised to str
 - amount: a number (not bool) or a numeric string; finite, >= 0, at most 2 decimal places;
           normalised to Decimal
 - date:   "YYYY-MM-DD HH:MM:SS" (in the API's zone) or ISO 8601 with an offset or Z;
           normalised to an aware UTC datetime
-- text:   a string
+- text:   a string, or a number (kept as its text: a phone number may arrive as one)
 - count:  an int (not bool) or an integer string, >= 0; normalised to int
 Unknown extra fields are ignored. The first offending field (in the order below) is named.
 """
@@ -29,10 +29,25 @@ REQUIRED_FIELDS: dict[str, dict[str, str]] = {
         "item_id": "id",
         "camera_id": "id",
     },
-    "stores": {"store_id": "id", "store_name": "text"},
-    "points-of-sale": {"pos_id": "id", "store_id": "id", "camera_id": "id", "pos_name": "text"},
-    "cameras": {"camera_id": "id", "camera_name": "text", "pos_id": "id"},
-    "inventory": {"item_id": "id", "item_name": "text", "item_price": "amount", "item_quantity": "count"},
+    "stores": {"store_id": "id"},
+    "points-of-sale": {"pos_id": "id"},
+    "cameras": {"camera_id": "id"},
+    "inventory": {"item_id": "id"},
+}
+# Fields a reference record can do without (a store with no phone is still a store), but
+# that must be of the right kind when they are there.
+OPTIONAL_FIELDS: dict[str, dict[str, str]] = {
+    "sales": {},
+    "stores": {"store_name": "text", "store_address": "text", "store_phone": "text", "store_email": "text"},
+    "points-of-sale": {"store_id": "id", "camera_id": "id", "pos_name": "text"},
+    "cameras": {
+        "camera_name": "text",
+        "camera_location": "text",
+        "camera_status": "text",
+        "camera_model": "text",
+        "pos_id": "id",
+    },
+    "inventory": {"item_name": "text", "item_price": "amount", "item_quantity": "count"},
 }
 ID_FIELD = {
     "sales": "transaction_id",
@@ -101,9 +116,11 @@ def norm_count(v: Any) -> int:
 
 
 def norm_text(v: Any) -> str:
-    if not isinstance(v, str):
-        raise Invalid(f"text must be a string, got {type(v).__name__}")
-    return v
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)
+    raise Invalid(f"text must be a string, got {type(v).__name__}")
 
 
 def norm_date(v: Any, tz: ZoneInfo | timezone) -> datetime:
@@ -134,7 +151,7 @@ def zone(name: str) -> ZoneInfo | timezone:
 def validate(endpoint: str, record: Any, tz: ZoneInfo | timezone) -> dict[str, Any]:
     """Normalised required fields of a valid record; raises FieldError for an invalid one."""
     if not isinstance(record, dict):
-        raise FieldError("<record>", "record is not a JSON object")
+        raise FieldError("record", "record is not a JSON object")
     out: dict[str, Any] = {}
     for name, kind in REQUIRED_FIELDS[endpoint].items():
         if name not in record:
@@ -144,6 +161,13 @@ def validate(endpoint: str, record: Any, tz: ZoneInfo | timezone) -> dict[str, A
             raise FieldError(name, "required field is null")
         try:
             out[name] = norm_date(v, tz) if kind == "date" else _NORMALISERS[kind](v)
+        except Invalid as e:
+            raise FieldError(name, e.reason) from None
+    for name, kind in OPTIONAL_FIELDS[endpoint].items():
+        if record.get(name) is None:
+            continue
+        try:
+            out[name] = _NORMALISERS[kind](record[name])
         except Invalid as e:
             raise FieldError(name, e.reason) from None
     return out

@@ -225,16 +225,18 @@ class World:
                 junk[idf] = 90_001 + b if ep != "inventory" else 99_001 + b
                 if ep == "cameras":
                     junk["camera_name"] = f"Decommissioned Camera {b + 1}"
-                fields = list(rules.REQUIRED_FIELDS[ep])
+                kinds = {**rules.REQUIRED_FIELDS[ep], **rules.OPTIONAL_FIELDS[ep]}
+                fields = list(kinds)
                 f = fields[hh % len(fields)]
                 how = (hh >> 8) % 3
+                if f not in rules.REQUIRED_FIELDS[ep]:
+                    how = 2  # an optional field may be absent: only a wrong kind makes it junk
                 if how == 0:
                     junk.pop(f, None)
                 elif how == 1:
                     junk[f] = None
                 else:
-                    kind = rules.REQUIRED_FIELDS[ep][f]
-                    junk[f] = {"id": [1, 2], "text": 12345, "amount": "abc", "count": "lots"}[kind]
+                    junk[f] = {"id": [1, 2], "text": {"en": "?"}, "amount": "abc", "count": "lots"}[kinds[f]]
                 at = int(lo32(hh) * (len(out) + 1))
                 out.insert(at, junk)
             self.raw[ep] = out
@@ -242,7 +244,7 @@ class World:
     def _format(self, rec: dict[str, Any], ep: str, hh: int) -> dict[str, Any]:
         cfg = self.config
         if lo32(hh) < cfg.id_as_string_rate:
-            for f, kind in rules.REQUIRED_FIELDS[ep].items():
+            for f, kind in {**rules.REQUIRED_FIELDS[ep], **rules.OPTIONAL_FIELDS[ep]}.items():
                 if kind == "id" and isinstance(rec.get(f), int):
                     rec[f] = str(rec[f])
         if ep == "inventory" and hi32(hh) < cfg.amount_as_string_rate:
@@ -278,11 +280,12 @@ class World:
         """JD camera id (str) -> Verkada camera id or None, by the project's mapping rule."""
         by_name: dict[str, list[str]] = {}
         for v in self.verkada_cameras:
-            by_name.setdefault(v["name"].casefold(), []).append(v["camera_id"])
+            by_name.setdefault(v["name"].strip().lower(), []).append(v["camera_id"])
         vids = {v["camera_id"] for v in self.verkada_cameras}
         out: dict[str, str | None] = {}
         for cid, rec in self.dimension_truth("cameras").valid.items():
-            hits = by_name.get(rec["camera_name"].casefold(), [])
+            name = rec.get("camera_name")
+            hits = by_name.get(name.strip().lower(), []) if name is not None else []
             out[cid] = hits[0] if len(hits) == 1 else (cid if cid in vids else None)
         return out
 

@@ -127,3 +127,23 @@ def test_re_running_an_hour_changes_nothing(landed):
     assert run_hour(resources, hour).success
     assert snapshot() == before
     assert len(sandbox.helix_writes()) == writes, "nothing is posted twice"
+
+
+@pytest.mark.parametrize(
+    "table, endpoint, key",
+    [
+        ("jd_stores", "stores", "store_id"),
+        ("jd_points_of_sale", "points-of-sale", "pos_id"),
+        ("jd_cameras", "cameras", "camera_id"),
+        ("jd_items", "inventory", "item_id"),
+    ],
+)
+def test_reference_tables_hold_the_valid_records_and_set_aside_the_rest(landed, table, endpoint, key):
+    sandbox, _, database = landed
+    truth = sandbox.dimension_truth(endpoint)
+    assert {row[0] for row in query(database, f"SELECT {key} FROM {table}")} == set(truth.valid)
+    rejected = query(
+        database, "SELECT field FROM jd_rejected_records WHERE endpoint = ? AND scope = 'refresh'", [f"/v1/{endpoint}"]
+    )
+    assert Counter(field for (field,) in rejected) == Counter(r.field for r in truth.rejected)
+    assert truth.rejected, "the sandbox serves bad reference records too"
