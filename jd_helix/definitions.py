@@ -14,6 +14,7 @@ from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
 from jd_helix.assets.reports import store_sales
 from jd_helix.assets.sales import jd_transactions
+from jd_helix.checks import freshness_checks_sensor, hourly_checks, hourly_freshness_checks
 from jd_helix.automation import (
     dimensions_job,
     dimensions_schedule,
@@ -58,9 +59,10 @@ defs = dg.Definitions(
         helix_events,
         store_sales,
     ],
+    asset_checks=[*hourly_checks, *hourly_freshness_checks],
     jobs=[dimensions_job, hourly_sales_job, helix_retry_job, helix_remap_job],
     schedules=[hourly_sales_schedule, dimensions_schedule],
-    sensors=[helix_retry_sensor],
+    sensors=[helix_retry_sensor, freshness_checks_sensor],
     resources=build_resources(),
     # Steps of a run share one process: a process per step would only cost start-up time.
     executor=dg.in_process_executor,

@@ -11,6 +11,7 @@ from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
 from jd_helix.assets.reports import store_sales
 from jd_helix.assets.sales import jd_transactions
+from jd_helix.checks import hourly_checks
 from jd_helix.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
@@ -18,7 +19,7 @@ from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 
 DIMENSION_ASSETS = [*jd_dimension_assets, verkada_cameras, helix_event_type]
-HOURLY_ASSETS = [jd_transactions, transaction_camera_events, helix_events, store_sales]
+HOURLY_ASSETS = [jd_transactions, transaction_camera_events, helix_events, store_sales, *hourly_checks]
 
 
 def recent_hours(count: int, ago: int = 2) -> list[datetime]:
