@@ -20,7 +20,8 @@ Rows/s = sales in the hour / wall time of the contender's work (imports excluded
 run's own setup — Dagster's ephemeral instance, dlt's pipeline — included). The
 jd_helix child also reports its peak RSS (ru_maxrss) and the RSS after imports.
 
-Run:  python benchmarks/extract.py [--sales 100000 --sales 1000000] [--only raw,jd_helix,dlt]
+Run:  python benchmarks/extract.py [--sales 100000 --sales 1000000] [--only raw,jd_helix,jd_helix_c1,dlt]
+          [--latency-ms 20] [--profile-dir DIR]
 """
 
 from __future__ import annotations
@@ -206,11 +207,13 @@ def _mib(b: float) -> str:
     return f"{b / 2**20:,.0f} MiB"
 
 
-def bench_size(n: int, only: list[str], profile_dir: str | None) -> dict[str, dict]:
+def bench_size(n: int, only: list[str], profile_dir: str | None, latency_ms: float) -> dict[str, dict]:
     from _sandbox_proc import sandbox_process
 
     results: dict[str, dict] = {}
     args = ["--fixed-sales-per-hour", str(n), "--clean", "--rate-limit-per-5s", "0", "--rate-limit-per-minute", "0"]
+    if latency_ms:
+        args += ["--fault-api", "jd", "--fault-latency-ms", str(latency_ms)]
     with sandbox_process(*args) as sb:
         for name in only:
             extra: list[str] = []
@@ -239,6 +242,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sales", type=int, action="append", help="sales in the hour (repeatable); default 100,000 and 1,000,000")
     p.add_argument("--only", default=",".join(CONTENDERS), help=f"comma-separated subset of {CONTENDERS}")
+    p.add_argument("--latency-ms", type=float, default=0.0,
+                   help="network latency the sandbox adds to every JD request (a WAN, not loopback)")
     p.add_argument("--profile-dir", help="write a pyinstrument profile of each jd_helix run here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -254,11 +259,12 @@ def main() -> None:
     only = [c.strip() for c in args.only.split(",") if c.strip()]
     if args.profile_dir:
         os.makedirs(args.profile_dir, exist_ok=True)
-    print(f"one hour of N sales in 1,000-record pages; sandbox in its own process; {os.cpu_count()} cores")
+    print(f"one hour of N sales in 1,000-record pages; sandbox in its own process; {os.cpu_count()} cores"
+          + (f"; +{args.latency_ms:g} ms latency per request" if args.latency_ms else ""))
     all_results = {}
     for n in sizes:
         print(f"\nN = {n:,}")
-        all_results[n] = res = bench_size(n, only, args.profile_dir)
+        all_results[n] = res = bench_size(n, only, args.profile_dir, args.latency_ms)
         rate = {k: n / v["seconds"] for k, v in res.items()}
         for jd in ("jd_helix", "jd_helix_c1"):
             if jd not in rate:
@@ -270,6 +276,10 @@ def main() -> None:
             if "dlt" in rate:
                 r = rate[jd] / rate["dlt"]
                 parts.append(f"{jd} / dlt = {r:.2f}x (target >= 2x: {'met' if r >= 2 else 'MISSED'})")
+            if "raw" in rate:
+                fetch = res[jd]["fetch_s"]
+                parts.append(f"fetch phase alone / raw = {res['raw']['seconds'] / fetch:.2f}x "
+                             f"(the rest is Dagster's run overhead and the DuckDB load)")
             if parts:
                 print("  " + ";  ".join(parts))
     if "jd_helix" in only and len(sizes) > 1:
