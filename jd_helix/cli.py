@@ -1,9 +1,8 @@
 """The `jd-helix` command line."""
 
-from __future__ import annotations
-
 import click
 
+from jd_helix.report_command import report_command
 from jd_helix.sandbox.command import sandbox_command
 
 
@@ -12,7 +11,17 @@ def main() -> None:
     """jd_helix: JD Sports sales into DuckDB and Verkada Helix."""
 
 
+@main.command("dev")
+@click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
+def dev_command(port: int) -> None:
+    """Start the sandbox (unless real APIs are configured) and the Dagster UI with the shipped settings."""
+    from jd_helix.dev import run_dev
+
+    raise SystemExit(run_dev(port))
+
+
 main.add_command(sandbox_command)
+main.add_command(report_command)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,78 @@
+"""`jd-helix report ...`: the old app's reports, printed from the warehouse."""
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from jd_helix import reports
+from jd_helix.resources.warehouse import DEFAULT_DATABASE
+
+
+def _utc(value: datetime | None, default: datetime) -> datetime:
+    """Options are read as UTC wall-clock times (naive), as the warehouse stores them."""
+    return (value or default).replace(tzinfo=None)
+
+
+def _show(report, output: str) -> None:
+    try:
+        frame = report()
+    except reports.WarehouseBusy as error:
+        raise click.ClickException(str(error)) from None
+    if output == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif output == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", default_handler=str))
+    elif frame.empty:
+        click.echo("(no rows)")
+    else:
+        click.echo(frame.to_markdown(index=False))
+
+
+_DATETIME = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
+_window = [
+    click.option("--start", type=_DATETIME, default=None,
+                 help="UTC, e.g. 2026-11-28T09:00 (default: 24 hours before --end)."),
+    click.option("--end", type=_DATETIME, default=None, help="UTC, exclusive (default: now)."),
+    click.option("--database", default=lambda: os.environ.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE,
+                 show_default="JD_HELIX_DUCKDB_PATH or data/jd_helix.duckdb"),
+    click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
+]
+
+
+def window_options(command):
+    for option in reversed(_window):
+        command = option(command)
+    return command
+
+
+def _bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end_at = _utc(end, datetime.now(timezone.utc))
+    return _utc(start, end_at - timedelta(hours=24)), end_at
+
+
+@click.group("report")
+def report_command() -> None:
+    """Reports over the warehouse (read-only; retry if a run is writing it)."""
+
+
+@report_command.command("transactions")
+@window_options
+def transactions_report(start, end, database, output) -> None:
+    """The sales of a period, with store, till, camera and Helix status."""
+    _show(lambda: reports.transactions(database, *_bounds(start, end)), output)
+
+
+@report_command.command("store-sales")
+@click.argument("store_id")
+@window_options
+def store_sales_report(store_id, start, end, database, output) -> None:
+    """One store's number of sales and sales total over a period."""
+    _show(lambda: reports.store_sales(database, store_id, *_bounds(start, end)), output)
+
+
+@report_command.command("stores-with-sales")
+@window_options
+def stores_with_sales_report(start, end, database, output) -> None:
+    """The stores with at least one sale in a period."""
+    _show(lambda: reports.stores_with_sales(database, *_bounds(start, end)), output)

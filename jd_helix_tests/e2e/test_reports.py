@@ -1,0 +1,65 @@
+"""The old app's reports, from the CLI, agree with the tables."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from jd_helix.cli import main
+from jd_helix.sandbox import Sandbox, SandboxConfig
+from jd_helix_tests.e2e.harness import naive, query, recent_hours, refresh_dimensions, resources_for, run_hour
+
+HOURS = recent_hours(2)
+START, END = naive(HOURS[0]), naive(HOURS[-1] + timedelta(hours=1))
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("reports") / "jd_helix.duckdb")
+    config = SandboxConfig(seed=8, sales_per_hour=70, rate_limit_per_5s=None, rate_limit_per_minute=None)
+    with Sandbox.running(config, port=0) as sandbox:
+        resources = resources_for(sandbox, path)
+        assert refresh_dimensions(resources).success
+        for hour in HOURS:
+            assert run_hour(resources, hour).success
+    return path
+
+
+def report(database, *args):
+    window = ["--start", START.isoformat(), "--end", END.isoformat(), "--database", database, "--format", "json"]
+    result = CliRunner().invoke(main, ["report", *args, *window])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_transactions_report_lists_every_sale_of_the_period(database):
+    rows = report(database, "transactions")
+    expected = query(database, "SELECT transaction_id FROM jd_transactions WHERE transaction_at >= ? AND transaction_at < ?", [START, END])
+    assert sorted(r["transaction_id"] for r in rows) == sorted(tid for (tid,) in expected)
+    assert {r["helix_status"] for r in rows} <= {"posted", "unmapped"}
+
+
+def test_store_sales_report_matches_the_store_sales_asset(database):
+    store_id, transactions, total = query(
+        database,
+        "SELECT store_id, sum(transactions), sum(sales_total) FROM store_sales WHERE store_id IS NOT NULL "
+        "GROUP BY 1 ORDER BY 3 DESC LIMIT 1",
+    )[0]
+    [row] = report(database, "store-sales", store_id)
+    assert row["store_id"] == store_id
+    assert row["transactions"] == transactions
+    assert row["sales_total"] == pytest.approx(float(total))
+
+
+def test_stores_with_sales_are_exactly_the_stores_that_sold(database):
+    rows = report(database, "stores-with-sales")
+    sold = query(database, "SELECT DISTINCT store_id FROM transaction_camera_events WHERE store_id IS NOT NULL")
+    assert sorted(r["store_id"] for r in rows) == sorted(s for (s,) in sold)
+    assert all(r["transactions"] > 0 for r in rows)
+
+
+def test_a_missing_warehouse_gets_a_clear_message(tmp_path):
+    result = CliRunner().invoke(main, ["report", "stores-with-sales", "--database", str(tmp_path / "none.duckdb")])
+    assert result.exit_code != 0
+    assert "Cannot read" in result.output
