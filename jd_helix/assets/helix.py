@@ -91,6 +91,25 @@ def _event(row) -> HelixEvent:
     )
 
 
+def record_footage_links(
+    client: VerkadaClient,
+    warehouse: WarehouseResource,
+    events: list[HelixEvent],
+    outcomes: list[PostOutcome],
+    budget: int,
+) -> int:
+    """Store a Command footage link for up to `budget` of the events just posted."""
+    posted = [e for e, o in zip(events, outcomes) if o.status == POSTED][:budget]
+    links = [(client.footage_link(e.camera_id, e.time_ms // 1000), e.key) for e in posted]
+    if links:
+        frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
+        with warehouse.write() as conn:
+            conn.execute(
+                "UPDATE helix_events SET footage_url = f.url FROM frame f WHERE helix_events.transaction_id = f.key"
+            )
+    return len(links)
+
+
 @dg.asset(
     partitions_def=hourly_partitions,
     backfill_policy=hourly_backfill_policy,
@@ -136,8 +155,10 @@ def helix_events(
                 this_run[outcome.status] += 1
 
         events = [_event(row) for row in to_post.itertuples(index=False)]
-        if events:
-            client.post_events(events, on_batch_done=on_batch_done, schema=EVENT_SCHEMA)
+        outcomes = client.post_events(events, on_batch_done=on_batch_done, schema=EVENT_SCHEMA) if events else []
+        links = 0
+        if helix_settings.footage_links:
+            links = record_footage_links(client, warehouse, events, outcomes, helix_settings.footage_links_per_run)
         requests, rate_limited = client.requests_made, client.rate_limited
 
     with warehouse.read() as conn:
@@ -163,6 +184,7 @@ def helix_events(
             "failed_this_run": this_run[FAILED],
             "skipped_this_run": this_run[SKIPPED],
             "moved_to_free_ms": pinned.moved_to_free_ms,
+            "footage_links": links,
             "event_type_uid": event_type.uid,
             "requests": requests,
             "rate_limited_429": rate_limited,

@@ -36,5 +36,10 @@ class HelixSettings(dg.ConfigurableResource):
     )
     footage_links: bool = Field(
         default=False,
-        description="Also record a Verkada footage link for each posted event (one request each).",
+        description="Also record a Verkada footage link for events posted in a run (one request each).",
+    )
+    footage_links_per_run: int = Field(
+        default=100,
+        ge=0,
+        description="At most this many footage links per run, so links never eat the posting budget.",
     )

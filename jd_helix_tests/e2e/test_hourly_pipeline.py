@@ -147,3 +147,20 @@ def test_reference_tables_hold_the_valid_records_and_set_aside_the_rest(landed, 
     )
     assert Counter(field for (field,) in rejected) == Counter(r.field for r in truth.rejected)
     assert truth.rejected, "the sandbox serves bad reference records too"
+
+
+def test_footage_links_are_recorded_when_switched_on_within_their_budget(tmp_path):
+    from jd_helix.resources.helix_settings import HelixSettings
+
+    config = SandboxConfig(seed=2, clean=True, sales_per_hour=40, rate_limit_per_5s=None, rate_limit_per_minute=None)
+    database = str(tmp_path / "links.duckdb")
+    with Sandbox.running(config, port=0) as sandbox:
+        resources = {**resources_for(sandbox, database), "helix_settings": HelixSettings(footage_links=True, footage_links_per_run=5)}
+        assert refresh_dimensions(resources).success
+        result = run_hour(resources, HOURS[0])
+        assert result.success
+        link_requests = sum(n for (api, label, status), n in sandbox.stats().items() if "footage" in label)
+    urls = query(database, "SELECT verkada_camera_id, footage_url FROM helix_events WHERE footage_url IS NOT NULL")
+    assert len(urls) == 5 == link_requests
+    assert all(camera in url for camera, url in urls)
+    assert result.asset_materializations_for_node("helix_events")[0].metadata["footage_links"].value == 5
