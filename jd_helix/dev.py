@@ -2,7 +2,9 @@
 
 DAGSTER_HOME is the project's own `.dagster_home/`, refreshed with the shipped
 `dagster.yaml`, so runs, schedules and backfills keep their history between starts and
-always use the instance settings the project was tested with.
+always use the instance settings the project was tested with. On the very first start
+against the sandbox (no warehouse yet) it also launches the reference data and the last
+few hours, so a new user opens the UI to data rather than to empty tables.
 """
 
 import os
@@ -10,15 +12,23 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from dagster import DagsterRunStatus
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 from dotenv import dotenv_values
 
+from jd_helix.partitions import partition_key
+from jd_helix.resources.warehouse import DEFAULT_DATABASE
 from jd_helix.sandbox import defaults as sandbox_defaults
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
+FIRST_START_HOURS = 3
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -46,12 +56,48 @@ def _start_sandbox() -> subprocess.Popen | None:
     return process
 
 
+def _wait_for_run(client: DagsterGraphQLClient, run_id: str) -> DagsterRunStatus:
+    while True:
+        status = client.get_run_status(run_id)
+        if status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+            return status
+        time.sleep(2)
+
+
+def _launch_first_data(ui_port: int) -> None:
+    """Reference data first, then the last few complete hours, through the UI's own API."""
+    deadline = time.monotonic() + 180
+    while not _port_open("127.0.0.1", ui_port):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(1)
+    client = DagsterGraphQLClient("127.0.0.1", port_number=ui_port)
+    try:
+        time.sleep(5)  # let the code location finish loading
+        status = _wait_for_run(client, client.submit_job_execution("dimensions_job"))
+        if status != DagsterRunStatus.SUCCESS:
+            print(f"First start: dimensions_job ended {status.value}; see the UI.")
+            return
+        last = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        first = last - timedelta(hours=FIRST_START_HOURS - 1)
+        client.submit_job_execution(
+            "hourly_sales_job",
+            tags={ASSET_PARTITION_RANGE_START_TAG: partition_key(first), ASSET_PARTITION_RANGE_END_TAG: partition_key(last)},
+        )
+        print(f"First start: loading {partition_key(first)} .. {partition_key(last)} from the sandbox.")
+    except DagsterGraphQLClientError as error:
+        print(f"First start: could not launch the first runs ({error}); materialize them from the UI.")
+
+
 def run_dev(ui_port: int = 3000) -> int:
     DAGSTER_HOME.mkdir(exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", DAGSTER_HOME / "dagster.yaml")
     settings = _settings()
     uses_sandbox = not (settings.get("JD_API_BASE_URL") and settings.get("VERKADA_API_BASE_URL"))
     sandbox = _start_sandbox() if uses_sandbox else None
+    first_start = uses_sandbox and not Path(settings.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE).exists()
+    if first_start:
+        threading.Thread(target=_launch_first_data, args=(ui_port,), daemon=True).start()
     env = {**os.environ, "DAGSTER_HOME": str(DAGSTER_HOME)}
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(ui_port)]
     print(f"Dagster UI: http://localhost:{ui_port}  (DAGSTER_HOME={DAGSTER_HOME})")
