@@ -126,6 +126,7 @@ def run_until_quiet(
     max_ticks: int = 200,
     dimensions: bool = True,
     before_hour: Callable[[int], None] | None = None,
+    run_kwargs: dict | None = None,
 ) -> Figures:
     """Dimensions, then each hour's run (with run retries), then the retry sensor until quiet."""
     figures = figures or Figures()
@@ -133,12 +134,14 @@ def run_until_quiet(
     database = resources["warehouse"].database
     settings = resources["helix_settings"]
     if dimensions:
-        result = run_with_retries(DIMENSION_ASSETS, resources, figures, retries)
+        result = run_with_retries(DIMENSION_ASSETS, resources, figures, retries, **(run_kwargs or {}))
         assert result.success, f"dimensions never succeeded: {figures.step_failures}"
     for index, hour in enumerate(hours):
         if before_hour is not None:
             before_hour(index)
-        run_with_retries(HOURLY_ASSETS, resources, figures, retries, partition_key=partition_key(hour))
+        run_with_retries(
+            HOURLY_ASSETS, resources, figures, retries, partition_key=partition_key(hour), **(run_kwargs or {})
+        )
 
     cursor = None
     for _ in range(max_ticks):
@@ -156,7 +159,12 @@ def run_until_quiet(
         for request in outcome.run_requests:
             figures.sensor_runs += 1
             run_with_retries(
-                JOB_ASSETS[request.job_name], resources, figures, retries, partition_key=request.partition_key
+                JOB_ASSETS[request.job_name],
+                resources,
+                figures,
+                retries,
+                partition_key=request.partition_key,
+                **(run_kwargs or {}),
             )
     raise AssertionError(f"the retry sensor was still asking for runs after {max_ticks} ticks")
 
