@@ -28,6 +28,9 @@ from jd_helix.resources.warehouse import WarehouseResource
 HOURLY_RUN_MINUTE = 15
 DEFAULT_LOOKBACK_HOURS = 2
 MAX_REMAP_HOURS_PER_TICK = 48
+# A ledger row still 'pending' this long after it was pinned belongs to a run that died
+# (SIGKILL, deploy, machine loss) and was not retried: re-post it (same pinned triple).
+STALE_PENDING = timedelta(hours=1)
 
 dimensions_job = dg.define_asset_job(
     "dimensions_job",
@@ -111,8 +114,8 @@ def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minu
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Re-posts hours with failed Helix events, waiting longer after each attempt, until they "
-        "post or run out of attempts; re-joins hours with unmapped sales after the cameras are refreshed."
+        "Re-posts hours with failed Helix events (or events left pending by a run that died), waiting "
+        "longer after each attempt, until they post or run out of attempts; re-joins hours with unmapped sales after the cameras are refreshed."
     ),
 )
 def helix_retry_sensor(
@@ -125,10 +128,11 @@ def helix_retry_sensor(
     try:
         failed_hours = conn.execute(
             """
-            SELECT sale_hour, max(attempts), max(last_attempt_at) FROM helix_events
-            WHERE status = 'failed' AND attempts < ? GROUP BY sale_hour ORDER BY sale_hour
+            SELECT sale_hour, max(attempts), max(coalesce(last_attempt_at, pinned_at)) FROM helix_events
+            WHERE (status = 'failed' AND attempts < ?) OR (status = 'pending' AND pinned_at < ?)
+            GROUP BY sale_hour ORDER BY sale_hour
             """,
-            [helix_settings.max_attempts],
+            [helix_settings.max_attempts, now - STALE_PENDING],
         ).fetchall()
         cameras_loaded_at = conn.execute("SELECT max(loaded_at) FROM verkada_cameras").fetchone()[0]
         unmapped_hours = conn.execute(
@@ -143,7 +147,9 @@ def helix_retry_sensor(
         dg.RunRequest(
             job_name=helix_retry_job.name,
             partition_key=partition_key(hour.replace(tzinfo=timezone.utc)),
-            run_key=f"retry:{partition_key(hour.replace(tzinfo=timezone.utc))}:{attempts}",
+            # Pending rows keep attempts=0 across kills: the tick's hour in the key keeps a
+            # killed retry from being de-duplicated forever.
+            run_key=f"retry:{partition_key(hour.replace(tzinfo=timezone.utc))}:{attempts}:{now:%Y%m%d%H}",
         )
         for hour, attempts, last_attempt_at in failed_hours
         if retry_due(attempts, last_attempt_at, now, helix_settings.retry_base_minutes)

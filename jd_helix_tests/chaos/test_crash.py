@@ -151,11 +151,6 @@ def test_a_run_killed_and_run_again_ends_as_an_uninterrupted_run(tmp_path, refer
     crash_then_rerun(tmp_path, reference, stage=stage)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: helix_retry_sensor only looks at status='failed'; rows a killed run left 'pending' "
-    "are re-sent only if the same hour is run again (run retry / schedule look-back), never by the sensor",
-)
 def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry_sensor(tmp_path):
     from datetime import datetime, timedelta, timezone
 
