@@ -33,12 +33,18 @@ class RecordError(ValueError):
         self.reason = reason
 
 
+def _value(record: dict, field: str, required: bool):
+    """The field's value; None only for an optional field that is absent or null."""
+    value = record.get(field)
+    if value is None and required:
+        raise RecordError(field, "missing" if field not in record else "null")
+    return value
+
+
 def parse_id(record: dict, field: str, required: bool = True) -> str | None:
     """Ids are kept as text: `123` and `"123"` are the same id."""
-    value = record.get(field)
+    value = _value(record, field, required)
     if value is None:
-        if required:
-            raise RecordError(field, "missing" if field not in record else "null")
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise RecordError(field, f"expected an id (integer or text), got {type(value).__name__}")
@@ -52,10 +58,8 @@ def parse_id(record: dict, field: str, required: bool = True) -> str | None:
 
 def parse_amount_cents(record: dict, field: str, required: bool = True) -> int | None:
     """Money as exact integer cents: never through a binary float."""
-    value = record.get(field)
+    value = _value(record, field, required)
     if value is None:
-        if required:
-            raise RecordError(field, "missing" if field not in record else "null")
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise RecordError(field, f"expected a number, got {type(value).__name__}")
@@ -117,9 +121,7 @@ def parse_instant_ms(record: dict, field: str, local_zone: ZoneInfo) -> int:
     Offset-less values are wall-clock times in the API's zone (JD_API_TIMEZONE); on the
     repeated hour of a daylight-saving change the first occurrence is taken.
     """
-    value = record.get(field)
-    if value is None:
-        raise RecordError(field, "missing" if field not in record else "null")
+    value = _value(record, field, required=True)
     if not isinstance(value, str):
         raise RecordError(field, f"expected a date-time text, got {type(value).__name__}")
     text = value.strip()
