@@ -27,7 +27,17 @@ from jd_helix.resources.warehouse import WarehouseResource
 # replaced whole and the ledger never re-posts what is posted).
 HOURLY_RUN_MINUTE = 15
 DEFAULT_LOOKBACK_HOURS = 2
-MAX_REMAP_HOURS_PER_TICK = 48
+# Sales older than this are beyond Helix's reach: no point re-joining them.
+REMAP_HORIZON = timedelta(days=30)
+# What decides a sale's camera: the names and ids of both camera lists. Its hash is the
+# sensor's cursor, so a refresh that changes nothing re-joins nothing.
+CAMERA_LISTS_VERSION_SQL = """
+SELECT md5(coalesce(string_agg(entry, '|' ORDER BY entry), '')) FROM (
+    SELECT 'verkada:' || camera_id || ':' || coalesce(lower(trim(name)), '') AS entry FROM verkada_cameras
+    UNION ALL
+    SELECT 'jd:' || camera_id || ':' || coalesce(lower(trim(camera_name)), '') FROM jd_cameras
+)
+"""
 # A ledger row still 'pending' this long after it was pinned belongs to a run that died
 # (SIGKILL, deploy, machine loss) and was not retried: re-post it (same pinned triple).
 STALE_PENDING = timedelta(hours=1)
@@ -53,7 +63,7 @@ helix_retry_job = dg.define_asset_job(
 helix_remap_job = dg.define_asset_job(
     "helix_remap_job",
     selection=[transaction_camera_events, helix_events, store_sales],
-    description="Re-joins an hour with fresh reference data and posts sales that now have a camera.",
+    description="Re-joins hours with fresh reference data and posts sales that now have a camera (launched by helix_retry_sensor).",
 )
 
 
@@ -115,7 +125,7 @@ def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minu
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Re-posts hours with failed Helix events (or events left pending by a run that died), waiting "
-        "longer after each attempt, until they post or run out of attempts; re-joins hours with unmapped sales after the cameras are refreshed."
+        "longer after each attempt, until they post or run out of attempts; re-joins hours with unmapped sales when the camera lists change."
     ),
 )
 def helix_retry_sensor(
@@ -134,12 +144,11 @@ def helix_retry_sensor(
             """,
             [helix_settings.max_attempts, now - STALE_PENDING],
         ).fetchall()
-        cameras_loaded_at = conn.execute("SELECT max(loaded_at) FROM verkada_cameras").fetchone()[0]
-        unmapped_hours = conn.execute(
-            "SELECT DISTINCT sale_hour FROM helix_events WHERE status = 'unmapped' "
-            "AND sale_hour >= ? ORDER BY sale_hour DESC LIMIT ?",
-            [now - timedelta(days=30), MAX_REMAP_HOURS_PER_TICK],
-        ).fetchall()
+        cameras_version = conn.execute(CAMERA_LISTS_VERSION_SQL).fetchone()[0]
+        unmapped_first, unmapped_last = conn.execute(
+            "SELECT min(sale_hour), max(sale_hour) FROM helix_events WHERE status = 'unmapped' AND sale_hour >= ?",
+            [now - REMAP_HORIZON],
+        ).fetchone()
     finally:
         conn.close()
 
@@ -154,17 +163,19 @@ def helix_retry_sensor(
         for hour, attempts, last_attempt_at in failed_hours
         if retry_due(attempts, last_attempt_at, now, helix_settings.retry_base_minutes)
     ]
-    # Unmapped sales get another chance each time the camera list has been refreshed.
-    cameras_version = cameras_loaded_at.isoformat() if cameras_loaded_at else None
-    if cameras_version and cameras_version != context.cursor:
-        requests += [
+    # Unmapped sales get another chance when the camera lists change: one run re-joins the
+    # span of hours that has them (the first tick only learns the current version).
+    if context.cursor is not None and cameras_version != context.cursor and unmapped_first is not None:
+        requests.append(
             dg.RunRequest(
                 job_name=helix_remap_job.name,
-                partition_key=partition_key(hour.replace(tzinfo=timezone.utc)),
-                run_key=f"remap:{partition_key(hour.replace(tzinfo=timezone.utc))}:{cameras_version}",
+                run_key=f"remap:{cameras_version}",
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: partition_key(unmapped_first.replace(tzinfo=timezone.utc)),
+                    ASSET_PARTITION_RANGE_END_TAG: partition_key(unmapped_last.replace(tzinfo=timezone.utc)),
+                },
             )
-            for (hour,) in unmapped_hours
-        ]
+        )
     if not requests:
-        return dg.SkipReason("no failed events due for a retry and no new cameras")
+        return dg.SensorResult(skip_reason="no failed events due for a retry and no camera changes", cursor=cameras_version)
     return dg.SensorResult(run_requests=requests, cursor=cameras_version)

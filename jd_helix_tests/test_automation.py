@@ -76,21 +76,28 @@ def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_at
             ("fine", hour - timedelta(hours=3), "posted", 1, 600),
         ],
     )
-    result = evaluate(warehouse)
+    result = evaluate(warehouse, cursor="cameras-seen")
     requests = result.run_requests
     assert [(r.job_name, r.partition_key) for r in requests] == [("helix_retry_job", hour.strftime("%Y-%m-%d-%H:%M"))]
     assert requests[0].run_key.startswith(f"retry:{hour.strftime('%Y-%m-%d-%H:%M')}:1:")
 
 
-def test_unmapped_hours_are_reconsidered_once_after_each_camera_refresh(warehouse):
+def test_unmapped_hours_are_re_joined_once_when_the_camera_lists_change(warehouse):
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=5)
-    add_ledger_rows(warehouse, [("u", hour, "unmapped", 0, 0)])
-    assert isinstance(evaluate(warehouse), dg.SkipReason), "no camera list yet: nothing to gain"
-    with warehouse.write() as conn:
-        conn.execute("INSERT INTO verkada_cameras (camera_id, loaded_at) VALUES ('c', now()::TIMESTAMP)")
+    older = hour - timedelta(hours=7)
+    add_ledger_rows(warehouse, [("u1", hour, "unmapped", 0, 0), ("u2", older, "unmapped", 0, 0)])
     first = evaluate(warehouse)
-    assert [(r.job_name, r.partition_key) for r in first.run_requests] == [("helix_remap_job", hour.strftime("%Y-%m-%d-%H:%M"))]
-    assert isinstance(evaluate(warehouse, cursor=first.cursor), dg.SkipReason), "same cameras: no new runs"
+    assert not first.run_requests and first.cursor, "the first tick only learns the cameras"
+    assert not evaluate(warehouse, cursor=first.cursor).run_requests, "a refresh that changes nothing"
+    with warehouse.write() as conn:
+        conn.execute("INSERT INTO verkada_cameras (camera_id, name) VALUES ('new-cam', 'Till 9')")
+    changed = evaluate(warehouse, cursor=first.cursor)
+    [request] = changed.run_requests
+    assert request.job_name == "helix_remap_job"
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == older.strftime("%Y-%m-%d-%H:%M")
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == hour.strftime("%Y-%m-%d-%H:%M")
+    assert changed.cursor != first.cursor
+    assert not evaluate(warehouse, cursor=changed.cursor).run_requests
 
 
 def test_the_sensor_skips_quietly_when_there_is_no_warehouse_yet(tmp_path):

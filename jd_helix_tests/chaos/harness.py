@@ -150,7 +150,8 @@ def run_until_quiet(
         )
         outcome = helix_retry_sensor(context)
         figures.sensor_ticks += 1
-        if isinstance(outcome, dg.SkipReason):
+        if isinstance(outcome, dg.SkipReason) or not outcome.run_requests:
+            cursor = getattr(outcome, "cursor", None) or cursor
             if failed_waiting(database, settings.max_attempts) == 0:
                 return figures
             time.sleep(settings.retry_base_minutes * 60)  # the backoff has not passed yet: next tick
@@ -163,7 +164,8 @@ def run_until_quiet(
                 resources,
                 figures,
                 retries,
-                partition_key=request.partition_key,
+                # One hour (retries), or a range of hours as tags (camera re-joins).
+                **({"partition_key": request.partition_key} if request.partition_key else {"tags": dict(request.tags)}),
                 **(run_kwargs or {}),
             )
     raise AssertionError(f"the retry sensor was still asking for runs after {max_ticks} ticks")

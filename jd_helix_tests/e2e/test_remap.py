@@ -1,0 +1,55 @@
+"""A sale whose camera Verkada did not know yet is posted once the camera appears."""
+
+import dagster as dg
+import duckdb
+
+from jd_helix.assets.events import transaction_camera_events
+from jd_helix.assets.helix import helix_events
+from jd_helix.assets.reports import store_sales
+from jd_helix.automation import helix_retry_sensor
+from jd_helix.sandbox import Sandbox, SandboxConfig
+from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
+
+HOUR = recent_hours(1)[0]
+CONFIG = SandboxConfig(seed=6, clean=True, sales_per_hour=120, rate_limit_per_5s=None, rate_limit_per_minute=None)
+
+
+def sensor_tick(resources, cursor):
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"warehouse": resources["warehouse"], "helix_settings": resources["helix_settings"]}
+    )
+    return helix_retry_sensor(context)
+
+
+def test_sales_of_a_camera_added_later_are_posted_after_the_next_camera_refresh(tmp_path):
+    database = str(tmp_path / "remap.duckdb")
+    with Sandbox.running(CONFIG, port=0) as sandbox:
+        resources = resources_for(sandbox, database)
+        assert refresh_dimensions(resources).success
+        # Verkada does not list one till's camera yet.
+        with duckdb.connect(database) as conn:
+            missing = conn.execute(
+                "DELETE FROM verkada_cameras WHERE lower(name) IN "
+                "(SELECT lower(camera_name) FROM jd_cameras ORDER BY camera_id LIMIT 1) RETURNING camera_id"
+            ).fetchall()
+        assert len(missing) == 1
+        assert run_hour(resources, HOUR).success
+        unmapped = query(database, "SELECT transaction_id FROM helix_events WHERE status = 'unmapped'")
+        assert unmapped, "the till's sales wait as unmapped"
+        cursor = sensor_tick(resources, None).cursor
+
+        # The camera appears: the next refresh brings it, the sensor re-joins the hour.
+        assert refresh_dimensions(resources).success
+        tick = sensor_tick(resources, cursor)
+        [request] = tick.run_requests
+        assert request.job_name == "helix_remap_job"
+        result = dg.materialize(
+            [transaction_camera_events, helix_events, store_sales], resources=resources, tags=dict(request.tags)
+        )
+        assert result.success
+        statuses = dict(query(database, "SELECT transaction_id, status FROM helix_events"))
+        assert all(statuses[tid] == "posted" for (tid,) in unmapped)
+        assert set(statuses.values()) == {"posted"}
+        posted = {e["attributes"]["transaction_id"] for e in sandbox.helix_events()}
+        assert {tid for (tid,) in unmapped} <= posted
+        assert not sensor_tick(resources, tick.cursor).run_requests
