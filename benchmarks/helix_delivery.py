@@ -34,7 +34,6 @@ import sys
 import time
 from pathlib import Path
 
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -130,7 +129,7 @@ def report_batch(r: dict) -> bool:
           f"{r['total_s'] / bound_actual:.2f}x")
     print(f"  429s: client saw {r['client_429']}, sandbox sent {r['server_429']}")
     print(f"  {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
-    print(f"  sandbox requests by endpoint: " + ", ".join(f"{e} {s}: {c}" for (e, s), c in sorted(r["server_stats"].items())))
+    print("  sandbox requests by endpoint: " + ", ".join(f"{e} {s}: {c}" for (e, s), c in sorted(r["server_stats"].items())))
     ok = r["total_s"] <= 1.5 * bound_min and r["server_429"] == 0 and r["store_ok"] and r["posted"] == n
     print(f"  target (<= 1.5x the minimum bound, zero 429s, all posted once): {'met' if ok else 'MISSED'}")
     if r["not_posted"]:

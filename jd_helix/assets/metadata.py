@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -33,8 +32,3 @@ def column_schema(conn, table: str) -> dg.TableSchema:
         [table],
     ).fetchall()
     return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
-
-
-def counts_by(prefix: str, values: Iterable[str]) -> dict[str, int]:
-    """`{prefix}/{value}: count` entries, one per distinct value."""
-    return {f"{prefix}/{value}": count for value, count in sorted(Counter(values).items())}

@@ -7,7 +7,7 @@ import dagster as dg
 
 from jd_helix.assets.helix import helix_events
 from jd_helix.assets.metadata import column_schema, preview, window_metadata
-from jd_helix.assets.sales import GROUP, POOL, naive_utc
+from jd_helix.assets.sales import POOL, naive_utc
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
 

@@ -7,6 +7,7 @@ person can act on. It never prints the key.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterator, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,6 +50,7 @@ class JdApiClient:
         self.page_size = page_size
         self.requests_made = 0
         self.pages_fetched = 0
+        self._counter_lock = threading.Lock()  # windows are paged from several threads
         self._session = make_session(
             max_retries=max_retries,
             timeout=timeout,
@@ -58,7 +60,8 @@ class JdApiClient:
         )
 
     def _count_attempt(self, method: str, url: str) -> None:
-        self.requests_made += 1
+        with self._counter_lock:
+            self.requests_made += 1
 
     def pages(self, endpoint: str, params: Optional[Mapping[str, str]] = None) -> Iterator[list[Any]]:
         """Each page's `data` list, following `next_cursor` until it is null or absent."""
@@ -66,7 +69,8 @@ class JdApiClient:
         page_number = 1
         while True:
             body = self._get_page(endpoint, query, page_number)
-            self.pages_fetched += 1
+            with self._counter_lock:
+                self.pages_fetched += 1
             yield body["data"]
             cursor = body.get("next_cursor")
             if not cursor:

@@ -12,7 +12,7 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -20,7 +20,7 @@ import orjson
 
 from jd_helix.sandbox import rules
 from jd_helix.sandbox.config import SandboxConfig
-from jd_helix.sandbox.hashing import MASK64, mix, splitmix64, str_key, unit
+from jd_helix.sandbox.hashing import mix, splitmix64, str_key, unit
 from jd_helix.sandbox.world import World
 
 NORMAL, DUP, MISSING, NULL, WRONG, NEG, UNKNOWN_CAM = range(7)

@@ -11,7 +11,7 @@ import copy
 import secrets
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import quote
 

@@ -151,7 +151,7 @@ def test_camera_mapping_quirks(sandbox):
     exact = {c["name"] for c in vcams}
     assert any(c["camera_name"] not in exact and by_name[c["camera_name"].casefold()] == 1 for c in cams.values()) \
         or cfg.case_mismatch_rate == 0
-    for cid, v in mapping.items():
+    for v in mapping.values():
         assert v is None or v in vids
     for c in vcams:
         assert len(c["camera_id"]) == 36 and c["camera_id"].count("-") == 4
