@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from jd_helix.sandbox.defaults import JD_SANDBOX_API_KEY, VERKADA_SANDBOX_API_KEY
 
@@ -137,7 +137,3 @@ class SandboxConfig:
         if self.now is not None:
             d["now"] = self.now.isoformat()
         return d
-
-
-def config_from_mapping(m: Mapping[str, Any]) -> SandboxConfig:
-    return SandboxConfig(**dict(m))
