@@ -7,7 +7,6 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-import duckdb
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -20,7 +19,7 @@ from jd_helix.assets.reports import store_sales
 from jd_helix.assets.sales import jd_transactions
 from jd_helix.partitions import hourly_partitions, partition_key, partition_start
 from jd_helix.resources.helix_settings import HelixSettings
-from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.resources.warehouse import WarehouseResource, open_read_only
 
 # Sales can reach the JD API a little after they happen: the hour's run starts 15 minutes
 # after the hour ends and also re-reads the hours before it (idempotent: each hour is
@@ -103,16 +102,6 @@ dimensions_schedule = dg.ScheduleDefinition(
 )
 
 
-def _read_only(database: str):
-    """A read-only connection, or None while another process is writing the file."""
-    if not os.path.exists(database):
-        return None
-    try:
-        return duckdb.connect(database, read_only=True)
-    except duckdb.IOException:
-        return None
-
-
 def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minutes: float) -> bool:
     """Wait base, 2x base, 4x base... after each failed attempt."""
     wait = timedelta(minutes=base_minutes * 2 ** max(attempts - 1, 0))
@@ -131,7 +120,7 @@ def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minu
 def helix_retry_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, helix_settings: HelixSettings
 ):
-    conn = _read_only(warehouse.database)
+    conn = open_read_only(warehouse.database)
     if conn is None:
         return dg.SkipReason("the warehouse is being written (or does not exist yet); trying next tick")
     now = datetime.now(timezone.utc).replace(tzinfo=None)

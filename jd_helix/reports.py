@@ -9,8 +9,9 @@
 
 from datetime import datetime
 
-import duckdb
 import pandas as pd
+
+from jd_helix.resources.warehouse import open_read_only
 
 TRANSACTIONS_SQL = """
 SELECT e.transaction_id, e.transaction_at, e.transaction_amount, e.item_id, e.item_name,
@@ -47,12 +48,9 @@ class WarehouseBusy(RuntimeError):
 
 
 def _read(database: str, sql: str, params: dict) -> pd.DataFrame:
-    try:
-        conn = duckdb.connect(database, read_only=True)
-    except duckdb.IOException as error:
-        raise WarehouseBusy(
-            f"Cannot read {database}: a run is writing it, or it does not exist yet ({error})."
-        ) from None
+    conn = open_read_only(database)
+    if conn is None:
+        raise WarehouseBusy(f"Cannot read {database}: a run is writing it, or it does not exist yet.")
     with conn:
         return conn.execute(sql, params).df()
 

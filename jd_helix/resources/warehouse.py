@@ -70,6 +70,20 @@ CREATE TABLE IF NOT EXISTS store_sales (
 """
 
 
+def open_read_only(database: str) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection, or None while another process writes the file (or it does not exist).
+
+    For readers outside runs (the retry sensor, reports): they must never wait on, or
+    block, the single writer.
+    """
+    if not Path(database).exists():
+        return None
+    try:
+        return duckdb.connect(database, read_only=True)
+    except duckdb.IOException:
+        return None
+
+
 class WarehouseResource(DuckDBResource):
     """DuckDBResource plus the project's schema and a transaction helper."""
 
