@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from jd_helix.sandbox import Sandbox, SandboxConfig
+from jd_helix_tests.clock import TEST_NOW_VARIABLE, follow_test_clock
 
 # A small world with no rate limits: fast to start, easy to reason about.
 TEST_SANDBOX_DEFAULTS: dict[str, Any] = dict(
@@ -24,6 +26,17 @@ TEST_SANDBOX_DEFAULTS: dict[str, Any] = dict(
 # A fixed clock a little after the hours tests usually read, so events of those hours are
 # inside Helix's 30-day window.
 TEST_NOW = datetime(2024, 3, 5, 12, 0, tzinfo=timezone.utc)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before collection: module-level hours ("recent_hours(3)") already follow the chosen clock.
+    follow_test_clock()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    now = datetime.now(timezone.utc)
+    source = TEST_NOW_VARIABLE if os.environ.get(TEST_NOW_VARIABLE) else "the real clock"
+    return f"test clock: {now:%A %Y-%m-%d %H:%M} UTC ({source})"
 
 
 @pytest.fixture

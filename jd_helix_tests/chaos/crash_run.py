@@ -27,6 +27,7 @@ from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix_tests.chaos.harness import HOURLY_ASSETS
+from jd_helix_tests.clock import follow_test_clock
 
 
 class HoldingWarehouse(WarehouseResource):
@@ -70,4 +71,5 @@ def main(database: str, key: str) -> int:
 
 
 if __name__ == "__main__":
+    follow_test_clock()  # the same "now" as the test that started this process
     sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -23,7 +23,10 @@ HOURLY_ASSETS = [jd_transactions, transaction_camera_events, helix_events, store
 
 
 def recent_hours(count: int, ago: int = 2) -> list[datetime]:
-    """`count` consecutive whole UTC hours ending `ago` hours before this one (well inside Helix's window)."""
+    """`count` consecutive whole UTC hours ending `ago` hours before this one (well inside Helix's window).
+
+    "This one" follows the test clock (JD_HELIX_TEST_NOW, see jd_helix_tests/clock.py); the
+    volume of sales must not: tests give their sandbox a fixed_sales_per_hour."""
     this_hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     first = this_hour - timedelta(hours=ago + count - 1)
     return [first + timedelta(hours=i) for i in range(count)]
