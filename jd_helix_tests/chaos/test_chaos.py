@@ -28,8 +28,10 @@ CI_FAULTS = [
 
 
 def chaos_config(seed: int, faults, **overrides) -> SandboxConfig:
+    # A fixed, busy-hour volume (not the hour's place on the weekly curve): three batches an
+    # hour keep a posting step busy for longer than a 2 s token lives, at any hour of the week.
     return SandboxConfig(
-        seed=seed, stores=6, pos_per_store=2, items=40, sales_per_hour=60, faults=faults, **overrides
+        seed=seed, stores=6, pos_per_store=2, items=40, fixed_sales_per_hour=150, faults=faults, **overrides
     )
 
 

@@ -6,7 +6,7 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour, run_hours
 
 HOURS = recent_hours(24)
-CONFIG = SandboxConfig(seed=5, sales_per_hour=60, rate_limit_per_5s=None, rate_limit_per_minute=None)
+CONFIG = SandboxConfig(seed=5, fixed_sales_per_hour=60, rate_limit_per_5s=None, rate_limit_per_minute=None)
 TABLES = {
     "jd_transactions": "* EXCLUDE (loaded_at)",
     "transaction_camera_events": "* EXCLUDE (built_at)",

@@ -11,7 +11,7 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import DIMENSION_ASSETS, recent_hours, resources_for, run_hour
 
 HOUR = recent_hours(1)[0]
-CONFIG = SandboxConfig(seed=9, sales_per_hour=40, rate_limit_per_5s=None, rate_limit_per_minute=None)
+CONFIG = SandboxConfig(seed=9, fixed_sales_per_hour=40, rate_limit_per_5s=None, rate_limit_per_minute=None)
 WRONG_KEY = "wrong-key-7f3a9c"
 
 

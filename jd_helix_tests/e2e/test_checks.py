@@ -10,7 +10,7 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import HOURLY_ASSETS, naive, query, recent_hours, refresh_dimensions, resources_for, run_hour
 
 HOUR = recent_hours(1)[0]
-CLEAN = SandboxConfig(seed=3, clean=True, sales_per_hour=80, rate_limit_per_5s=None, rate_limit_per_minute=None)
+CLEAN = SandboxConfig(seed=3, clean=True, fixed_sales_per_hour=80, rate_limit_per_5s=None, rate_limit_per_minute=None)
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -76,7 +76,7 @@ def test_a_failing_transactions_check_blocks_posting_for_that_hour(clean_hour):
 
 
 def test_unmapped_share_warns_when_too_many_sales_have_no_camera(tmp_path):
-    config = SandboxConfig(seed=4, stores=2, pos_per_store=2, unmapped_cameras=2, sales_per_hour=60,
+    config = SandboxConfig(seed=4, stores=2, pos_per_store=2, unmapped_cameras=2, fixed_sales_per_hour=60,
                            rate_limit_per_5s=None, rate_limit_per_minute=None)
     with Sandbox.running(config, port=0) as sandbox:
         resources = resources_for(sandbox, str(tmp_path / "unmapped.duckdb"))

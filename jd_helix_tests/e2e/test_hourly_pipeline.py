@@ -22,7 +22,7 @@ HOURS = recent_hours(3)
 def landed(tmp_path_factory):
     """A sandbox with every oddity on, and three hours run through the pipeline."""
     database = str(tmp_path_factory.mktemp("e2e") / "jd_helix.duckdb")
-    config = SandboxConfig(seed=11, rate_limit_per_5s=None, rate_limit_per_minute=None)
+    config = SandboxConfig(seed=11, fixed_sales_per_hour=500, rate_limit_per_5s=None, rate_limit_per_minute=None)
     with Sandbox.running(config, port=0) as sandbox:
         resources = resources_for(sandbox, database)
         assert refresh_dimensions(resources).success
@@ -152,7 +152,7 @@ def test_reference_tables_hold_the_valid_records_and_set_aside_the_rest(landed, 
 def test_footage_links_are_recorded_when_switched_on_within_their_budget(tmp_path):
     from jd_helix.resources.helix_settings import HelixSettings
 
-    config = SandboxConfig(seed=2, clean=True, sales_per_hour=40, rate_limit_per_5s=None, rate_limit_per_minute=None)
+    config = SandboxConfig(seed=2, clean=True, fixed_sales_per_hour=40, rate_limit_per_5s=None, rate_limit_per_minute=None)
     database = str(tmp_path / "links.duckdb")
     with Sandbox.running(config, port=0) as sandbox:
         resources = {**resources_for(sandbox, database), "helix_settings": HelixSettings(footage_links=True, footage_links_per_run=5)}

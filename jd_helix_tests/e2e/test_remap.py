@@ -1,5 +1,7 @@
 """A sale whose camera Verkada did not know yet is posted once the camera appears."""
 
+from datetime import timedelta
+
 import dagster as dg
 import duckdb
 
@@ -11,7 +13,7 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
 
 HOUR = recent_hours(1)[0]
-CONFIG = SandboxConfig(seed=6, clean=True, sales_per_hour=120, rate_limit_per_5s=None, rate_limit_per_minute=None)
+CONFIG = SandboxConfig(seed=6, clean=True, fixed_sales_per_hour=120, rate_limit_per_5s=None, rate_limit_per_minute=None)
 
 
 def sensor_tick(resources, cursor):
@@ -26,16 +28,16 @@ def test_sales_of_a_camera_added_later_are_posted_after_the_next_camera_refresh(
     with Sandbox.running(CONFIG, port=0) as sandbox:
         resources = resources_for(sandbox, database)
         assert refresh_dimensions(resources).success
-        # Verkada does not list one till's camera yet.
+        # Verkada does not list yet the camera of a till that sold in the hour (the first by id).
+        sales = sandbox.truth(HOUR, HOUR + timedelta(hours=1)).valid.values()
+        camera = min(sale.verkada_camera_id for sale in sales)
         with duckdb.connect(database) as conn:
-            missing = conn.execute(
-                "DELETE FROM verkada_cameras WHERE lower(name) IN "
-                "(SELECT lower(camera_name) FROM jd_cameras ORDER BY camera_id LIMIT 1) RETURNING camera_id"
-            ).fetchall()
+            missing = conn.execute("DELETE FROM verkada_cameras WHERE camera_id = ? RETURNING camera_id", [camera]).fetchall()
         assert len(missing) == 1
         assert run_hour(resources, HOUR).success
         unmapped = query(database, "SELECT transaction_id FROM helix_events WHERE status = 'unmapped'")
         assert unmapped, "the till's sales wait as unmapped"
+        assert {tid for (tid,) in unmapped} == {sale.transaction_id for sale in sales if sale.verkada_camera_id == camera}
         cursor = sensor_tick(resources, None).cursor
 
         # The camera appears: the next refresh brings it, the sensor re-joins the hour.

@@ -17,7 +17,7 @@ START, END = naive(HOURS[0]), naive(HOURS[-1] + timedelta(hours=1))
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("reports") / "jd_helix.duckdb")
-    config = SandboxConfig(seed=8, sales_per_hour=70, rate_limit_per_5s=None, rate_limit_per_minute=None)
+    config = SandboxConfig(seed=8, fixed_sales_per_hour=70, rate_limit_per_5s=None, rate_limit_per_minute=None)
     with Sandbox.running(config, port=0) as sandbox:
         resources = resources_for(sandbox, path)
         assert refresh_dimensions(resources).success
