@@ -10,9 +10,8 @@ Run it on its own with `jd-helix sandbox --port 8765`.
 
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.faults import Faults, FaultSettings
-from jd_helix.sandbox.sales import SalesTruth, TruthRejection, TruthSale
 from jd_helix.sandbox.server import Sandbox
-from jd_helix.sandbox.world import DimensionTruth
+from jd_helix.sandbox.truth import DimensionTruth, SalesTruth, TruthRejection, TruthSale
 
 __all__ = ["Sandbox", "SandboxConfig", "Faults", "FaultSettings", "SalesTruth", "TruthSale",
            "TruthRejection", "DimensionTruth"]

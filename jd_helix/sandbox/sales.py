@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, Iterator
 
 import orjson
@@ -21,6 +19,7 @@ import orjson
 from jd_helix.sandbox import rules
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.hashing import mix, splitmix64, str_key, unit
+from jd_helix.sandbox.truth import SalesTruth, TruthRejection, TruthSale
 from jd_helix.sandbox.world import World
 
 NORMAL, DUP, MISSING, NULL, WRONG, NEG, UNKNOWN_CAM = range(7)
@@ -49,30 +48,6 @@ _MEAN = sum(d * w for d in DAILY for w in WEEKLY) / 168
 _U32 = 1.0 / (1 << 32)
 _U16 = 1.0 / (1 << 16)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class TruthSale:
-    transaction_id: str
-    instant: datetime
-    time_ms: int
-    amount: Decimal
-    item_id: str
-    camera_id: str
-    verkada_camera_id: str | None
-
-
-@dataclass(frozen=True)
-class TruthRejection:
-    raw: Any
-    field: str
-    reason: str
-
-
-@dataclass
-class SalesTruth:
-    valid: dict[str, TruthSale]
-    rejected: list[TruthRejection]
 
 
 class BadRequest(Exception):

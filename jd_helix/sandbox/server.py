@@ -22,9 +22,10 @@ from jd_helix.sandbox.faults import Faults
 from jd_helix.sandbox.jd_api import JdApi
 from jd_helix.sandbox.ratelimit import RateLimiter
 from jd_helix.sandbox.reply import Reply, jd_error, verkada_error
-from jd_helix.sandbox.sales import BadRequest, SalesGenerator, SalesTruth, parse_instant
+from jd_helix.sandbox.sales import BadRequest, SalesGenerator, parse_instant
+from jd_helix.sandbox.truth import DimensionTruth, SalesTruth
 from jd_helix.sandbox.verkada import HelixState
-from jd_helix.sandbox.world import DimensionTruth, World
+from jd_helix.sandbox.world import World
 
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",

@@ -12,6 +12,7 @@ from typing import Any
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.hashing import det_uuid, lo32, hi32, mix, str_key
 from jd_helix.sandbox import rules
+from jd_helix.sandbox.truth import DimensionTruth, TruthRejection
 
 STORE_PLACES = [
     "Manchester Arndale", "London Oxford Street", "Birmingham Bullring", "Leeds Trinity",
@@ -46,15 +47,6 @@ class JdCamera:
     name: str
     pos_id: int
     store_idx: int
-
-
-@dataclass
-class DimensionTruth:
-    """Valid records of one dimension endpoint by id (last occurrence wins, normalised
-    required fields plus the raw record under "raw"), and the rejected ones."""
-
-    valid: dict[str, dict[str, Any]]
-    rejected: list  # list[TruthRejection]
 
 
 @dataclass
@@ -257,13 +249,11 @@ class World:
 
     # --------------------------------------------------------------- truth
     def dimension_truth(self, endpoint: str) -> DimensionTruth:
-        from jd_helix.sandbox.sales import TruthRejection
-
         if endpoint not in self.raw:
             raise KeyError(f"unknown dimension endpoint {endpoint!r}; one of {sorted(self.raw)}")
         tz = rules.zone(self.config.timezone)
         valid: dict[str, dict[str, Any]] = {}
-        rejected = []
+        rejected: list[TruthRejection] = []
         idf = rules.ID_FIELD[endpoint]
         for rec in self.raw[endpoint]:
             try:
