@@ -6,12 +6,11 @@ import secrets
 from typing import Any, Callable
 
 from jd_helix.sandbox.hashing import str_key
+from jd_helix.sandbox.jd_query import BadRequest, decode_cursor, encode_cursor, page_limit, parse_instant
 from jd_helix.sandbox.reply import Reply, jd_error
-from jd_helix.sandbox.sales import BadRequest, SalesGenerator, decode_cursor, encode_cursor, parse_instant
+from jd_helix.sandbox.sales import SalesGenerator
 
 DIMENSIONS = ("stores", "points-of-sale", "cameras", "inventory")
-DEFAULT_LIMIT = 500
-MAX_LIMIT = 1000
 
 
 class JdApi:
@@ -37,7 +36,7 @@ class JdApi:
             if method != "GET":
                 return jd_error(405, "method not allowed")
             try:
-                limit = _limit(q.get("limit"))
+                limit = page_limit(q.get("limit"))
                 if label == "sales":
                     return self._sales(q, limit, info)
                 return self._dimension(label, q, limit)
@@ -76,14 +75,3 @@ class JdApi:
         nxt = encode_cursor(["d", tag, pos + limit]) if pos + limit < len(recs) else None
         return Reply(200, {"data": page, "next_cursor": nxt})
 
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        v = int(raw)
-    except ValueError:
-        raise BadRequest("limit must be an integer between 1 and 1000") from None
-    if not 1 <= v <= MAX_LIMIT:
-        raise BadRequest("limit must be an integer between 1 and 1000")
-    return v

@@ -8,17 +8,14 @@ is never held in memory. Instants are whole seconds and never decrease with `i`
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-import orjson
-
 from jd_helix.sandbox import rules
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.hashing import mix, splitmix64, str_key, unit
+from jd_helix.sandbox.jd_query import BadRequest, decode_cursor, encode_cursor, to_epoch_us
 from jd_helix.sandbox.truth import SalesTruth, TruthRejection, TruthSale
 from jd_helix.sandbox.world import World
 
@@ -45,13 +42,6 @@ DAILY = [0.05, 0.03, 0.02, 0.02, 0.02, 0.03, 0.08, 0.2, 0.45, 0.8, 1.1, 1.35,
          1.6, 1.7, 1.75, 1.7, 1.6, 1.45, 1.3, 1.05, 0.75, 0.45, 0.2, 0.1]
 WEEKLY = [0.85, 0.85, 0.9, 0.95, 1.1, 1.5, 0.9]
 _MEAN = sum(d * w for d in DAILY for w in WEEKLY) / 168
-_U32 = 1.0 / (1 << 32)
-_U16 = 1.0 / (1 << 16)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-class BadRequest(Exception):
-    pass
 
 
 class _Hour:
@@ -59,22 +49,6 @@ class _Hour:
 
     def __init__(self, hour: int, n: int, key: int, offset: int | None):
         self.hour, self.n, self.key, self.offset = hour, n, key, offset
-
-
-def to_epoch_us(dt: datetime) -> int:
-    d = dt - EPOCH
-    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
-
-
-def parse_instant(value: str, tz) -> int:
-    """Epoch microseconds of an ISO 8601 instant (offset-less means the API's zone)."""
-    try:
-        dt = datetime.fromisoformat(value.strip().replace(" ", "T", 1) if " " in value.strip() else value.strip())
-    except (ValueError, AttributeError):
-        raise BadRequest(f"unparsable instant {value!r}: use ISO 8601, e.g. 2024-03-02T10:00:00Z") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    return to_epoch_us(dt)
 
 
 class SalesGenerator:
@@ -342,18 +316,3 @@ class SalesGenerator:
             valid[tid] = TruthSale(tid, inst, to_epoch_us(inst) // 1000, n["transaction_amount"],
                                    n["item_id"], cam, vid)
         return SalesTruth(valid, rejected)
-
-
-def encode_cursor(obj: list) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(obj)).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> list:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        c = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise BadRequest("invalid cursor") from None
-    if not isinstance(c, list):
-        raise BadRequest("invalid cursor")
-    return c

@@ -20,9 +20,10 @@ from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.defaults import SANDBOX_HOST
 from jd_helix.sandbox.faults import Faults
 from jd_helix.sandbox.jd_api import JdApi
+from jd_helix.sandbox.jd_query import BadRequest, parse_instant
 from jd_helix.sandbox.ratelimit import RateLimiter
 from jd_helix.sandbox.reply import Reply, jd_error, verkada_error
-from jd_helix.sandbox.sales import BadRequest, SalesGenerator, parse_instant
+from jd_helix.sandbox.sales import SalesGenerator
 from jd_helix.sandbox.truth import DimensionTruth, SalesTruth
 from jd_helix.sandbox.verkada import HelixState
 from jd_helix.sandbox.world import World
