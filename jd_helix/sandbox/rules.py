@@ -1,4 +1,10 @@
-"""Record validity rules of the JD API, shared by the sandbox's ground truth.
+"""Record validity rules of the JD API, as the sandbox's ground truth applies them.
+
+Written again here on purpose, apart from the pipeline's own JD record parser (the one
+that raises `RecordError`) and sharing no code with it: the truth the tests compare the
+pipeline against is an independent reading of the JD spec, so a bug in the pipeline's
+parser cannot hide by agreeing with itself. Keep the two apart; when the spec changes,
+change both.
 
 A record is valid when every required field is present and non-null, and every field
 that is present (required or optional) is of the right kind:
