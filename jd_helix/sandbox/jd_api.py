@@ -9,16 +9,16 @@ from jd_helix.sandbox.hashing import str_key
 from jd_helix.sandbox.jd_query import BadRequest, decode_cursor, encode_cursor, page_limit, parse_instant
 from jd_helix.sandbox.reply import Reply, jd_error
 from jd_helix.sandbox.sales import SalesGenerator
+from jd_helix.sandbox.world import World
 
 DIMENSIONS = ("stores", "points-of-sale", "cameras", "inventory")
 
 
 class JdApi:
-    def __init__(self, sandbox: Any):
-        self.sb = sandbox
-        self.world = sandbox.world
-        self.sales: SalesGenerator = sandbox.sales
-        self.key = sandbox.config.jd_api_key.encode()
+    def __init__(self, world: World, sales: SalesGenerator, api_key: str):
+        self.world = world
+        self.sales = sales
+        self.key = api_key.encode()
 
     def handle(self, method: str, path: str, q: dict[str, str], headers) -> tuple[str, Callable[[], Reply], dict]:
         """(endpoint label, thunk producing the reply, info for faults: {'sales_hour': int})."""

@@ -11,11 +11,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from jd_helix.sandbox.clock import SandboxClock
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.defaults import SANDBOX_HOST
 from jd_helix.sandbox.faults import Faults
@@ -61,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
 
     def do_GET(self) -> None:
-        self.server.sandbox._dispatch(self)
+        self.server.dispatch(self)
 
     do_POST = do_PATCH = do_DELETE = do_PUT = do_GET
 
@@ -88,10 +89,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, sandbox: "Sandbox"):
-        self.sandbox = sandbox
+    def __init__(self, address: tuple[str, int], dispatch: Callable[[_Handler], None]):
+        self.dispatch = dispatch
         self.connections: set[socket.socket] = set()
-        super().__init__(addr, _Handler)
+        super().__init__(address, _Handler)
 
 
 class Sandbox:
@@ -102,15 +103,15 @@ class Sandbox:
         self.requested_config = config or SandboxConfig()
         self.host = host
         self._port = port
-        self._now: datetime | None = self.config.now
+        self.clock = SandboxClock(self.config.now)
         self.world = World.build(self.config)
         self.sales = SalesGenerator(self.config, self.world)
         self.faults = Faults(self.config.seed)
         self.faults.apply_config(self.config.faults)
         self.rate_limiter = RateLimiter(self.config.rate_limit_per_5s, self.config.rate_limit_per_minute,
                                         self.config.rate_limit_cooldown_s)
-        self.jd = JdApi(self)
-        self.helix = HelixState(self)
+        self.jd = JdApi(self.world, self.sales, self.config.jd_api_key)
+        self.helix = HelixState(self.config, self.world, self.clock, self.faults, lambda: self.base_url)
         self._stats: Counter = Counter()
         self._stats_lock = threading.Lock()
         self._server: _Server | None = None
@@ -129,7 +130,7 @@ class Sandbox:
             sb.stop()
 
     def start(self) -> "Sandbox":
-        self._server = _Server((self.host, self._port), self)
+        self._server = _Server((self.host, self._port), self._dispatch)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"jd-helix-sandbox:{self._port}", daemon=True)
@@ -193,13 +194,11 @@ class Sandbox:
         return self.config.verkada_api_key
 
     def now(self) -> datetime:
-        return self._now if self._now is not None else datetime.now(timezone.utc)
+        return self.clock.now()
 
     def set_now(self, dt: datetime | None) -> None:
         """Fix the sandbox clock (aware datetime), or None to follow the real clock."""
-        if dt is not None and dt.tzinfo is None:
-            raise ValueError("set_now needs an aware datetime")
-        self._now = dt
+        self.clock.set(dt)
 
     # ----------------------------------------------------------- inspection
     def truth(self, start: datetime, end: datetime) -> SalesTruth:
@@ -219,8 +218,7 @@ class Sandbox:
         return [dict(c) for c in self.world.verkada_cameras]
 
     def event_types(self) -> list[dict[str, Any]]:
-        with self.helix.lock:
-            return [self.helix._type_obj(u) for u in self.helix.event_types]
+        return self.helix.snapshot_event_types()
 
     def helix_events(self) -> list[dict[str, Any]]:
         return self.helix.snapshot_events()
@@ -335,7 +333,7 @@ class Sandbox:
                 b = orjson.loads(body or b"{}")
                 v = b.get("now")
                 self.set_now(datetime.fromisoformat(v) if v else None)
-            return Reply(200, {"now": self.now().isoformat(), "fixed": self._now is not None})
+            return Reply(200, {"now": self.now().isoformat(), "fixed": self.clock.is_fixed})
         if path == "truth":
             tz = self.sales.tz
             start = datetime.fromtimestamp(parse_instant(q["start"], tz) / 1e6, timezone.utc)

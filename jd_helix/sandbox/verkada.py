@@ -17,8 +17,12 @@ from urllib.parse import quote
 
 import orjson
 
+from jd_helix.sandbox.clock import SandboxClock
+from jd_helix.sandbox.config import SandboxConfig
+from jd_helix.sandbox.faults import Faults
 from jd_helix.sandbox.hashing import det_uuid, str_key
 from jd_helix.sandbox.reply import Reply, verkada_error
+from jd_helix.sandbox.world import World
 
 SCHEMA_TYPES = ("string", "integer", "float", "boolean")
 MAX_STR = 200
@@ -44,12 +48,21 @@ def _int_param(q: dict[str, str], name: str, default: int, lo: int, hi: int) -> 
 
 
 class HelixState:
-    def __init__(self, sandbox: Any):
-        self.sb = sandbox
-        cfg = sandbox.config
-        self.cfg = cfg
-        self.org_id = sandbox.world.org_id
-        self.cameras = sandbox.world.verkada_cameras
+    """The Verkada API's state and handlers.
+
+    What it needs from the rest of the sandbox is passed in: the config, the world (org and
+    cameras), the clock (event age, token lifetime), the faults (a token lifetime set while
+    running) and where the sandbox is served (the failure files' URL, known once it listens).
+    """
+
+    def __init__(self, config: SandboxConfig, world: World, clock: SandboxClock, faults: Faults,
+                 base_url: Callable[[], str]):
+        self.cfg = config
+        self.clock = clock
+        self.faults = faults
+        self.base_url = base_url
+        self.org_id = world.org_id
+        self.cameras = world.verkada_cameras
         self.camera_ids = {c["camera_id"] for c in self.cameras}
         self.lock = threading.RLock()
         self.tokens: dict[str, tuple[float, float]] = {}  # token -> (sandbox clock s, monotonic s) at issue
@@ -65,16 +78,16 @@ class HelixState:
 
     # ------------------------------------------------------------------ helpers
     def now_ms(self) -> int:
-        return int(self.sb.now().timestamp() * 1000)
+        return int(self.clock.now().timestamp() * 1000)
 
     def token_ttl(self) -> float:
-        t = self.sb.faults.token_ttl_s
+        t = self.faults.token_ttl_s
         return self.cfg.token_ttl_s if t is None else t
 
     def _log(self, key: tuple[str, str, int], attributes: dict, via: str, replaced: dict | None, flagged: bool) -> None:
         self.writes.append({"camera_id": key[0], "event_type_uid": key[1], "time_ms": key[2],
                             "attributes": copy.deepcopy(attributes), "flagged": flagged, "via": via,
-                            "replaced_attributes": copy.deepcopy(replaced), "at": self.sb.now()})
+                            "replaced_attributes": copy.deepcopy(replaced), "at": self.clock.now()})
         self._version += 1
 
     def advance_jobs(self) -> None:
@@ -222,7 +235,7 @@ class HelixState:
             return verkada_error(401, "Invalid API key")
         tok = "v2_" + secrets.token_hex(24)
         with self.lock:
-            self.tokens[tok] = (self.sb.now().timestamp(), time.monotonic())
+            self.tokens[tok] = (self.clock.now().timestamp(), time.monotonic())
         return Reply(200, {"token": tok})
 
     def check_token(self, tok: str | None) -> Reply | None:
@@ -233,7 +246,7 @@ class HelixState:
         if issued is None:
             return verkada_error(401, "Invalid token")
         ttl = self.token_ttl()
-        if (time.monotonic() - issued[1] >= ttl) or (self.sb.now().timestamp() - issued[0] >= ttl):
+        if (time.monotonic() - issued[1] >= ttl) or (self.clock.now().timestamp() - issued[0] >= ttl):
             return verkada_error(401, "Token expired", err_id="0e2d")
         return None
 
@@ -276,7 +289,7 @@ class HelixState:
         return Reply(200, {"url": url})
 
     # -------------------------------------------------------------- event types
-    def _type_obj(self, uid: str) -> dict[str, Any]:
+    def _event_type_obj(self, uid: str) -> dict[str, Any]:
         t = self.event_types[uid]
         return {"event_type_uid": uid, "name": t["name"], "event_schema": dict(t["event_schema"]),
                 "org_id": self.org_id}
@@ -297,7 +310,7 @@ class HelixState:
                 uids = [u for u in uids if u == q["event_type_uid"]]
             if q.get("name"):
                 uids = [u for u in uids if self.event_types[u]["name"] == q["name"]]
-            return Reply(200, {"event_types": [self._type_obj(u) for u in uids]})
+            return Reply(200, {"event_types": [self._event_type_obj(u) for u in uids]})
         if method == "POST":
             b = _json_body(body)
             name = b.get("name")
@@ -309,7 +322,7 @@ class HelixState:
             self._type_seq += 1
             uid = det_uuid(self.cfg.seed, str_key("event_type"), self._type_seq)
             self.event_types[uid] = {"name": name, "event_schema": schema}
-            return Reply(200, self._type_obj(uid), wrote=True)
+            return Reply(200, self._event_type_obj(uid), wrote=True)
         uid = q.get("event_type_uid")
         if not uid:
             raise _Invalid("query parameter event_type_uid is required")
@@ -448,7 +461,7 @@ class HelixState:
         if status == "pending" and time.monotonic() - job["created"] >= self.cfg.batch_delay_s / 2:
             status = "processing"
         failed = len(job["failures"]) if job["failures"] is not None else 0
-        url = f"{self.sb.base_url}/_sandbox/batch/{quote(jid)}/failures.json" if failed else None
+        url = f"{self.base_url()}/_sandbox/batch/{quote(jid)}/failures.json" if failed else None
         return Reply(200, {"job_id": jid, "status": status, "total_items": job["total_items"],
                            "failed_items": failed, "failure_file_url": url})
 
@@ -467,6 +480,10 @@ class HelixState:
             return [{"camera_id": k[0], "event_type_uid": k[1], "time_ms": k[2],
                      "attributes": copy.deepcopy(v["attributes"]), "flagged": v["flagged"]}
                     for k, v in ((k, self.events[k]) for k in self._sorted_keys())]
+
+    def snapshot_event_types(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self._event_type_obj(uid) for uid in self.event_types]
 
     def snapshot_writes(self) -> list[dict[str, Any]]:
         self.advance_jobs()
