@@ -26,7 +26,7 @@ from jd_helix.sandbox.ratelimit import RateLimiter
 from jd_helix.sandbox.reply import Reply, jd_error, verkada_error
 from jd_helix.sandbox.sales import SalesGenerator
 from jd_helix.sandbox.truth import DimensionTruth, SalesTruth
-from jd_helix.sandbox.verkada import HelixState
+from jd_helix.sandbox.verkada import VerkadaApi
 from jd_helix.sandbox.world import World
 
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
@@ -111,7 +111,8 @@ class Sandbox:
         self.rate_limiter = RateLimiter(self.config.rate_limit_per_5s, self.config.rate_limit_per_minute,
                                         self.config.rate_limit_cooldown_s)
         self.jd = JdApi(self.world, self.sales, self.config.jd_api_key)
-        self.helix = HelixState(self.config, self.world, self.clock, self.faults, lambda: self.base_url)
+        # The Verkada side (Helix is most of it); tests read its issued `tokens`.
+        self.helix = VerkadaApi(self.config, self.world, self.clock, self.faults, lambda: self.base_url)
         self._stats: Counter = Counter()
         self._stats_lock = threading.Lock()
         self._server: _Server | None = None
