@@ -298,7 +298,8 @@ def _attribute_matches(attributes: dict[str, Any], attribute_filter: dict[str, A
     name = attribute_filter["attribute_key"]
     if name not in attributes:
         return False
-    actual, wanted, op = attributes[name], attribute_filter.get("attribute_value"), attribute_filter.get("op", "eq")
+    actual, op = attributes[name], attribute_filter.get("op", "eq")
+    wanted: Any = attribute_filter.get("attribute_value")
     if op == "eq":
         return actual == wanted or str(actual) == str(wanted)
     try:

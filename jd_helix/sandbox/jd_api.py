@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, Callable
+from email.message import Message
+from typing import Callable
 
 from jd_helix.sandbox.hashing import str_key
 from jd_helix.sandbox.jd_query import BadRequest, decode_cursor, encode_cursor, page_limit, parse_instant
@@ -20,14 +21,14 @@ class JdApi:
         self.sales = sales
         self.key = api_key.encode()
 
-    def handle(self, method: str, path: str, q: dict[str, str], headers) -> tuple[str, Callable[[], Reply], dict]:
-        """(endpoint label, thunk producing the reply, info for faults: {'sales_hour': int})."""
-        info: dict[str, Any] = {}
+    def handle(self, method: str, path: str, query: dict[str, str], headers: Message
+               ) -> tuple[str, Callable[[], Reply]]:
+        """(endpoint label, thunk producing the reply). The label is known before auth."""
         if not path.startswith("/v1/"):
-            return "unknown", lambda: jd_error(404, f"no such endpoint: {path}"), info
-        label = path[4:]
+            return "unknown", lambda: jd_error(404, f"no such endpoint: {path}")
+        label = path[len("/v1/"):]
         if label != "sales" and label not in DIMENSIONS:
-            return "unknown", lambda: jd_error(404, f"no such endpoint: {path}"), info
+            return "unknown", lambda: jd_error(404, f"no such endpoint: {path}")
 
         def run() -> Reply:
             key = headers.get("x-api-key")
@@ -36,42 +37,41 @@ class JdApi:
             if method != "GET":
                 return jd_error(405, "method not allowed")
             try:
-                limit = page_limit(q.get("limit"))
+                limit = page_limit(query.get("limit"))
                 if label == "sales":
-                    return self._sales(q, limit, info)
-                return self._dimension(label, q, limit)
+                    return self._sales(query, limit)
+                return self._dimension(label, query, limit)
             except BadRequest as e:
                 return jd_error(400, str(e))
 
-        return label, run, info
+        return label, run
 
-    def _sales(self, q: dict[str, str], limit: int, info: dict) -> Reply:
-        if not q.get("start") or not q.get("end"):
+    def _sales(self, query: dict[str, str], limit: int) -> Reply:
+        if not query.get("start") or not query.get("end"):
             raise BadRequest("start and end are required (ISO 8601 instants)")
-        tz = self.sales.tz
-        lo_us, hi_us = parse_instant(q["start"], tz), parse_instant(q["end"], tz)
-        lo_s, hi_s = -(-lo_us // 1_000_000), -(-hi_us // 1_000_000)
-        recs, nxt, page_hour = self.sales.page(lo_s, hi_s, limit, q.get("cursor"))
-        info["sales_hour"] = page_hour
-        return Reply(200, {"data": recs, "next_cursor": nxt})
+        zone = self.sales.tz
+        start_us, end_us = parse_instant(query["start"], zone), parse_instant(query["end"], zone)
+        # whole seconds: a sale at second s is in [start, end) when ceil(start) <= s < ceil(end)
+        start_s, end_s = -(-start_us // 1_000_000), -(-end_us // 1_000_000)
+        records, next_cursor, page_hour = self.sales.page(start_s, end_s, limit, query.get("cursor"))
+        return Reply(200, {"data": records, "next_cursor": next_cursor}, sales_hour=page_hour)
 
-    def _dimension(self, label: str, q: dict[str, str], limit: int) -> Reply:
-        for f in ("start", "end"):
-            if f in q:
-                raise BadRequest(f"{label} takes no {f} filter")
-        recs = self.world.raw[label]
-        tag = str_key(label) & 0xFFFFFFFF
-        pos = 0
-        if q.get("cursor") is not None:
-            c = decode_cursor(q["cursor"])
-            if len(c) != 3 or c[0] != "d" or not all(isinstance(x, int) for x in c[1:]):
+    def _dimension(self, label: str, query: dict[str, str], limit: int) -> Reply:
+        for name in ("start", "end"):
+            if name in query:
+                raise BadRequest(f"{label} takes no {name} filter")
+        records = self.world.raw[label]
+        endpoint_tag = str_key(label) & 0xFFFFFFFF  # a cursor only works for the endpoint that issued it
+        position = 0
+        if query.get("cursor") is not None:
+            cursor = decode_cursor(query["cursor"])
+            if len(cursor) != 3 or cursor[0] != "d" or not all(isinstance(part, int) for part in cursor[1:]):
                 raise BadRequest("invalid cursor")
-            if c[1] != tag:
+            if cursor[1] != endpoint_tag:
                 raise BadRequest(f"cursor was not issued for {label}")
-            pos = c[2]
-            if not 0 <= pos < len(recs):
+            position = cursor[2]
+            if not 0 <= position < len(records):
                 raise BadRequest("invalid cursor")
-        page = recs[pos:pos + limit]
-        nxt = encode_cursor(["d", tag, pos + limit]) if pos + limit < len(recs) else None
-        return Reply(200, {"data": page, "next_cursor": nxt})
-
+        page = records[position:position + limit]
+        next_cursor = encode_cursor(["d", endpoint_tag, position + limit]) if position + limit < len(records) else None
+        return Reply(200, {"data": page, "next_cursor": next_cursor})

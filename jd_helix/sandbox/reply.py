@@ -13,6 +13,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
     wrote: bool = False  # the request changed state (for the drop_after_apply fault)
+    sales_hour: int | None = None  # epoch hour a JD sales page starts in (for the non_json page/hour faults)
 
 
 def verkada_error(status: int, message: str, err_id: str | None = None, **headers: str) -> Reply:
