@@ -24,8 +24,8 @@ def splitmix64(x: int) -> int:
 def mix(*parts: int) -> int:
     """Hash a tuple of integers to 64 bits."""
     x = 0
-    for p in parts:
-        x = splitmix64(x ^ (p & MASK64))
+    for part in parts:
+        x = splitmix64(x ^ (part & MASK64))
     return x
 
 
@@ -34,26 +34,26 @@ def unit(*parts: int) -> float:
     return (mix(*parts) >> 11) * _U53
 
 
-def lo32(x: int) -> float:
+def low_bits_unit(x: int) -> float:
     """The low 32 bits of a 64-bit hash as a float in [0, 1)."""
     return (x & 0xFFFFFFFF) * _U32
 
 
-def hi32(x: int) -> float:
+def high_bits_unit(x: int) -> float:
     """The high 32 bits of a 64-bit hash as a float in [0, 1)."""
     return (x >> 32) * _U32
 
 
-def str_key(s: str) -> int:
+def str_key(text: str) -> int:
     """A stable integer for a short string (used as a hashing salt)."""
     x = 0
-    for b in s.encode():
-        x = splitmix64(x ^ b)
+    for byte in text.encode():
+        x = splitmix64(x ^ byte)
     return x
 
 
-def det_uuid(*parts: int) -> str:
+def seeded_uuid(*parts: int) -> str:
     """A Verkada-style (version 4 formatted) UUID string made deterministically from parts."""
-    hi = mix(*parts, 1)
-    lo = mix(*parts, 2)
-    return str(uuid.UUID(int=(hi << 64) | lo, version=4))
+    high = mix(*parts, 1)
+    low = mix(*parts, 2)
+    return str(uuid.UUID(int=(high << 64) | low, version=4))

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import orjson
 
 from jd_helix.sandbox.config import SandboxConfig
-from jd_helix.sandbox.hashing import det_uuid, str_key
+from jd_helix.sandbox.hashing import seeded_uuid, str_key
 from jd_helix.sandbox.helix_events import HelixEvents
 from jd_helix.sandbox.reply import Reply, verkada_error
 from jd_helix.sandbox.verkada_request import InvalidRequest, json_body
@@ -65,7 +65,7 @@ class BatchJobs:
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
             raise InvalidRequest("items must be a list of 1 to 1000 events")
         self._job_seq += 1
-        job_id = det_uuid(self.cfg.seed, str_key("job"), self._job_seq)
+        job_id = seeded_uuid(self.cfg.seed, str_key("job"), self._job_seq)
         self.jobs[job_id] = {"job_id": job_id, "status": "pending", "total_items": len(items),
                              "items": orjson.loads(orjson.dumps(items)),  # a deep copy, as sent
                              "created": time.monotonic(), "failures": None}

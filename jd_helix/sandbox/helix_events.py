@@ -13,7 +13,7 @@ from typing import Any
 
 from jd_helix.sandbox.clock import SandboxClock
 from jd_helix.sandbox.config import SandboxConfig
-from jd_helix.sandbox.hashing import det_uuid, str_key
+from jd_helix.sandbox.hashing import seeded_uuid, str_key
 from jd_helix.sandbox.reply import Reply, verkada_error
 from jd_helix.sandbox.verkada_request import InvalidRequest, int_param, json_body, page_start
 
@@ -150,7 +150,7 @@ class HelixEvents:
         if any(event_type["name"] == name for event_type in self.event_types.values()):
             raise InvalidRequest(f"An event type named {name!r} already exists")
         self._type_seq += 1
-        type_uid = det_uuid(self.cfg.seed, str_key("event_type"), self._type_seq)
+        type_uid = seeded_uuid(self.cfg.seed, str_key("event_type"), self._type_seq)
         self.event_types[type_uid] = {"name": name, "event_schema": schema}
         return Reply(200, self._event_type_obj(type_uid), wrote=True)
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jd_helix.sandbox.config import SandboxConfig
-from jd_helix.sandbox.hashing import det_uuid, lo32, hi32, mix, str_key
 from jd_helix.sandbox import rules
+from jd_helix.sandbox.config import SandboxConfig
+from jd_helix.sandbox.hashing import (
+    high_bits_unit,
+    low_bits_unit,
+    mix,
+    seeded_uuid,
+    str_key,
+)
 from jd_helix.sandbox.truth import DimensionTruth, TruthRejection
 
 STORE_PLACES = [
@@ -65,7 +71,7 @@ class World:
     def build(cls, cfg: SandboxConfig) -> "World":
         w = cls(config=cfg)
         s = cfg.seed
-        w.org_id = det_uuid(s, str_key("org"))
+        w.org_id = seeded_uuid(s, str_key("org"))
         # store names, unique
         seen: dict[str, int] = {}
         for k in range(cfg.stores):
@@ -93,17 +99,17 @@ class World:
 
         def vcam(idx_key: int, name: str, store_idx: int | None) -> dict[str, Any]:
             hh = mix(s, str_key("vcam"), idx_key)
-            cid = det_uuid(s, str_key("vcam-id"), idx_key)
+            cid = seeded_uuid(s, str_key("vcam-id"), idx_key)
             serial = f"{'ABCDEFGHJK'[hh % 10]}{(hh >> 8) % 10000:04d}-{(hh >> 24) % 10000:04d}"
             site = w.store_names[store_idx] if store_idx is not None else "Head Office"
             return {
                 "camera_id": cid, "name": name, "site": site,
-                "site_id": det_uuid(s, str_key("site"), store_idx if store_idx is not None else -1),
+                "site_id": seeded_uuid(s, str_key("site"), store_idx if store_idx is not None else -1),
                 "serial": serial, "mac": ":".join(f"{(hh >> (8 * b)) & 0xFF:02x}" for b in range(6)),
                 "model": CAMERA_MODELS[(hh >> 40) % len(CAMERA_MODELS)],
                 "local_ip": f"10.{(store_idx or 0) % 250}.{(hh >> 16) % 250}.{(hh >> 32) % 250 + 2}",
                 "location": f"{site}, United Kingdom",
-                "location_lat": round(50 + lo32(hh) * 7, 6), "location_lon": round(-5 + hi32(hh) * 6, 6),
+                "location_lat": round(50 + low_bits_unit(hh) * 7, 6), "location_lon": round(-5 + high_bits_unit(hh) * 6, 6),
                 "location_angle": float((hh >> 12) % 360), "timezone": "Europe/London",
                 "status": "live" if (hh >> 50) % 20 else "offline",
                 "last_online": 1_700_000_000 + (hh >> 20) % 10_000_000,
@@ -125,7 +131,7 @@ class World:
                 c.camera_id = v["camera_id"]
                 vcams.append(v)
                 continue
-            if lo32(hh) < cfg.case_mismatch_rate or i == forced_case:
+            if low_bits_unit(hh) < cfg.case_mismatch_rate or i == forced_case:
                 name = name.upper() if (hh >> 40) & 1 else name.lower()
             vcams.append(vcam(i, name, c.store_idx))
             if i in ambiguous:
@@ -194,7 +200,7 @@ class World:
             dups = []
             for k, rec in enumerate(recs):
                 hh = mix(cfg.seed, salt, k, 99)
-                if lo32(hh) < cfg.dimension_duplicate_rate:
+                if low_bits_unit(hh) < cfg.dimension_duplicate_rate:
                     copy = dict(rec)
                     if ep == "inventory":
                         copy["item_quantity"] = (copy["item_quantity"] + 7) % 250
@@ -202,7 +208,7 @@ class World:
                         copy["camera_status"] = "offline" if copy["camera_status"] == "online" else "online"
                     elif ep == "stores":
                         copy["store_phone"] = copy["store_phone"][:-1] + str((int(copy["store_phone"][-1]) + 1) % 10)
-                    pos_at = k + 1 + int(hi32(hh) * (len(recs) - k))
+                    pos_at = k + 1 + int(high_bits_unit(hh) * (len(recs) - k))
                     dups.append((pos_at, self._format(copy, ep, mix(hh, 5))))
             for pos_at, d in sorted(dups, key=lambda t: -t[0]):
                 out.insert(min(pos_at, len(out)), d)
@@ -229,20 +235,20 @@ class World:
                     junk[f] = None
                 else:
                     junk[f] = {"id": [1, 2], "text": {"en": "?"}, "amount": "abc", "count": "lots"}[kinds[f]]
-                at = int(lo32(hh) * (len(out) + 1))
+                at = int(low_bits_unit(hh) * (len(out) + 1))
                 out.insert(at, junk)
             self.raw[ep] = out
 
     def _format(self, rec: dict[str, Any], ep: str, hh: int) -> dict[str, Any]:
         cfg = self.config
-        if lo32(hh) < cfg.id_as_string_rate:
+        if low_bits_unit(hh) < cfg.id_as_string_rate:
             for f, kind in {**rules.REQUIRED_FIELDS[ep], **rules.OPTIONAL_FIELDS[ep]}.items():
                 if kind == "id" and isinstance(rec.get(f), int):
                     rec[f] = str(rec[f])
-        if ep == "inventory" and hi32(hh) < cfg.amount_as_string_rate:
+        if ep == "inventory" and high_bits_unit(hh) < cfg.amount_as_string_rate:
             p = rec["item_price"]
             rec["item_price"] = f"{p:.2f}" if isinstance(p, float) else str(p)
-        if lo32(hh >> 7) < cfg.extra_field_rate:
+        if low_bits_unit(hh >> 7) < cfg.extra_field_rate:
             k, v = EXTRA_FIELDS[(hh >> 40) % len(EXTRA_FIELDS)]
             rec[k] = v
         return rec
