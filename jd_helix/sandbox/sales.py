@@ -4,12 +4,25 @@ Hour `h` (epoch hours, UTC) has `count(h)` sale slots. Slot `i` of hour `h` is c
 from (seed, h, i) alone with splitmix64, so a page costs O(page) and a million-sale hour
 is never held in memory. Instants are whole seconds and never decrease with `i`
 (a duplicate repeats an earlier sale, so it carries that sale's earlier instant).
+
+A slot draws a chain of 64-bit hashes, each feeding the next, and reads its choices from
+their bits:
+    time_bits    = splitmix64(hour key ^ slot)  low 32: the second within the slot's share of
+                                                the hour; high 32: shares the previous slot's
+                                                camera and second?
+    kind_bits    = splitmix64(time_bits)        low 32: the kind; high 32 (`variant`): which
+                                                field, which repeat, which unknown camera
+    pick_bits    = splitmix64(kind_bits)        low 32: the camera; high 32: the item
+    basket_bits  = splitmix64(pick_bits ^ ..)   quantity and discount
+    id_text_bits = splitmix64(kind_bits ^ ..)   which ids are sent as strings
+    format_bits  = splitmix64(id_text_bits)     the date's form, the amount as text
+    extra_bits   = splitmix64(format_bits)      an extra field
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Iterator
 
 from jd_helix.sandbox import rules
@@ -19,9 +32,9 @@ from jd_helix.sandbox.jd_query import BadRequest, decode_cursor, encode_cursor, 
 from jd_helix.sandbox.truth import SalesTruth, TruthRejection, TruthSale
 from jd_helix.sandbox.world import World
 
+# The kinds of sale slot: a normal sale, or one of the record-level oddities of the config.
+# DUP and UNKNOWN_CAM are valid records; the kinds after DUP except UNKNOWN_CAM are invalid.
 NORMAL, DUP, MISSING, NULL, WRONG, NEG, UNKNOWN_CAM = range(7)
-KIND_NAMES = {NORMAL: "normal", DUP: "duplicate", MISSING: "missing_field", NULL: "null_field",
-              WRONG: "wrong_kind", NEG: "negative_amount", UNKNOWN_CAM: "unknown_camera"}
 SALE_FIELDS = ("transaction_id", "transaction_date", "transaction_amount", "item_id", "camera_id")
 WRONG_VARIANTS = [
     ("transaction_amount", "abc"),
@@ -36,7 +49,9 @@ WRONG_VARIANTS = [
 ]
 EXTRA_SALE_FIELDS = [("loyalty_member", True), ("channel", "in-store"), ("till_session", 88123),
                      ("promo_code", None), ("meta", {"v": 2})]
-OTHER_OFFSETS = [3600, -18000, 19800, 0, 7200, -25200]
+OTHER_OFFSETS = [3600, -18000, 19800, 0, 7200, -25200]  # offsets a UTC API's dates may carry
+FIRST_ITEM_ID = 10001
+UNKNOWN_CAMERA_IDS = 900_000  # JD camera ids from here on are on no JD camera list
 # Weight of each local hour of the day, and of each weekday (Monday first).
 DAILY = [0.05, 0.03, 0.02, 0.02, 0.02, 0.03, 0.08, 0.2, 0.45, 0.8, 1.1, 1.35,
          1.6, 1.7, 1.75, 1.7, 1.6, 1.45, 1.3, 1.05, 0.75, 0.45, 0.2, 0.1]
@@ -44,43 +59,47 @@ WEEKLY = [0.85, 0.85, 0.9, 0.95, 1.1, 1.5, 0.9]
 _MEAN = sum(d * w for d in DAILY for w in WEEKLY) / 168
 
 
-class _Hour:
+class SalesHour:
+    """One epoch hour's sales: `n` slots, the hash `key` of its slots, and the UTC offset of
+    its offset-less dates (None near a DST change, where those dates carry an offset)."""
+
     __slots__ = ("hour", "n", "key", "offset")
 
     def __init__(self, hour: int, n: int, key: int, offset: int | None):
         self.hour, self.n, self.key, self.offset = hour, n, key, offset
 
 
+# (transaction id, instant in epoch seconds, camera id as served, item index, amount in pence)
+Sale = tuple[int, int, int | str, int, int]
+
+
+def _threshold(rate: float, bits: int = 32) -> int:
+    """A rate as a threshold on `bits` hash bits, so the hot path compares integers."""
+    return int(rate * (1 << bits))
+
+
 class SalesGenerator:
-    def __init__(self, cfg: SandboxConfig, world: World):
-        self.cfg = cfg
+    def __init__(self, config: SandboxConfig, world: World):
+        self.cfg = config
         self.world = world
-        self.tz = rules.zone(cfg.timezone)
-        self.seed = cfg.seed
-        self.salt = mix(cfg.seed, str_key("sales"))
-        self.cam_values = [c.camera_id for c in world.jd_cameras]
-        self.n_cams = len(self.cam_values)
-        self.n_items = len(world.item_prices)
+        self.tz = rules.zone(config.timezone)
+        self.seed = config.seed
+        self.salt = mix(config.seed, str_key("sales"))
+        self.camera_values = [camera.camera_id for camera in world.jd_cameras]
+        self.camera_count = len(self.camera_values)
         self.prices = world.item_prices
-        self.unknown_vids = list(world.extra_verkada_ids)
-        c = cfg
-        acc, thr = 0.0, []
-        for kind, rate in ((DUP, c.duplicate_rate), (MISSING, c.missing_field_rate), (NULL, c.null_field_rate),
-                           (WRONG, c.wrong_kind_rate), (NEG, c.negative_amount_rate),
-                           (UNKNOWN_CAM, c.unknown_camera_rate)):
-            if rate > 0:
-                acc += rate
-                thr.append((int(acc * (1 << 32)), kind))
-        self._thr = thr
-        self._shared = int(c.shared_camera_second_rate * (1 << 32))
-        self._id_str = int(c.id_as_string_rate * (1 << 32))
-        self._id_str16 = int(c.id_as_string_rate * (1 << 16))
-        self._amt_str = int(c.amount_as_string_rate * (1 << 32))
-        self._d_off = int(c.date_iso_offset_rate * (1 << 32))
-        self._d_z = int((c.date_iso_offset_rate + c.date_iso_z_rate) * (1 << 32))
-        self._extra = int(c.extra_field_rate * (1 << 32))
-        self._dmax = max(1, c.duplicate_max_distance)
-        self._hours: dict[int, _Hour] = {}
+        self.item_count = len(self.prices)
+        self.unknown_verkada_ids = list(world.extra_verkada_ids)
+        self._kind_thresholds = _kind_thresholds(config)
+        self._shared_threshold = _threshold(config.shared_camera_second_rate)
+        self._id_text_threshold = _threshold(config.id_as_string_rate)
+        self._id_text_threshold_16 = _threshold(config.id_as_string_rate, 16)
+        self._amount_text_threshold = _threshold(config.amount_as_string_rate)
+        self._offset_date_threshold = _threshold(config.date_iso_offset_rate)
+        self._offset_or_z_date_threshold = _threshold(config.date_iso_offset_rate + config.date_iso_z_rate)
+        self._extra_field_threshold = _threshold(config.extra_field_rate)
+        self._max_repeat_distance = max(1, config.duplicate_max_distance)
+        self._hours: dict[int, SalesHour] = {}
         self._mapping: dict[str, str | None] | None = None
 
     # ------------------------------------------------------------------ hours
@@ -89,205 +108,214 @@ class SalesGenerator:
         if cfg.fixed_sales_per_hour is not None:
             return cfg.fixed_sales_per_hour
         local = datetime.fromtimestamp(hour * 3600, self.tz)
-        w = DAILY[local.hour] * WEEKLY[local.weekday()] / _MEAN
-        x = cfg.sales_per_hour * w * (0.85 + 0.3 * unit(self.seed, 11, hour))
-        n = int(x)
-        return n + (1 if unit(self.seed, 12, hour) < x - n else 0)
+        weight = DAILY[local.hour] * WEEKLY[local.weekday()] / _MEAN
+        expected = cfg.sales_per_hour * weight * (0.85 + 0.3 * unit(self.seed, 11, hour))
+        whole = int(expected)
+        return whole + (1 if unit(self.seed, 12, hour) < expected - whole else 0)
 
-    def hour_ctx(self, hour: int) -> _Hour:
-        ctx = self._hours.get(hour)
-        if ctx is None:
+    def hour_ctx(self, hour: int) -> SalesHour:
+        sales_hour = self._hours.get(hour)
+        if sales_hour is None:
             offset: int | None
             if self.tz is timezone.utc:
                 offset = 0
             else:
-                a = datetime.fromtimestamp(hour * 3600 - 3600, self.tz).utcoffset()
-                b = datetime.fromtimestamp(hour * 3600 + 7200, self.tz).utcoffset()
+                before = _utc_offset_s(self.tz, hour * 3600 - 3600)
+                after = _utc_offset_s(self.tz, hour * 3600 + 7200)
                 # near a DST change an offset-less local time may be ambiguous: use the offset form
-                offset = int(a.total_seconds()) if a == b else None
-            ctx = _Hour(hour, self.count(hour), mix(self.salt, hour), offset)
+                offset = before if before == after else None
+            sales_hour = SalesHour(hour, self.count(hour), mix(self.salt, hour), offset)
             if len(self._hours) > 512:
                 self._hours.clear()
-            self._hours[hour] = ctx
-        return ctx
+            self._hours[hour] = sales_hour
+        return sales_hour
 
     # ------------------------------------------------------------------ slots
-    def _kind(self, b1: int) -> int:
-        r = b1 & 0xFFFFFFFF
-        for t, kind in self._thr:
-            if r < t:
+    def _kind(self, kind_bits: int) -> int:
+        draw = kind_bits & 0xFFFFFFFF
+        for threshold, kind in self._kind_thresholds:
+            if draw < threshold:
                 return kind
         return NORMAL
 
-    def _base(self, ctx: _Hour, i: int, b0: int) -> int:
-        return ctx.hour * 3600 + (((i << 32) + (b0 & 0xFFFFFFFF)) * 3600) // (ctx.n << 32)
+    @staticmethod
+    def _second(hour: SalesHour, slot: int, time_bits: int) -> int:
+        """The slot's own second: the hour split evenly among its slots, jittered."""
+        return hour.hour * 3600 + (((slot << 32) + (time_bits & 0xFFFFFFFF)) * 3600) // (hour.n << 32)
 
-    def _leader(self, ctx: _Hour, i: int, b0: int) -> tuple[int, int]:
-        """The first slot of i's shared-camera-and-second group (i itself if not shared)."""
-        sh = self._shared
-        while i > 0 and (b0 >> 32) < sh:
-            i -= 1
-            b0 = splitmix64(ctx.key ^ i)
-        return i, b0
+    def _group_leader(self, hour: SalesHour, slot: int, time_bits: int) -> tuple[int, int]:
+        """(slot, time_bits) of the first slot of the slot's shared-camera-and-second group
+        (the slot itself when it shares nothing)."""
+        shared_threshold = self._shared_threshold
+        while slot > 0 and (time_bits >> 32) < shared_threshold:
+            slot -= 1
+            time_bits = splitmix64(hour.key ^ slot)
+        return slot, time_bits
 
-    def instant(self, ctx: _Hour, i: int) -> int:
-        b0 = splitmix64(ctx.key ^ i)
-        j, bj = self._leader(ctx, i, b0)
-        return self._base(ctx, j, bj)
+    def instant(self, hour: SalesHour, slot: int) -> int:
+        """The slot's instant (epoch seconds) before any repeat: never decreases with the slot."""
+        leader, leader_time_bits = self._group_leader(hour, slot, splitmix64(hour.key ^ slot))
+        return self._second(hour, leader, leader_time_bits)
 
-    def kind_of(self, ctx: _Hour, i: int) -> int:
-        return self._kind(splitmix64(splitmix64(ctx.key ^ i)))
+    def kind_of(self, hour: SalesHour, slot: int) -> int:
+        return self._kind(splitmix64(splitmix64(hour.key ^ slot)))
 
-    def _canonical(self, ctx: _Hour, i: int, b0: int, b1: int, kind: int):
-        """(transaction_id int, instant s, camera value, item index, amount pence) of slot i."""
-        j, bj = self._leader(ctx, i, b0)
-        inst = self._base(ctx, j, bj)
-        b2 = splitmix64(b1)
+    def _sale(self, hour: SalesHour, slot: int, time_bits: int, kind_bits: int, kind: int) -> Sale:
+        leader, leader_time_bits = self._group_leader(hour, slot, time_bits)
+        instant = self._second(hour, leader, leader_time_bits)
+        pick_bits = splitmix64(kind_bits)
+        camera: int | str
         if kind == UNKNOWN_CAM:
-            v = b1 >> 32
-            if self.unknown_vids and v & 1:
-                cam = self.unknown_vids[(v >> 1) % len(self.unknown_vids)]
+            variant = kind_bits >> 32
+            if self.unknown_verkada_ids and variant & 1:
+                camera = self.unknown_verkada_ids[(variant >> 1) % len(self.unknown_verkada_ids)]
             else:
-                cam = 900_000 + (v >> 1) % 1000
+                camera = UNKNOWN_CAMERA_IDS + (variant >> 1) % 1000
         else:
-            cb2 = b2 if j == i else splitmix64(splitmix64(bj))
-            cam = self.cam_values[(cb2 & 0xFFFFFFFF) % self.n_cams]
-        item = (b2 >> 32) % self.n_items
-        b5 = splitmix64(b2 ^ 0x5555)
-        q = (b5 >> 32) & 0xFFFF
-        qty = 1 if q < 55700 else (2 if q < 63900 else 3)
-        amount = self.prices[item] * qty
-        if (b5 >> 48) & 0xF == 0:
+            camera_bits = pick_bits if leader == slot else splitmix64(splitmix64(leader_time_bits))
+            camera = self.camera_values[(camera_bits & 0xFFFFFFFF) % self.camera_count]
+        item = (pick_bits >> 32) % self.item_count
+        basket_bits = splitmix64(pick_bits ^ 0x5555)
+        quantity_draw = (basket_bits >> 32) & 0xFFFF
+        quantity = 1 if quantity_draw < 55700 else (2 if quantity_draw < 63900 else 3)
+        amount = self.prices[item] * quantity
+        if (basket_bits >> 48) & 0xF == 0:
             amount = amount * 80 // 100  # a 20% discount, still whole pence
-        return ctx.hour * 10_000_000 + i, inst, cam, item, amount
+        return hour.hour * 10_000_000 + slot, instant, camera, item, amount
 
-    def slot(self, ctx: _Hour, i: int) -> tuple[dict[str, Any], int, int]:
-        """(raw record, instant used by the start/end filter, kind) of slot i."""
-        b0 = splitmix64(ctx.key ^ i)
-        b1 = splitmix64(b0)
-        kind = self._kind(b1)
-        v = b1 >> 32
+    def _repeated_sale(self, hour: SalesHour, slot: int, time_bits: int, kind_bits: int) -> tuple[int, Sale]:
+        """(kind, sale) of a DUP slot: an earlier valid sale of the hour again, at times with a
+        corrected amount (the last one wins); a NORMAL sale when there is none to repeat."""
+        variant = kind_bits >> 32
+        if slot > 0:
+            original = slot - 1 - variant % min(slot, self._max_repeat_distance)
+            original_time_bits = splitmix64(hour.key ^ original)
+            original_kind_bits = splitmix64(original_time_bits)
+            original_kind = self._kind(original_kind_bits)
+            if original_kind in (NORMAL, UNKNOWN_CAM):
+                transaction_id, instant, camera, item, amount = self._sale(
+                    hour, original, original_time_bits, original_kind_bits, original_kind)
+                if (variant >> 20) & 1:
+                    amount = amount + 100 + (variant >> 21) % 500
+                return DUP, (transaction_id, instant, camera, item, amount)
+        return NORMAL, self._sale(hour, slot, time_bits, kind_bits, NORMAL)
+
+    def slot(self, hour: SalesHour, slot: int) -> tuple[dict[str, Any], int, int]:
+        """(raw record, instant used by the start/end filter, kind) of the slot."""
+        time_bits = splitmix64(hour.key ^ slot)
+        kind_bits = splitmix64(time_bits)
+        kind = self._kind(kind_bits)
         if kind == DUP:
-            k = i - 1 - v % min(i, self._dmax) if i > 0 else -1
-            if k >= 0:
-                k0 = splitmix64(ctx.key ^ k)
-                k1 = splitmix64(k0)
-                kk = self._kind(k1)
-            if k < 0 or kk not in (NORMAL, UNKNOWN_CAM):
-                kind = NORMAL
-                tid, inst, cam, item, amount = self._canonical(ctx, i, b0, b1, NORMAL)
-            else:
-                tid, inst, cam, item, amount = self._canonical(ctx, k, k0, k1, kk)
-                if (v >> 20) & 1:
-                    amount = amount + 100 + (v >> 21) % 500  # a corrected amount: the last one wins
+            kind, sale = self._repeated_sale(hour, slot, time_bits, kind_bits)
         else:
-            tid, inst, cam, item, amount = self._canonical(ctx, i, b0, b1, kind)
-        b3 = splitmix64(b1 ^ 0x3333)
-        b4 = splitmix64(b3)
-        b5 = splitmix64(b4)
-        ids = self._id_str
-        rec = {
-            "transaction_id": str(tid) if (b3 & 0xFFFFFFFF) < ids else tid,
-            "transaction_date": self._date(ctx, inst, b4),
-            "transaction_amount": (f"{amount // 100}.{amount % 100:02d}" if (b4 & 0xFFFFFFFF) < self._amt_str
+            sale = self._sale(hour, slot, time_bits, kind_bits, kind)
+        transaction_id, instant, camera, item, amount = sale
+        id_text_bits = splitmix64(kind_bits ^ 0x3333)
+        format_bits = splitmix64(id_text_bits)
+        extra_bits = splitmix64(format_bits)
+        id_text_16 = self._id_text_threshold_16
+        record: dict[str, Any] = {
+            "transaction_id": (str(transaction_id) if (id_text_bits & 0xFFFFFFFF) < self._id_text_threshold
+                               else transaction_id),
+            "transaction_date": self._transaction_date(hour, instant, format_bits),
+            "transaction_amount": (f"{amount // 100}.{amount % 100:02d}"
+                                   if (format_bits & 0xFFFFFFFF) < self._amount_text_threshold
                                    else (amount // 100 if amount % 100 == 0 else amount / 100)),
-            "item_id": str(10001 + item) if ((b3 >> 32) & 0xFFFF) < self._id_str16 else 10001 + item,
-            "camera_id": str(cam) if (b3 >> 48) < self._id_str16 and isinstance(cam, int) else cam,
+            "item_id": (str(FIRST_ITEM_ID + item) if ((id_text_bits >> 32) & 0xFFFF) < id_text_16
+                        else FIRST_ITEM_ID + item),
+            "camera_id": str(camera) if (id_text_bits >> 48) < id_text_16 and isinstance(camera, int) else camera,
         }
-        if (b5 & 0xFFFFFFFF) < self._extra:
-            k_, val = EXTRA_SALE_FIELDS[(b5 >> 32) % len(EXTRA_SALE_FIELDS)]
-            rec[k_] = val
+        if (extra_bits & 0xFFFFFFFF) < self._extra_field_threshold:
+            name, value = EXTRA_SALE_FIELDS[(extra_bits >> 32) % len(EXTRA_SALE_FIELDS)]
+            record[name] = value
         if kind > DUP:
-            if kind == MISSING:
-                del rec[SALE_FIELDS[v % 5]]
-            elif kind == NULL:
-                rec[SALE_FIELDS[v % 5]] = None
-            elif kind == WRONG:
-                f, val = WRONG_VARIANTS[v % len(WRONG_VARIANTS)]
-                rec[f] = val
-            elif kind == NEG:
-                a = rec["transaction_amount"]
-                rec["transaction_amount"] = ("-" + a) if isinstance(a, str) else -a
-        return rec, inst, kind
+            _break_record(record, kind, kind_bits >> 32)
+        return record, instant, kind
 
-    def _date(self, ctx: _Hour, inst: int, b4: int) -> str:
-        r = b4 >> 32
-        off = ctx.offset
-        if r < self._d_off or (off is None and r >= self._d_z):
-            if off is None:
-                off = int(datetime.fromtimestamp(inst, self.tz).utcoffset().total_seconds())
-            elif off == 0 and self.tz is timezone.utc:
-                off = OTHER_OFFSETS[(b4 & 0xFFFF) % len(OTHER_OFFSETS)]
-            t = time.gmtime(inst + off)
-            sign = "+" if off >= 0 else "-"
-            a = abs(off)
-            return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-                    f"{sign}{a // 3600:02d}:{a % 3600 // 60:02d}")
-        if r < self._d_z:
-            t = time.gmtime(inst)
-            frac = ".000" if b4 & 0x10000 else ""
-            return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:"
-                    f"{t.tm_sec:02d}{frac}Z")
-        t = time.gmtime(inst + off)
-        return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    def _transaction_date(self, hour: SalesHour, instant: int, format_bits: int) -> str:
+        """The instant in one of the JD forms: with an offset, with Z, or offset-less local."""
+        form_draw = format_bits >> 32
+        offset_form = form_draw < self._offset_date_threshold
+        if not offset_form and form_draw < self._offset_or_z_date_threshold:
+            utc = time.gmtime(instant)
+            fraction = ".000" if format_bits & 0x10000 else ""
+            return (f"{utc.tm_year:04d}-{utc.tm_mon:02d}-{utc.tm_mday:02d}T"
+                    f"{utc.tm_hour:02d}:{utc.tm_min:02d}:{utc.tm_sec:02d}{fraction}Z")
+        offset = hour.offset
+        if offset_form or offset is None:  # None: an offset-less local time would be ambiguous
+            if offset is None:
+                offset = _utc_offset_s(self.tz, instant)
+            elif offset == 0 and self.tz is timezone.utc:
+                offset = OTHER_OFFSETS[(format_bits & 0xFFFF) % len(OTHER_OFFSETS)]
+            local = time.gmtime(instant + offset)
+            sign = "+" if offset >= 0 else "-"
+            offset_abs = abs(offset)
+            return (f"{local.tm_year:04d}-{local.tm_mon:02d}-{local.tm_mday:02d}T"
+                    f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
+                    f"{sign}{offset_abs // 3600:02d}:{offset_abs % 3600 // 60:02d}")
+        local = time.gmtime(instant + offset)
+        return (f"{local.tm_year:04d}-{local.tm_mon:02d}-{local.tm_mday:02d} "
+                f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}")
 
     # ----------------------------------------------------------------- windows
-    def _first_at_or_after(self, ctx: _Hour, s: int) -> int:
-        lo, hi = 0, ctx.n
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.instant(ctx, mid) < s:
-                lo = mid + 1
+    def _first_slot_at_or_after(self, hour: SalesHour, second: int) -> int:
+        low, high = 0, hour.n
+        while low < high:
+            middle = (low + high) // 2
+            if self.instant(hour, middle) < second:
+                low = middle + 1
             else:
-                hi = mid
-        return lo
+                high = middle
+        return low
 
-    def iter_window(self, lo_s: int, hi_s: int, hour: int | None = None, slot: int = 0
+    def iter_window(self, start_s: int, end_s: int, hour: int | None = None, slot: int = 0
                     ) -> Iterator[tuple[int, int, dict[str, Any], int]]:
-        """(hour, slot, record, kind) of every sale with lo_s <= instant < hi_s, in order,
+        """(hour, slot, record, kind) of every sale with start_s <= instant < end_s, in order,
         starting at (hour, slot)."""
-        if hi_s <= lo_s:
+        if end_s <= start_s:
             return
-        first, last = lo_s // 3600, (hi_s - 1) // 3600
-        h = first if hour is None else hour
-        while h <= last:
-            ctx = self.hour_ctx(h)
-            n = ctx.n
-            if n:
-                if h * 3600 >= lo_s and (h + 1) * 3600 <= hi_s:
-                    for i in range(slot, n):
-                        rec, _, kind = self.slot(ctx, i)
-                        yield h, i, rec, kind
+        current = start_s // 3600 if hour is None else hour
+        last = (end_s - 1) // 3600
+        while current <= last:
+            sales_hour = self.hour_ctx(current)
+            if sales_hour.n:
+                if current * 3600 >= start_s and (current + 1) * 3600 <= end_s:
+                    for index in range(slot, sales_hour.n):
+                        record, _, kind = self.slot(sales_hour, index)
+                        yield current, index, record, kind
                 else:
-                    a = self._first_at_or_after(ctx, lo_s)
-                    b = self._first_at_or_after(ctx, hi_s)
-                    for i in range(max(slot, a), min(n, b + self._dmax)):
-                        rec, inst, kind = self.slot(ctx, i)
-                        if lo_s <= inst < hi_s:
-                            yield h, i, rec, kind
-            h += 1
+                    first = self._first_slot_at_or_after(sales_hour, start_s)
+                    past_end = self._first_slot_at_or_after(sales_hour, end_s)
+                    # A repeat carries its original's earlier instant: look that far past the end.
+                    stop = min(sales_hour.n, past_end + self._max_repeat_distance)
+                    for index in range(max(slot, first), stop):
+                        record, instant, kind = self.slot(sales_hour, index)
+                        if start_s <= instant < end_s:
+                            yield current, index, record, kind
+            current += 1
             slot = 0
 
-    def page(self, lo_s: int, hi_s: int, limit: int, cursor: str | None) -> tuple[list, str | None, int]:
+    def page(self, start_s: int, end_s: int, limit: int, cursor: str | None
+             ) -> tuple[list[dict[str, Any]], str | None, int]:
         """(records, next_cursor, hour of the page's first slot)."""
-        fp = mix(lo_s, hi_s, 0x5A1E5) & 0xFFFFFFFF
+        filters_tag = mix(start_s, end_s, 0x5A1E5) & 0xFFFFFFFF  # a cursor only works for its own filters
         hour, slot = None, 0
         if cursor is not None:
-            c = decode_cursor(cursor)
-            if len(c) != 4 or c[0] != "s" or not all(isinstance(x, int) for x in c[1:]):
+            position = decode_cursor(cursor)
+            if len(position) != 4 or position[0] != "s" or not all(isinstance(part, int) for part in position[1:]):
                 raise BadRequest("invalid cursor")
-            if c[1] != fp:
+            if position[1] != filters_tag:
                 raise BadRequest("cursor was issued for other start/end filters")
-            hour, slot = c[2], c[3]
-            if not (lo_s // 3600 <= hour <= (hi_s - 1) // 3600) or slot < 0:
+            hour, slot = position[2], position[3]
+            if not (start_s // 3600 <= hour <= (end_s - 1) // 3600) or slot < 0:
                 raise BadRequest("invalid cursor")
-        out = []
-        page_hour = hour if hour is not None else lo_s // 3600
-        for h, i, rec, _ in self.iter_window(lo_s, hi_s, hour, slot):
-            if len(out) == limit:
-                return out, encode_cursor(["s", fp, h, i]), page_hour
-            out.append(rec)
-        return out, None, page_hour
+        records: list[dict[str, Any]] = []
+        page_hour = hour if hour is not None else start_s // 3600
+        for record_hour, record_slot, record, _ in self.iter_window(start_s, end_s, hour, slot):
+            if len(records) == limit:
+                return records, encode_cursor(["s", filters_tag, record_hour, record_slot]), page_hour
+            records.append(record)
+        return records, None, page_hour
 
     # ------------------------------------------------------------------ truth
     def mapping(self) -> dict[str, str | None]:
@@ -296,23 +324,55 @@ class SalesGenerator:
         return self._mapping
 
     def truth(self, start: datetime, end: datetime) -> SalesTruth:
-        lo_s = -(-to_epoch_us(start) // 1_000_000)
-        hi_s = -(-to_epoch_us(end) // 1_000_000)
+        start_s = -(-to_epoch_us(start) // 1_000_000)
+        end_s = -(-to_epoch_us(end) // 1_000_000)
         mapping = self.mapping()
-        vids = self.world.verkada_ids()
+        verkada_ids = self.world.verkada_ids()
         valid: dict[str, TruthSale] = {}
         rejected: list[TruthRejection] = []
-        for _, _, rec, _ in self.iter_window(lo_s, hi_s):
+        for _, _, record, _ in self.iter_window(start_s, end_s):
             try:
-                n = rules.validate("sales", rec, self.tz)
+                sale = rules.validate("sales", record, self.tz)
             except rules.FieldError as e:
-                rejected.append(TruthRejection(raw=rec, field=e.field, reason=e.reason))
+                rejected.append(TruthRejection(raw=record, field=e.field, reason=e.reason))
                 continue
-            cam = n["camera_id"]
-            vid = mapping[cam] if cam in mapping else (cam if cam in vids else None)
-            inst = n["transaction_date"]
-            tid = n["transaction_id"]
-            valid.pop(tid, None)
-            valid[tid] = TruthSale(tid, inst, to_epoch_us(inst) // 1000, n["transaction_amount"],
-                                   n["item_id"], cam, vid)
+            camera_id = sale["camera_id"]
+            verkada_id = mapping[camera_id] if camera_id in mapping else (
+                camera_id if camera_id in verkada_ids else None)
+            instant = sale["transaction_date"]
+            transaction_id = sale["transaction_id"]
+            valid.pop(transaction_id, None)  # the last one wins
+            valid[transaction_id] = TruthSale(transaction_id, instant, to_epoch_us(instant) // 1000,
+                                              sale["transaction_amount"], sale["item_id"], camera_id, verkada_id)
         return SalesTruth(valid, rejected)
+
+
+def _utc_offset_s(zone: tzinfo, epoch_s: int) -> int:
+    offset = datetime.fromtimestamp(epoch_s, zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _kind_thresholds(config: SandboxConfig) -> list[tuple[int, int]]:
+    """(threshold, kind) pairs on the low 32 bits of kind_bits: the rates stacked in order."""
+    stacked, thresholds = 0.0, []
+    for kind, rate in ((DUP, config.duplicate_rate), (MISSING, config.missing_field_rate),
+                       (NULL, config.null_field_rate), (WRONG, config.wrong_kind_rate),
+                       (NEG, config.negative_amount_rate), (UNKNOWN_CAM, config.unknown_camera_rate)):
+        if rate > 0:
+            stacked += rate
+            thresholds.append((_threshold(stacked), kind))
+    return thresholds
+
+
+def _break_record(record: dict[str, Any], kind: int, variant: int) -> None:
+    """Make the record invalid the way its kind says."""
+    if kind == MISSING:
+        del record[SALE_FIELDS[variant % 5]]
+    elif kind == NULL:
+        record[SALE_FIELDS[variant % 5]] = None
+    elif kind == WRONG:
+        name, value = WRONG_VARIANTS[variant % len(WRONG_VARIANTS)]
+        record[name] = value
+    elif kind == NEG:
+        amount = record["transaction_amount"]
+        record["transaction_amount"] = ("-" + amount) if isinstance(amount, str) else -amount
