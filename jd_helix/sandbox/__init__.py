@@ -1,9 +1,9 @@
 """The built-in sandbox of the JD Sports retail API and the Verkada Helix API.
 
     from jd_helix.sandbox import SandboxConfig, Sandbox
-    with Sandbox.running(SandboxConfig(seed=7), port=0) as sb:
-        sb.jd_base_url, sb.verkada_base_url, sb.jd_api_key, sb.verkada_api_key
-        sb.truth(start, end); sb.helix_events(); sb.helix_writes(); sb.stats()
+    with Sandbox.running(SandboxConfig(seed=7), port=0) as sandbox:
+        sandbox.jd_base_url, sandbox.verkada_base_url, sandbox.jd_api_key, sandbox.verkada_api_key
+        sandbox.truth(start, end); sandbox.helix_events(); sandbox.helix_writes(); sandbox.stats()
 
 Run it on its own with `jd-helix sandbox --port 8765`.
 """

@@ -11,8 +11,9 @@ from jd_helix.sandbox.defaults import SANDBOX_HOST, SANDBOX_PORT
 from jd_helix.sandbox.server import Sandbox
 
 
-def _rate(v: int) -> int | None:
-    return None if v <= 0 else v
+def _rate_limit(per_window: int) -> int | None:
+    """0 or less on the command line: no limit."""
+    return None if per_window <= 0 else per_window
 
 
 @click.command("sandbox")
@@ -47,17 +48,18 @@ def sandbox_command(host: str, port: int, seed: int, stores: int, pos_per_store:
     faults: dict[str, Any] = {"api": fault_api, "error_rate": fault_5xx_rate, "burst_429": fault_429_burst,
                               "latency_ms": fault_latency_ms, "drop_rate": fault_drop_rate,
                               "non_json": fault_non_json}
-    cfg = SandboxConfig(seed=seed, stores=stores, pos_per_store=pos_per_store, items=items,
-                        sales_per_hour=sales_per_hour, fixed_sales_per_hour=fixed_sales_per_hour, clean=clean,
-                        timezone=tz, token_ttl_s=token_ttl_s, rate_limit_per_5s=_rate(rate_limit_per_5s),
-                        rate_limit_per_minute=_rate(rate_limit_per_minute), batch_mode=batch_mode, faults=faults)
-    sb = Sandbox(cfg, host=host, port=port).start()
-    click.echo(f"jd_helix sandbox listening on {sb.base_url} (seed {seed}{', clean' if clean else ''})")
-    click.echo(f"  JD_API_BASE_URL={sb.jd_base_url}")
-    click.echo(f"  JD_API_KEY={sb.jd_api_key}")
+    config = SandboxConfig(seed=seed, stores=stores, pos_per_store=pos_per_store, items=items,
+                           sales_per_hour=sales_per_hour, fixed_sales_per_hour=fixed_sales_per_hour, clean=clean,
+                           timezone=tz, token_ttl_s=token_ttl_s, rate_limit_per_5s=_rate_limit(rate_limit_per_5s),
+                           rate_limit_per_minute=_rate_limit(rate_limit_per_minute), batch_mode=batch_mode,
+                           faults=faults)
+    sandbox = Sandbox(config, host=host, port=port).start()
+    click.echo(f"jd_helix sandbox listening on {sandbox.base_url} (seed {seed}{', clean' if clean else ''})")
+    click.echo(f"  JD_API_BASE_URL={sandbox.jd_base_url}")
+    click.echo(f"  JD_API_KEY={sandbox.jd_api_key}")
     click.echo(f"  JD_API_TIMEZONE={tz}")
-    click.echo(f"  VERKADA_API_BASE_URL={sb.verkada_base_url}")
-    click.echo(f"  VERKADA_API_KEY={sb.verkada_api_key}")
-    click.echo(f"  inspect: {sb.base_url}/_sandbox/events  /_sandbox/writes  /_sandbox/stats  /_sandbox/faults")
+    click.echo(f"  VERKADA_API_BASE_URL={sandbox.verkada_base_url}")
+    click.echo(f"  VERKADA_API_KEY={sandbox.verkada_api_key}")
+    click.echo(f"  inspect: {sandbox.base_url}/_sandbox/events  /_sandbox/writes  /_sandbox/stats  /_sandbox/faults")
     click.echo("Ctrl-C to stop.", nl=True)
-    sb.serve_forever()
+    sandbox.serve_forever()

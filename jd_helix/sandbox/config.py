@@ -9,6 +9,15 @@ from typing import Any
 
 from jd_helix.sandbox.defaults import JD_SANDBOX_API_KEY, VERKADA_SANDBOX_API_KEY
 
+# Record-level sales oddities: a sale slot is at most one of them, so their rates add up to <= 1.
+RECORD_ODDITY_RATE_FIELDS = (
+    "duplicate_rate",
+    "missing_field_rate",
+    "null_field_rate",
+    "wrong_kind_rate",
+    "negative_amount_rate",
+    "unknown_camera_rate",
+)
 # Oddity rates that clean=True forces to zero (see SandboxConfig.effective()).
 ODDITY_RATE_FIELDS = (
     "id_as_string_rate",
@@ -16,12 +25,7 @@ ODDITY_RATE_FIELDS = (
     "date_iso_offset_rate",
     "date_iso_z_rate",
     "extra_field_rate",
-    "duplicate_rate",
-    "missing_field_rate",
-    "null_field_rate",
-    "wrong_kind_rate",
-    "negative_amount_rate",
-    "unknown_camera_rate",
+    *RECORD_ODDITY_RATE_FIELDS,
     "shared_camera_second_rate",
     "dimension_duplicate_rate",
     "dimension_invalid_rate",
@@ -98,23 +102,11 @@ class SandboxConfig:
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         for name in ODDITY_RATE_FIELDS:
-            v = getattr(self, name)
-            if not 0 <= v <= 1:
+            if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1]")
         if self.shared_camera_second_rate > 0.5:
             raise ValueError("shared_camera_second_rate must be <= 0.5")
-        total = sum(
-            getattr(self, n)
-            for n in (
-                "duplicate_rate",
-                "missing_field_rate",
-                "null_field_rate",
-                "wrong_kind_rate",
-                "negative_amount_rate",
-                "unknown_camera_rate",
-            )
-        )
-        if total > 1:
+        if sum(getattr(self, name) for name in RECORD_ODDITY_RATE_FIELDS) > 1:
             raise ValueError("the record-level oddity rates add up to more than 1")
         if self.date_iso_offset_rate + self.date_iso_z_rate > 1:
             raise ValueError("date_iso_offset_rate + date_iso_z_rate must be <= 1")
@@ -123,17 +115,18 @@ class SandboxConfig:
         """The config as served: clean=True zeroes every oddity rate and world quirk."""
         if not self.clean:
             return self
-        zeros: dict[str, Any] = {n: 0.0 for n in ODDITY_RATE_FIELDS}
-        zeros.update({n: 0 for n in WORLD_QUIRK_FIELDS})
+        zeros: dict[str, Any] = {name: 0.0 for name in ODDITY_RATE_FIELDS}
+        zeros.update({name: 0 for name in WORLD_QUIRK_FIELDS})
         return dataclasses.replace(self, **zeros)
 
     def replace(self, **changes: Any) -> "SandboxConfig":
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d.pop("jd_api_key")
-        d.pop("verkada_api_key")
+        """The config as /_sandbox/config shows it: JSON-able, without the API keys."""
+        shown = dataclasses.asdict(self)
+        shown.pop("jd_api_key")
+        shown.pop("verkada_api_key")
         if self.now is not None:
-            d["now"] = self.now.isoformat()
-        return d
+            shown["now"] = self.now.isoformat()
+        return shown

@@ -1,5 +1,5 @@
 """Faults on demand: set at start (SandboxConfig.faults) or while running
-(`sb.faults.update(...)`, `POST /_sandbox/faults`). /_sandbox/ is never faulted.
+(`sandbox.faults.update(...)`, `POST /_sandbox/faults`). /_sandbox/ is never faulted.
 
 Per API ("jd", "verkada"; api="both" sets both):
 - error_rate: share of requests answered 500/502/503/504 (seeded random)
@@ -21,6 +21,7 @@ import dataclasses
 import random
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 APIS = ("jd", "verkada")
@@ -45,7 +46,7 @@ class Faults:
         self._lock = threading.Lock()
         self._rng = random.Random(seed * 7919 + 17)
         self._seed = seed
-        self.apis: dict[str, FaultSettings] = {a: FaultSettings() for a in APIS}
+        self.apis: dict[str, FaultSettings] = {api: FaultSettings() for api in APIS}
         self.token_ttl_s: float | None = None
         self._sales_pages = 0
         self._burst_seen = 0
@@ -58,73 +59,71 @@ class Faults:
         if bad:
             raise TypeError(f"unknown fault setting(s) {sorted(bad)}; known: {sorted(names | {'token_ttl_s'})}")
         targets = APIS if api == "both" else (api,)
-        for a in targets:
-            if a not in self.apis:
+        for target in targets:
+            if target not in self.apis:
                 raise ValueError(f"api must be 'jd', 'verkada' or 'both', not {api!r}")
         with self._lock:
-            for a in targets:
-                for k, v in settings.items():
-                    setattr(self.apis[a], k, v)
+            for target in targets:
+                for name, value in settings.items():
+                    setattr(self.apis[target], name, value)
                 if "non_json_page" in settings:
                     self._sales_pages = 0
 
     def reset(self) -> None:
         with self._lock:
-            self.apis = {a: FaultSettings() for a in APIS}
+            self.apis = {api: FaultSettings() for api in APIS}
             self.token_ttl_s = None
             self._sales_pages = 0
 
     def apply_config(self, faults: Any) -> None:
         if not faults:
             return
-        for f in faults if isinstance(faults, (list, tuple)) else [faults]:
-            self.update(**dict(f))
+        for settings in faults if isinstance(faults, (list, tuple)) else [faults]:
+            self.update(**dict(settings))
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            d: dict[str, Any] = {a: dataclasses.asdict(s) for a, s in self.apis.items()}
-            d["token_ttl_s"] = self.token_ttl_s
-            return d
+            snapshot: dict[str, Any] = {api: dataclasses.asdict(settings) for api, settings in self.apis.items()}
+            snapshot["token_ttl_s"] = self.token_ttl_s
+            return snapshot
 
     # ------------------------------------------------- decisions (one per request)
     def before(self, api: str) -> tuple[float, str | None, bool]:
         """(latency s, action, retry_after) with action None, 'drop', '429', or '5xx:<code>'."""
         with self._lock:
-            s = self.apis[api]
-            lat = s.latency_ms / 1000.0
-            if s.drop_rate and self._rng.random() < s.drop_rate:
-                return lat, "drop", False
-            if s.burst_429 > 0:
-                s.burst_429 -= 1
+            settings = self.apis[api]
+            latency_s = settings.latency_ms / 1000.0
+            if settings.drop_rate and self._rng.random() < settings.drop_rate:
+                return latency_s, "drop", False
+            if settings.burst_429 > 0:
+                settings.burst_429 -= 1
                 self._burst_seen += 1
-                return lat, "429", self._burst_seen % 2 == 1
-            if s.error_rate and self._rng.random() < s.error_rate:
-                return lat, f"5xx:{self._rng.choice((500, 502, 503, 504))}", False
-            return lat, None, False
+                return latency_s, "429", self._burst_seen % 2 == 1
+            if settings.error_rate and self._rng.random() < settings.error_rate:
+                return latency_s, f"5xx:{self._rng.choice((500, 502, 503, 504))}", False
+            return latency_s, None, False
 
     def non_json_for(self, api: str, label: str, sales_page_hour: int | None = None) -> int | None:
         """Status of an HTML answer for this (successful) request, or None."""
         with self._lock:
-            s = self.apis[api]
+            settings = self.apis[api]
             hit = False
-            if s.non_json > 0:
-                s.non_json -= 1
+            if settings.non_json > 0:
+                settings.non_json -= 1
                 hit = True
-            if s.non_json_endpoint is not None and s.non_json_endpoint == label:
+            if settings.non_json_endpoint is not None and settings.non_json_endpoint == label:
                 hit = True
             if sales_page_hour is not None:
                 self._sales_pages += 1
-                if s.non_json_page is not None and self._sales_pages == s.non_json_page:
+                if settings.non_json_page is not None and self._sales_pages == settings.non_json_page:
                     hit = True
-                if s.non_json_hour is not None:
-                    from datetime import datetime, timezone
-
-                    want = datetime.fromtimestamp(sales_page_hour * 3600, timezone.utc).strftime("%Y-%m-%dT%H")
-                    if s.non_json_hour[:13] == want:
+                if settings.non_json_hour is not None:
+                    page_hour = datetime.fromtimestamp(sales_page_hour * 3600, timezone.utc).strftime("%Y-%m-%dT%H")
+                    if settings.non_json_hour[:13] == page_hour:
                         hit = True
-            return s.non_json_status if hit else None
+            return settings.non_json_status if hit else None
 
     def drop_after(self, api: str) -> bool:
         with self._lock:
-            s = self.apis[api]
-            return bool(s.drop_after_apply) and self._rng.random() < s.drop_after_apply
+            settings = self.apis[api]
+            return bool(settings.drop_after_apply) and self._rng.random() < settings.drop_after_apply

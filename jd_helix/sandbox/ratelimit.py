@@ -11,16 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import Callable
 
 
 class RateLimiter:
-    def __init__(self, per_5s: int | None, per_minute: int | None, cooldown_s: float = 5.0, clock=time.monotonic):
+    def __init__(self, per_5s: int | None, per_minute: int | None, cooldown_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.per_5s = per_5s
         self.per_minute = per_minute
         self.cooldown_s = cooldown_s
         self.clock = clock
-        self._d5: deque[float] = deque()
-        self._d60: deque[float] = deque()
+        self._accepted_5s: deque[float] = deque()
+        self._accepted_60s: deque[float] = deque()
         self._cooldown_until = 0.0
         self._refusals = 0
         self._lock = threading.Lock()
@@ -35,24 +37,24 @@ class RateLimiter:
             return True, False
         with self._lock:
             now = self.clock()
-            while self._d5 and self._d5[0] <= now - 5.0:
-                self._d5.popleft()
-            while self._d60 and self._d60[0] <= now - 60.0:
-                self._d60.popleft()
+            while self._accepted_5s and self._accepted_5s[0] <= now - 5.0:
+                self._accepted_5s.popleft()
+            while self._accepted_60s and self._accepted_60s[0] <= now - 60.0:
+                self._accepted_60s.popleft()
             over = (now < self._cooldown_until
-                    or (self.per_5s is not None and len(self._d5) >= self.per_5s)
-                    or (self.per_minute is not None and len(self._d60) >= self.per_minute))
+                    or (self.per_5s is not None and len(self._accepted_5s) >= self.per_5s)
+                    or (self.per_minute is not None and len(self._accepted_60s) >= self.per_minute))
             if over:
                 if now >= self._cooldown_until:
                     self._cooldown_until = now + self.cooldown_s
                 self._refusals += 1
                 return False, self._refusals % 2 == 1
-            self._d5.append(now)
-            self._d60.append(now)
+            self._accepted_5s.append(now)
+            self._accepted_60s.append(now)
             return True, False
 
     def reset(self) -> None:
         with self._lock:
-            self._d5.clear()
-            self._d60.clear()
+            self._accepted_5s.clear()
+            self._accepted_60s.clear()
             self._cooldown_until = 0.0

@@ -73,78 +73,78 @@ class Invalid(Exception):
         self.reason = reason
 
 
-def norm_id(v: Any) -> str:
-    if isinstance(v, bool) or not isinstance(v, (int, str)):
-        raise Invalid(f"id must be an integer or a string, got {type(v).__name__}")
-    s = str(v)
-    if not s.strip():
+def norm_id(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise Invalid(f"id must be an integer or a string, got {type(value).__name__}")
+    text = str(value)
+    if not text.strip():
         raise Invalid("id is an empty string")
-    return s
+    return text
 
 
-def norm_amount(v: Any) -> Decimal:
-    if isinstance(v, bool):
+def norm_amount(value: Any) -> Decimal:
+    if isinstance(value, bool):
         raise Invalid("amount must be a number, got bool")
-    if isinstance(v, int):
-        d = Decimal(v)
-    elif isinstance(v, float):
-        if not math.isfinite(v):
+    if isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
             raise Invalid("amount is not finite")
-        d = Decimal(repr(v))
-    elif isinstance(v, str):
+        amount = Decimal(repr(value))
+    elif isinstance(value, str):
         try:
-            d = Decimal(v.strip())
+            amount = Decimal(value.strip())
         except InvalidOperation:
-            raise Invalid(f"amount is not numeric: {v[:40]!r}") from None
+            raise Invalid(f"amount is not numeric: {value[:40]!r}") from None
     else:
-        raise Invalid(f"amount must be a number or a numeric string, got {type(v).__name__}")
-    if not d.is_finite():
+        raise Invalid(f"amount must be a number or a numeric string, got {type(value).__name__}")
+    if not amount.is_finite():
         raise Invalid("amount is not finite")
-    if d < 0:
+    if amount < 0:
         raise Invalid("negative amount")
-    if d != d.quantize(_TWO_DP):
+    if amount != amount.quantize(_TWO_DP):
         raise Invalid("amount has more than 2 decimal places")
-    return d.quantize(_TWO_DP)
+    return amount.quantize(_TWO_DP)
 
 
-def norm_count(v: Any) -> int:
-    if isinstance(v, bool):
+def norm_count(value: Any) -> int:
+    if isinstance(value, bool):
         raise Invalid("count must be an integer, got bool")
-    if isinstance(v, int):
-        n = v
-    elif isinstance(v, str) and v.strip().isdigit():
-        n = int(v)
+    if isinstance(value, int):
+        count = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        count = int(value)
     else:
-        raise Invalid(f"count must be an integer, got {type(v).__name__}")
-    if n < 0:
+        raise Invalid(f"count must be an integer, got {type(value).__name__}")
+    if count < 0:
         raise Invalid("negative count")
-    return n
+    return count
 
 
-def norm_text(v: Any) -> str:
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return str(v)
-    raise Invalid(f"text must be a string, got {type(v).__name__}")
+def norm_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise Invalid(f"text must be a string, got {type(value).__name__}")
 
 
-def norm_date(v: Any, tz: ZoneInfo | timezone) -> datetime:
-    if not isinstance(v, str):
-        raise Invalid(f"date must be a string, got {type(v).__name__}")
-    if _LOCAL_RE.match(v):
+def norm_date(value: Any, zone: ZoneInfo | timezone) -> datetime:
+    if not isinstance(value, str):
+        raise Invalid(f"date must be a string, got {type(value).__name__}")
+    if _LOCAL_RE.match(value):
         try:
-            dt = datetime.strptime(v, "%Y-%m-%d %H:%M:%S")
+            local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
         except ValueError:
-            raise Invalid(f"unparsable date {v!r}") from None
-        return dt.replace(tzinfo=tz).astimezone(timezone.utc)
+            raise Invalid(f"unparsable date {value!r}") from None
+        return local.replace(tzinfo=zone).astimezone(timezone.utc)
     try:
-        dt = datetime.fromisoformat(v)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"unparsable date {v[:40]!r}") from None
-    if dt.tzinfo is None or "T" not in v:
-        raise Invalid(f"date is neither 'YYYY-MM-DD HH:MM:SS' nor ISO 8601 with an offset: {v[:40]!r}")
-    return dt.astimezone(timezone.utc)
+        raise Invalid(f"unparsable date {value[:40]!r}") from None
+    if parsed.tzinfo is None or "T" not in value:
+        raise Invalid(f"date is neither 'YYYY-MM-DD HH:MM:SS' nor ISO 8601 with an offset: {value[:40]!r}")
+    return parsed.astimezone(timezone.utc)
 
 
 _NORMALISERS = {"id": norm_id, "amount": norm_amount, "count": norm_count, "text": norm_text}
@@ -154,29 +154,29 @@ def zone(name: str) -> ZoneInfo | timezone:
     return timezone.utc if name.upper() == "UTC" else ZoneInfo(name)
 
 
-def validate(endpoint: str, record: Any, tz: ZoneInfo | timezone) -> dict[str, Any]:
-    """Normalised required fields of a valid record; raises FieldError for an invalid one."""
+def validate(endpoint: str, record: Any, zone: ZoneInfo | timezone) -> dict[str, Any]:
+    """Normalised fields of a valid record; raises FieldError for an invalid one."""
     if not isinstance(record, dict):
         raise FieldError("record", "record is not a JSON object")
-    out: dict[str, Any] = {}
+    normalised: dict[str, Any] = {}
     for name, kind in REQUIRED_FIELDS[endpoint].items():
         if name not in record:
             raise FieldError(name, "missing required field")
-        v = record[name]
-        if v is None:
+        value = record[name]
+        if value is None:
             raise FieldError(name, "required field is null")
         try:
-            out[name] = norm_date(v, tz) if kind == "date" else _NORMALISERS[kind](v)
+            normalised[name] = norm_date(value, zone) if kind == "date" else _NORMALISERS[kind](value)
         except Invalid as e:
             raise FieldError(name, e.reason) from None
     for name, kind in OPTIONAL_FIELDS[endpoint].items():
         if record.get(name) is None:
             continue
         try:
-            out[name] = _NORMALISERS[kind](record[name])
+            normalised[name] = _NORMALISERS[kind](record[name])
         except Invalid as e:
             raise FieldError(name, e.reason) from None
-    return out
+    return normalised
 
 
 class FieldError(Exception):
