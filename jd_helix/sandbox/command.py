@@ -27,7 +27,7 @@ def _rate_limit(per_window: int) -> int | None:
               help="Mean sales per hour; each hour follows the daily/weekly curve.")
 @click.option("--fixed-sales-per-hour", default=None, type=int, help="Every hour has exactly this many sales.")
 @click.option("--clean", is_flag=True, help="No data oddities at all.")
-@click.option("--timezone", "tz", default="UTC", show_default=True, help="Zone of offset-less JD dates.")
+@click.option("--timezone", "zone", default="UTC", show_default=True, help="Zone of offset-less JD dates.")
 @click.option("--token-ttl-s", default=1800.0, show_default=True, type=float)
 @click.option("--rate-limit-per-5s", default=25, show_default=True, type=int, help="0 disables.")
 @click.option("--rate-limit-per-minute", default=300, show_default=True, type=int, help="0 disables.")
@@ -40,7 +40,7 @@ def _rate_limit(per_window: int) -> int | None:
 @click.option("--fault-drop-rate", default=0.0, type=float, help="Share of connections dropped unanswered.")
 @click.option("--fault-non-json", default=0, type=int, help="The first N pages are an HTML body.")
 def sandbox_command(host: str, port: int, seed: int, stores: int, pos_per_store: int, items: int,
-                    sales_per_hour: float, fixed_sales_per_hour: int | None, clean: bool, tz: str,
+                    sales_per_hour: float, fixed_sales_per_hour: int | None, clean: bool, zone: str,
                     token_ttl_s: float, rate_limit_per_5s: int, rate_limit_per_minute: int, batch_mode: str,
                     fault_api: str, fault_5xx_rate: float, fault_429_burst: int, fault_latency_ms: float,
                     fault_drop_rate: float, fault_non_json: int) -> None:
@@ -50,14 +50,14 @@ def sandbox_command(host: str, port: int, seed: int, stores: int, pos_per_store:
                               "non_json": fault_non_json}
     config = SandboxConfig(seed=seed, stores=stores, pos_per_store=pos_per_store, items=items,
                            sales_per_hour=sales_per_hour, fixed_sales_per_hour=fixed_sales_per_hour, clean=clean,
-                           timezone=tz, token_ttl_s=token_ttl_s, rate_limit_per_5s=_rate_limit(rate_limit_per_5s),
+                           timezone=zone, token_ttl_s=token_ttl_s, rate_limit_per_5s=_rate_limit(rate_limit_per_5s),
                            rate_limit_per_minute=_rate_limit(rate_limit_per_minute), batch_mode=batch_mode,
                            faults=faults)
     sandbox = Sandbox(config, host=host, port=port).start()
     click.echo(f"jd_helix sandbox listening on {sandbox.base_url} (seed {seed}{', clean' if clean else ''})")
     click.echo(f"  JD_API_BASE_URL={sandbox.jd_base_url}")
     click.echo(f"  JD_API_KEY={sandbox.jd_api_key}")
-    click.echo(f"  JD_API_TIMEZONE={tz}")
+    click.echo(f"  JD_API_TIMEZONE={zone}")
     click.echo(f"  VERKADA_API_BASE_URL={sandbox.verkada_base_url}")
     click.echo(f"  VERKADA_API_KEY={sandbox.verkada_api_key}")
     click.echo(f"  inspect: {sandbox.base_url}/_sandbox/events  /_sandbox/writes  /_sandbox/stats  /_sandbox/faults")

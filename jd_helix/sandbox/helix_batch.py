@@ -25,7 +25,7 @@ MAX_ITEMS = 1000
 class BatchJobs:
     def __init__(self, events: HelixEvents, config: SandboxConfig, base_url: Callable[[], str]):
         self.events = events
-        self.cfg = config
+        self.config = config
         self.base_url = base_url
         self.jobs: dict[str, dict[str, Any]] = {}
         self._pending: list[str] = []
@@ -40,7 +40,7 @@ class BatchJobs:
             still_pending = []
             for job_id in self._pending:
                 job = self.jobs[job_id]
-                if now - job["created"] >= self.cfg.batch_delay_s:
+                if now - job["created"] >= self.config.batch_delay_s:
                     self._apply(job)
                 else:
                     still_pending.append(job_id)
@@ -65,12 +65,12 @@ class BatchJobs:
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
             raise InvalidRequest("items must be a list of 1 to 1000 events")
         self._job_seq += 1
-        job_id = seeded_uuid(self.cfg.seed, str_key("job"), self._job_seq)
+        job_id = seeded_uuid(self.config.seed, str_key("job"), self._job_seq)
         self.jobs[job_id] = {"job_id": job_id, "status": "pending", "total_items": len(items),
                              "items": orjson.loads(orjson.dumps(items)),  # a deep copy, as sent
                              "created": time.monotonic(), "failures": None}
         self._pending.append(job_id)
-        if self.cfg.batch_delay_s <= 0:
+        if self.config.batch_delay_s <= 0:
             self.advance()
         return Reply(202, {"job_id": job_id}, wrote=True)
 
@@ -79,7 +79,7 @@ class BatchJobs:
         if job is None:
             return verkada_error(404, f"No batch job {job_id!r}")
         status = job["status"]
-        if status == "pending" and time.monotonic() - job["created"] >= self.cfg.batch_delay_s / 2:
+        if status == "pending" and time.monotonic() - job["created"] >= self.config.batch_delay_s / 2:
             status = "processing"
         failed = len(job["failures"]) if job["failures"] is not None else 0
         url = f"{self.base_url()}/_sandbox/batch/{quote(job_id)}/failures.json" if failed else None

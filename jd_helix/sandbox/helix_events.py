@@ -24,7 +24,7 @@ EventKey = tuple[str, str, int]  # (camera_id, event_type_uid, time_ms): one eve
 
 class HelixEvents:
     def __init__(self, config: SandboxConfig, clock: SandboxClock, org_id: str, camera_ids: set[str]):
-        self.cfg = config
+        self.config = config
         self.clock = clock
         self.org_id = org_id
         self.camera_ids = camera_ids
@@ -89,10 +89,10 @@ class HelixEvents:
         if isinstance(time_ms, bool) or not isinstance(time_ms, int):
             raise InvalidRequest("time_ms must be an integer (epoch milliseconds)")
         now_ms = int(self.clock.now().timestamp() * 1000)
-        if time_ms < now_ms - int(self.cfg.max_event_age_days * 86_400_000):
-            raise InvalidRequest(f"time_ms is older than {self.cfg.max_event_age_days:g} days")
-        if time_ms > now_ms + int(self.cfg.max_future_s * 1000):
-            raise InvalidRequest(f"time_ms is more than {self.cfg.max_future_s:g} seconds in the future")
+        if time_ms < now_ms - int(self.config.max_event_age_days * 86_400_000):
+            raise InvalidRequest(f"time_ms is older than {self.config.max_event_age_days:g} days")
+        if time_ms > now_ms + int(self.config.max_future_s * 1000):
+            raise InvalidRequest(f"time_ms is more than {self.config.max_future_s:g} seconds in the future")
         return time_ms
 
     def _check_key(self, camera_id: Any, type_uid: Any) -> None:
@@ -150,7 +150,7 @@ class HelixEvents:
         if any(event_type["name"] == name for event_type in self.event_types.values()):
             raise InvalidRequest(f"An event type named {name!r} already exists")
         self._type_seq += 1
-        type_uid = seeded_uuid(self.cfg.seed, str_key("event_type"), self._type_seq)
+        type_uid = seeded_uuid(self.config.seed, str_key("event_type"), self._type_seq)
         self.event_types[type_uid] = {"name": name, "event_schema": schema}
         return Reply(200, self._event_type_obj(type_uid), wrote=True)
 

@@ -49,7 +49,7 @@ class JdApi:
     def _sales(self, query: dict[str, str], limit: int) -> Reply:
         if not query.get("start") or not query.get("end"):
             raise BadRequest("start and end are required (ISO 8601 instants)")
-        zone = self.sales.tz
+        zone = self.sales.zone
         start_us, end_us = parse_instant(query["start"], zone), parse_instant(query["end"], zone)
         # whole seconds: a sale at second s is in [start, end) when ceil(start) <= s < ceil(end)
         start_s, end_s = -(-start_us // 1_000_000), -(-end_us // 1_000_000)

@@ -80,9 +80,9 @@ def _threshold(rate: float, bits: int = 32) -> int:
 
 class SalesGenerator:
     def __init__(self, config: SandboxConfig, world: World):
-        self.cfg = config
+        self.config = config
         self.world = world
-        self.tz = rules.zone(config.timezone)
+        self.zone = rules.zone(config.timezone)
         self.seed = config.seed
         self.salt = mix(config.seed, str_key("sales"))
         self.camera_values = [camera.camera_id for camera in world.jd_cameras]
@@ -104,12 +104,12 @@ class SalesGenerator:
 
     # ------------------------------------------------------------------ hours
     def count(self, hour: int) -> int:
-        cfg = self.cfg
-        if cfg.fixed_sales_per_hour is not None:
-            return cfg.fixed_sales_per_hour
-        local = datetime.fromtimestamp(hour * 3600, self.tz)
+        config = self.config
+        if config.fixed_sales_per_hour is not None:
+            return config.fixed_sales_per_hour
+        local = datetime.fromtimestamp(hour * 3600, self.zone)
         weight = DAILY[local.hour] * WEEKLY[local.weekday()] / _MEAN
-        expected = cfg.sales_per_hour * weight * (0.85 + 0.3 * unit(self.seed, 11, hour))
+        expected = config.sales_per_hour * weight * (0.85 + 0.3 * unit(self.seed, 11, hour))
         whole = int(expected)
         return whole + (1 if unit(self.seed, 12, hour) < expected - whole else 0)
 
@@ -117,11 +117,11 @@ class SalesGenerator:
         sales_hour = self._hours.get(hour)
         if sales_hour is None:
             offset: int | None
-            if self.tz is timezone.utc:
+            if self.zone is timezone.utc:
                 offset = 0
             else:
-                before = _utc_offset_s(self.tz, hour * 3600 - 3600)
-                after = _utc_offset_s(self.tz, hour * 3600 + 7200)
+                before = _utc_offset_s(self.zone, hour * 3600 - 3600)
+                after = _utc_offset_s(self.zone, hour * 3600 + 7200)
                 # near a DST change an offset-less local time may be ambiguous: use the offset form
                 offset = before if before == after else None
             sales_hour = SalesHour(hour, self.count(hour), mix(self.salt, hour), offset)
@@ -244,8 +244,8 @@ class SalesGenerator:
         offset = hour.offset
         if offset_form or offset is None:  # None: an offset-less local time would be ambiguous
             if offset is None:
-                offset = _utc_offset_s(self.tz, instant)
-            elif offset == 0 and self.tz is timezone.utc:
+                offset = _utc_offset_s(self.zone, instant)
+            elif offset == 0 and self.zone is timezone.utc:
                 offset = OTHER_OFFSETS[(format_bits & 0xFFFF) % len(OTHER_OFFSETS)]
             local = time.gmtime(instant + offset)
             sign = "+" if offset >= 0 else "-"
@@ -332,7 +332,7 @@ class SalesGenerator:
         rejected: list[TruthRejection] = []
         for _, _, record, _ in self.iter_window(start_s, end_s):
             try:
-                sale = rules.validate("sales", record, self.tz)
+                sale = rules.validate("sales", record, self.zone)
             except rules.FieldError as e:
                 rejected.append(TruthRejection(raw=record, field=e.field, reason=e.reason))
                 continue

@@ -37,7 +37,7 @@ DROPPED = 0  # the status under which dropped connections are counted in stats()
 
 
 class Sandbox:
-    """The built-in JD + Verkada sandbox. Use `Sandbox.running(cfg)` or start()/stop()."""
+    """The built-in JD + Verkada sandbox. Use `Sandbox.running(config)` or start()/stop()."""
 
     def __init__(self, config: SandboxConfig | None = None, host: str = SANDBOX_HOST, port: int = 0):
         self.config = (config or SandboxConfig()).effective()
@@ -279,7 +279,7 @@ class Sandbox:
         return Reply(404, {"error": f"no such sandbox endpoint {path!r}"})
 
     def _truth_reply(self, query: dict[str, str]) -> Reply:
-        zone = self.sales.tz
+        zone = self.sales.zone
         start = datetime.fromtimestamp(parse_instant(query["start"], zone) / 1e6, timezone.utc)
         end = datetime.fromtimestamp(parse_instant(query["end"], zone) / 1e6, timezone.utc)
         truth = self.truth(start, end)

@@ -35,7 +35,7 @@ class VerkadaApi:
 
     def __init__(self, config: SandboxConfig, world: World, clock: SandboxClock, faults: Faults,
                  base_url: Callable[[], str]):
-        self.cfg = config
+        self.config = config
         self.clock = clock
         self.faults = faults
         self.org_id = world.org_id
@@ -82,8 +82,8 @@ class VerkadaApi:
             refusal = self.check_token(headers.get("x-verkada-auth"))
             if refusal is not None:
                 return refusal
-            if batch and self.cfg.batch_mode != "enabled":
-                code = int(self.cfg.batch_mode)
+            if batch and self.config.batch_mode != "enabled":
+                code = int(self.config.batch_mode)
                 return verkada_error(code, "Insufficient permissions" if code == 403 else "Not found")
             if allowed_method is not None and method != allowed_method:
                 return verkada_error(405, "Method not allowed")
@@ -99,11 +99,11 @@ class VerkadaApi:
     def token_ttl(self) -> float:
         """Token lifetime: set by a fault while running, else the config's."""
         ttl = self.faults.token_ttl_s
-        return self.cfg.token_ttl_s if ttl is None else ttl
+        return self.config.token_ttl_s if ttl is None else ttl
 
     def token(self, headers: Message) -> Reply:
         key = headers.get("x-api-key")
-        if not key or not secrets.compare_digest(key.encode(), self.cfg.verkada_api_key.encode()):
+        if not key or not secrets.compare_digest(key.encode(), self.config.verkada_api_key.encode()):
             return verkada_error(401, "Invalid API key")
         token = "v2_" + secrets.token_hex(24)
         with self.lock:
