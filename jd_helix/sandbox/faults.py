@@ -54,7 +54,7 @@ class Faults:
     def update(self, api: str = "both", **settings: Any) -> None:
         if "token_ttl_s" in settings:
             self.token_ttl_s = settings.pop("token_ttl_s")
-        names = {f.name for f in dataclasses.fields(FaultSettings)}
+        names = {setting.name for setting in dataclasses.fields(FaultSettings)}
         bad = set(settings) - names
         if bad:
             raise TypeError(f"unknown fault setting(s) {sorted(bad)}; known: {sorted(names | {'token_ttl_s'})}")

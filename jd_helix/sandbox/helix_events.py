@@ -215,7 +215,7 @@ class HelixEvents:
 
     def _sorted_keys(self) -> list[EventKey]:
         if self._sorted_cache is None or self._sorted_cache[0] != self._version:
-            self._sorted_cache = (self._version, sorted(self.events, key=lambda k: (k[2], k[0], k[1])))
+            self._sorted_cache = (self._version, sorted(self.events, key=_by_time_camera_type))
         return self._sorted_cache[1]
 
     # ------------------------------------------------------------------- search
@@ -248,13 +248,18 @@ class HelixEvents:
             return copy.deepcopy(self.writes)
 
 
+def _by_time_camera_type(key: EventKey) -> tuple[int, str, str]:
+    camera_id, type_uid, time_ms = key
+    return time_ms, camera_id, type_uid
+
+
 class _SearchFilter:
     """The filters of one event/search body, checked once, then applied to each event."""
 
     def __init__(self, payload: dict[str, Any]):
         camera_ids = payload.get("camera_ids")
         if camera_ids is not None and not (isinstance(camera_ids, list)
-                                           and all(isinstance(c, str) for c in camera_ids)):
+                                           and all(isinstance(camera_id, str) for camera_id in camera_ids)):
             raise InvalidRequest("camera_ids must be a list of strings")
         self.camera_ids = set(camera_ids) if camera_ids else None
         self.type_uid = payload.get("event_type_uid")
@@ -285,7 +290,7 @@ class _SearchFilter:
         if self.flagged is not None and stored["flagged"] != self.flagged:
             return False
         attributes = stored["attributes"]
-        if self.attribute_filters and not all(_attribute_matches(attributes, f) for f in self.attribute_filters):
+        if not all(_attribute_matches(attributes, wanted) for wanted in self.attribute_filters):
             return False
         if self.keywords:
             text = " ".join(str(value) for value in attributes.values()).casefold()

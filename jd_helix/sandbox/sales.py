@@ -56,7 +56,7 @@ UNKNOWN_CAMERA_IDS = 900_000  # JD camera ids from here on are on no JD camera l
 DAILY = [0.05, 0.03, 0.02, 0.02, 0.02, 0.03, 0.08, 0.2, 0.45, 0.8, 1.1, 1.35,
          1.6, 1.7, 1.75, 1.7, 1.6, 1.45, 1.3, 1.05, 0.75, 0.45, 0.2, 0.1]
 WEEKLY = [0.85, 0.85, 0.9, 0.95, 1.1, 1.5, 0.9]
-_MEAN = sum(d * w for d in DAILY for w in WEEKLY) / 168
+_MEAN = sum(hour_weight * day_weight for hour_weight in DAILY for day_weight in WEEKLY) / 168
 
 
 class SalesHour:
