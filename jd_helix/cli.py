@@ -2,6 +2,7 @@
 
 import click
 
+from jd_helix.api.command import serve_command
 from jd_helix.report_command import report_command
 from jd_helix.sandbox.command import sandbox_command
 
@@ -22,6 +23,7 @@ def dev_command(port: int) -> None:
 
 main.add_command(sandbox_command)
 main.add_command(report_command)
+main.add_command(serve_command)
 
 if __name__ == "__main__":
     main()

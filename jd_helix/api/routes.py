@@ -1,0 +1,253 @@
+"""The endpoints: the old app's three reports and what their users need beside them.
+
+| old Flask endpoint                    | here                                              |
+| ------------------------------------- | ------------------------------------------------- |
+| list transactions                     | GET /v1/transactions                              |
+| sales information for a store         | GET /v1/stores/{store_id}/sales (and .../transactions) |
+| stores with at least one transaction  | GET /v1/stores                                    |
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Iterator
+
+import duckdb
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from jd_helix.api import queries
+from jd_helix.api.auth import require_api_key
+from jd_helix.api.cursor import decode_cursor, encode_cursor
+from jd_helix.api.errors import ApiError, Problem, bad_parameter, not_found
+from jd_helix.api.models import (
+    Granularity,
+    Health,
+    HelixStatus,
+    Page,
+    RejectedRecord,
+    Status,
+    StoreSales,
+    StoreWithSales,
+    Transaction,
+)
+from jd_helix.api.params import DEFAULT_LIMIT, MAX_LIMIT, Window, format_instant
+from jd_helix.api.replica import NoSnapshot, ReplicaKeeper, Snapshot
+
+_problem = {"model": Problem}
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_api_key)],
+    responses={400: _problem, 401: _problem, 403: _problem, 503: _problem},
+)
+health_router = APIRouter()
+
+Start = Annotated[
+    str | None,
+    Query(description="From this instant on (inclusive): ISO 8601 with Z or an offset, or a date (its midnight UTC).",
+          examples=["2026-11-28T09:00:00Z"]),
+]
+End = Annotated[str | None, Query(description="Up to this instant (exclusive), as `start`.", examples=["2026-11-28T12:00:00Z"])]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page, with the same filters.")]
+StoreFilter = Annotated[str | None, Query(description="Only this store (a 400 if no such store is known).")]
+StoreInPath = Annotated[str, Path(description="A store id, as in /v1/stores.")]
+
+
+@contextmanager
+def _snapshot(request: Request) -> Iterator[tuple[Snapshot, duckdb.DuckDBPyConnection]]:
+    keeper: ReplicaKeeper = request.app.state.replica
+    try:
+        with keeper.reader() as (snapshot, conn):
+            yield snapshot, conn
+    except NoSnapshot as error:
+        raise ApiError(503, "No data yet", str(error), headers={"Retry-After": "5"}) from None
+    except duckdb.CatalogException as error:
+        raise ApiError(503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)") from None
+
+
+def _page(rows: queries.Rows, limit: int, report: str, filters: list, snapshot: Snapshot) -> dict:
+    more = len(rows.items) > limit
+    return {
+        "items": rows.items[:limit],
+        "next_cursor": encode_cursor(report, filters, rows.keys[limit - 1]) if more else None,
+        "as_of": format_instant(snapshot.as_of),
+    }
+
+
+def _instant_key(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad_parameter("cursor", "not a cursor this API gave out") from None
+    if instant.tzinfo is not None:
+        raise bad_parameter("cursor", "not a cursor this API gave out")
+    return instant
+
+
+def _check_store_filter(conn: duckdb.DuckDBPyConnection, store_id: str | None) -> None:
+    if store_id is not None and not queries.store_known(conn, store_id):
+        raise bad_parameter("store_id", f"no store {store_id!r} is known (see /v1/stores)")
+
+
+def _check_store_path(conn: duckdb.DuckDBPyConnection, store_id: str) -> None:
+    if not queries.store_known(conn, store_id):
+        raise not_found(f"No store {store_id!r} is known (see /v1/stores).")
+
+
+def _transactions_page(request, start, end, store_id, helix_status, limit, cursor) -> dict:
+    window = Window.parse(start, end)
+    status = helix_status.value if helix_status else None
+    filters = [*window.fingerprint(), store_id, status]
+    after = None
+    if cursor is not None:
+        at, transaction_id = decode_cursor(cursor, "transactions", filters, 2)
+        after = (_instant_key(at), transaction_id)
+    with _snapshot(request) as (snapshot, conn):
+        rows = queries.transactions(conn, window, store_id, status, after, limit + 1)
+        return _page(rows, limit, "transactions", filters, snapshot)
+
+
+@router.get("/transactions", response_model=Page[Transaction], summary="Sales of a period, with their Helix status")
+def list_transactions(
+    request: Request,
+    start: Start = None,
+    end: End = None,
+    store_id: StoreFilter = None,
+    helix_status: Annotated[HelixStatus | None, Query(description="Only sales with this Helix status.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict:
+    """Every sale with `start <= transaction_at < end`, oldest first (ties by transaction_id)."""
+    if store_id is not None:
+        with _snapshot(request) as (_, conn):
+            _check_store_filter(conn, store_id)
+    return _transactions_page(request, start, end, store_id, helix_status, limit, cursor)
+
+
+@router.get("/transactions/{transaction_id}", response_model=Transaction, responses={404: _problem}, summary="One sale")
+def get_transaction(request: Request, transaction_id: str) -> dict:
+    with _snapshot(request) as (_, conn):
+        found = queries.transaction(conn, transaction_id)
+    if found is None:
+        raise not_found(f"No sale {transaction_id!r} is stored.")
+    return found
+
+
+def _sales_page(request, start, end, granularity, store_id, limit, cursor) -> dict:
+    window = Window.parse(start, end)
+    filters = [*window.fingerprint(), granularity.value, store_id]
+    after = None
+    if cursor is not None:
+        at, store = decode_cursor(cursor, "sales", filters, 2)
+        after = (_instant_key(at), store)
+    with _snapshot(request) as (snapshot, conn):
+        rows = queries.store_sales(conn, window, granularity, store_id, after, limit + 1)
+        return _page(rows, limit, "sales", filters, snapshot)
+
+
+Periods = Annotated[Granularity, Query(description="One row per store and hour, or per store and UTC day.")]
+
+
+@router.get("/sales", response_model=Page[StoreSales], summary="Sales per store per hour or day")
+def list_sales(
+    request: Request,
+    start: Start = None,
+    end: End = None,
+    granularity: Periods = Granularity.HOUR,
+    store_id: StoreFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict:
+    """The periods that start in [start, end), whole, ordered by period then store."""
+    if store_id is not None:
+        with _snapshot(request) as (_, conn):
+            _check_store_filter(conn, store_id)
+    return _sales_page(request, start, end, granularity, store_id, limit, cursor)
+
+
+@router.get("/stores", response_model=Page[StoreWithSales], summary="Stores with at least one sale")
+def list_stores(request: Request, start: Start = None, end: End = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> dict:
+    """Stores with sales in the hours that start in [start, end) (all time by default), by store id."""
+    window = Window.parse(start, end)
+    filters = window.fingerprint()
+    after = decode_cursor(cursor, "stores", filters, 1)[0] if cursor is not None else None
+    with _snapshot(request) as (snapshot, conn):
+        rows = queries.stores_with_sales(conn, window, after, limit + 1)
+        return _page(rows, limit, "stores", filters, snapshot)
+
+
+@router.get("/stores/{store_id}/sales", response_model=Page[StoreSales], responses={404: _problem}, summary="One store's sales per hour or day")
+def store_sales(
+    request: Request,
+    store_id: StoreInPath,
+    start: Start = None,
+    end: End = None,
+    granularity: Periods = Granularity.DAY,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict:
+    with _snapshot(request) as (_, conn):
+        _check_store_path(conn, store_id)
+    return _sales_page(request, start, end, granularity, store_id, limit, cursor)
+
+
+@router.get("/stores/{store_id}/transactions", response_model=Page[Transaction], responses={404: _problem}, summary="One store's sales")
+def store_transactions(
+    request: Request,
+    store_id: StoreInPath,
+    start: Start = None,
+    end: End = None,
+    helix_status: Annotated[HelixStatus | None, Query(description="Only sales with this Helix status.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict:
+    with _snapshot(request) as (_, conn):
+        _check_store_path(conn, store_id)
+    return _transactions_page(request, start, end, store_id, helix_status, limit, cursor)
+
+
+@router.get("/rejected-records", response_model=Page[RejectedRecord], summary="Records JD sent that could not be used")
+def list_rejected_records(
+    request: Request,
+    start: Annotated[str | None, Query(description="Only records of sales hours from this instant on (reference-data refreshes are left out).")] = None,
+    end: Annotated[str | None, Query(description="Only records of sales hours before this instant.")] = None,
+    endpoint: Annotated[str | None, Query(description="Only records of this JD endpoint, e.g. /v1/sales.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict:
+    """Ordered by hour (refreshes last), endpoint and record key."""
+    window = Window.parse(start, end) if start is not None or end is not None else None
+    filters = [*(window.fingerprint() if window else [None, None]), endpoint]
+    after = tuple(decode_cursor(cursor, "rejected-records", filters, 3)) if cursor is not None else None
+    with _snapshot(request) as (snapshot, conn):
+        rows = queries.rejected_records(conn, window, endpoint, after, limit + 1)
+        return _page(rows, limit, "rejected-records", filters, snapshot)
+
+
+@router.get("/status", response_model=Status, summary="How fresh the served data is")
+def status(request: Request) -> dict:
+    keeper: ReplicaKeeper = request.app.state.replica
+    with _snapshot(request) as (snapshot, conn):
+        latest = queries.latest_sales_hour(conn)
+        as_of = snapshot.as_of
+    state = keeper.state
+    return {
+        "as_of": format_instant(as_of),
+        "latest_sales_hour": format_instant(latest),
+        "refresh": {
+            "interval_s": request.app.state.refresh_interval_s,
+            "last_attempt_at": format_instant(state.last_attempt_at),
+            "last_outcome": state.last_outcome.value if state.last_outcome else None,
+            "busy_since": format_instant(state.busy_since),
+            "copies": state.copies,
+        },
+    }
+
+
+@health_router.get("/healthz", response_model=Health, responses={503: {"model": Health}}, summary="Liveness (no key needed)")
+def health(request: Request) -> JSONResponse:
+    as_of = request.app.state.replica.as_of
+    body = {"status": "ok" if as_of else "no_data", "as_of": format_instant(as_of)}
+    return JSONResponse(body, status_code=200 if as_of else 503)

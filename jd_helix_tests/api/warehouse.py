@@ -1,0 +1,41 @@
+"""A warehouse filled by the real assets against the sandbox, for the API's tests.
+
+A fixed number of sales per hour (the sandbox's curve would follow the wall clock), two
+hours run through the whole chain with footage links, and a third only as far as
+`transaction_camera_events`: as a run in progress leaves it, its sales not yet in the ledger.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from jd_helix.assets.events import transaction_camera_events
+from jd_helix.assets.sales import jd_transactions
+from jd_helix.partitions import partition_key
+from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.sandbox import Sandbox, SandboxConfig
+from jd_helix_tests.e2e.harness import recent_hours, refresh_dimensions, resources_for, run_hour
+
+SALES_PER_HOUR = 80
+FOOTAGE_LINKS_PER_RUN = 15
+POSTED_HOURS = recent_hours(2, ago=3)
+UNPOSTED_HOUR = recent_hours(1, ago=2)[0]
+
+
+def fill_warehouse(database: str) -> None:
+    config = SandboxConfig(
+        seed=11, stores=5, pos_per_store=2, items=40, fixed_sales_per_hour=SALES_PER_HOUR,
+        rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.0,
+    )
+    with Sandbox.running(config, port=0) as sandbox:
+        resources = {
+            **resources_for(sandbox, database),
+            "helix_settings": HelixSettings(footage_links=True, footage_links_per_run=FOOTAGE_LINKS_PER_RUN),
+        }
+        assert refresh_dimensions(resources).success
+        for hour in POSTED_HOURS:
+            assert run_hour(resources, hour).success
+        partial = dg.materialize(
+            [jd_transactions, transaction_camera_events], resources=resources, partition_key=partition_key(UNPOSTED_HOUR)
+        )
+        assert partial.success
