@@ -31,7 +31,10 @@ def create_app(
     refresh_interval_s: float = 30.0,
     refresh_in_background: bool = True,
 ) -> FastAPI:
-    """The app over `replica`; with `refresh_in_background`, a thread keeps the replica fresh while it serves."""
+    """The app over `replica`; with `refresh_in_background`, a thread keeps the replica fresh while it serves.
+
+    The caller owns `replica` and closes it once the server has stopped.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -48,7 +51,6 @@ def create_app(
             stop.set()
             if refresher is not None:
                 refresher.join(timeout=30)
-            replica.close()
 
     app = FastAPI(title="jd_helix reports", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.replica = replica

@@ -43,12 +43,18 @@ router = APIRouter(
 )
 health_router = APIRouter()
 
+# Declared as date-time (a bare date is accepted too, as its midnight UTC); read by params.py
+# so that a bad value gets a message naming it.
+_INSTANT = {"format": "date-time"}
 Start = Annotated[
     str | None,
     Query(description="From this instant on (inclusive): ISO 8601 with Z or an offset, or a date (its midnight UTC).",
-          examples=["2026-11-28T09:00:00Z"]),
+          examples=["2026-11-28T09:00:00Z"], json_schema_extra=_INSTANT),
 ]
-End = Annotated[str | None, Query(description="Up to this instant (exclusive), as `start`.", examples=["2026-11-28T12:00:00Z"])]
+End = Annotated[
+    str | None,
+    Query(description="Up to this instant (exclusive), as `start`.", examples=["2026-11-28T12:00:00Z"], json_schema_extra=_INSTANT),
+]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page, with the same filters.")]
 StoreFilter = Annotated[str | None, Query(description="Only this store (a 400 if no such store is known).")]
@@ -211,8 +217,8 @@ def store_transactions(
 @router.get("/rejected-records", response_model=Page[RejectedRecord], summary="Records JD sent that could not be used")
 def list_rejected_records(
     request: Request,
-    start: Annotated[str | None, Query(description="Only records of sales hours from this instant on (reference-data refreshes are left out).")] = None,
-    end: Annotated[str | None, Query(description="Only records of sales hours before this instant.")] = None,
+    start: Annotated[str | None, Query(description="Only records of sales hours from this instant on (reference-data refreshes are left out).", json_schema_extra=_INSTANT)] = None,
+    end: Annotated[str | None, Query(description="Only records of sales hours before this instant.", json_schema_extra=_INSTANT)] = None,
     endpoint: Annotated[str | None, Query(description="Only records of this JD endpoint, e.g. /v1/sales.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,

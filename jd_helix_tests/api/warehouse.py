@@ -14,7 +14,7 @@ from jd_helix.assets.sales import jd_transactions
 from jd_helix.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig
-from jd_helix_tests.e2e.harness import recent_hours, refresh_dimensions, resources_for, run_hour
+from jd_helix_tests.e2e.harness import recent_hours, refresh_dimensions, resources_for, run_hours
 
 SALES_PER_HOUR = 80
 FOOTAGE_LINKS_PER_RUN = 15
@@ -33,8 +33,7 @@ def fill_warehouse(database: str) -> None:
             "helix_settings": HelixSettings(footage_links=True, footage_links_per_run=FOOTAGE_LINKS_PER_RUN),
         }
         assert refresh_dimensions(resources).success
-        for hour in POSTED_HOURS:
-            assert run_hour(resources, hour).success
+        assert run_hours(resources, POSTED_HOURS[0], POSTED_HOURS[-1]).success
         partial = dg.materialize(
             [jd_transactions, transaction_camera_events], resources=resources, partition_key=partition_key(UNPOSTED_HOUR)
         )
