@@ -29,28 +29,31 @@ def create_app(
     replica: ReplicaKeeper,
     keys: KeyRing,
     refresh_interval_s: float = 30.0,
-    refresh_in_background: bool = True,
+    run_replica: bool = True,
 ) -> FastAPI:
-    """The app over `replica`; with `refresh_in_background`, a thread keeps the replica fresh while it serves.
+    """The app over `replica`.
 
-    The caller owns `replica` and closes it once the server has stopped.
+    With `run_replica` the app runs the replica's life: a thread keeps it fresh while the
+    app serves, and it is closed (its copy deleted) at shutdown. Without, the caller
+    refreshes and closes it (tests do, to choose when data changes).
     """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        if not run_replica:
+            yield
+            return
         stop = threading.Event()
-        refresher = None
-        if refresh_in_background:
-            refresher = threading.Thread(
-                target=replica.run, args=(stop, refresh_interval_s, BUSY_RETRY_S), name="replica-refresher", daemon=True
-            )
-            refresher.start()
+        refresher = threading.Thread(
+            target=replica.run, args=(stop, refresh_interval_s, BUSY_RETRY_S), name="replica-refresher", daemon=True
+        )
+        refresher.start()
         try:
             yield
         finally:
             stop.set()
-            if refresher is not None:
-                refresher.join(timeout=30)
+            refresher.join(timeout=30)
+            replica.close()
 
     app = FastAPI(title="jd_helix reports", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.replica = replica

@@ -73,7 +73,4 @@ def serve_command(host, port, database, keys_file, replica_dir, refresh_seconds,
     replica = ReplicaKeeper(database, replica_dir or Path(f"{database}.api-replica"))
     app = create_app(replica, keys, refresh_interval_s=refresh_seconds)
     # Our own access log names the API key; uvicorn's would not.
-    try:
-        uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
-    finally:
-        replica.close()
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)

@@ -29,7 +29,7 @@ def warehouse(tmp_path_factory) -> str:
 def api_app(warehouse, tmp_path_factory):
     keeper = ReplicaKeeper(warehouse, tmp_path_factory.mktemp("api_replica"))
     assert keeper.refresh() == "copied"
-    app = create_app(keeper, KeyRing(KEYS, None), refresh_in_background=False)
+    app = create_app(keeper, KeyRing(KEYS, None), run_replica=False)
     yield app
     keeper.close()
 

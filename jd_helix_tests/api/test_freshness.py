@@ -59,7 +59,7 @@ def _stores(client) -> tuple[list[str], str]:
 def test_reads_go_on_from_the_last_copy_while_a_run_holds_the_warehouse(small_warehouse, tmp_path):
     clock = FakeClock()
     keeper = ReplicaKeeper(small_warehouse, tmp_path / "replica", clock=clock)
-    client = TestClient(create_app(keeper, KeyRing(KEYS, None), refresh_in_background=False))
+    client = TestClient(create_app(keeper, KeyRing(KEYS, None), run_replica=False))
     assert keeper.refresh() == "copied"
     assert keeper.refresh() == "unchanged"  # nothing new: no copy, no lock taken
     before = _stores(client)
@@ -102,7 +102,7 @@ def test_a_replaced_copy_serves_its_readers_to_the_end_then_goes(small_warehouse
 
 def test_before_the_pipeline_ran_the_api_says_so(tmp_path):
     keeper = ReplicaKeeper(str(tmp_path / "none.duckdb"), tmp_path / "replica")
-    client = TestClient(create_app(keeper, KeyRing(KEYS, None), refresh_in_background=False))
+    client = TestClient(create_app(keeper, KeyRing(KEYS, None), run_replica=False))
     assert keeper.refresh() == "missing"
     response = client.get("/v1/transactions", headers=AUTH)
     assert response.status_code == 503
