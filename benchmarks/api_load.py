@@ -1,0 +1,243 @@
+"""API load benchmark (issue 17): p50/p99 latency of the three reports of `jd-helix serve`
+under steady load from a second process, first while nothing writes (the baseline), then
+while a backfill writes DuckDB, with the error count.
+
+World: the sandbox and `dagster dev` on the shipped dagster.yaml (see backfill.py, whose
+machinery this reuses), a temp DuckDB file. Steps:
+  1. dimensions_job, then a seed backfill of --seed-hours (data to read from the start);
+  2. `jd-helix serve` on a free loopback port (its own process, --refresh-seconds 5);
+  3. baseline: --clients concurrent clients (aiohttp, their own process) for --baseline-s;
+  4. the same load while a backfill of --hours writes, until the backfill ends.
+The reports, in turn: GET /v1/transactions (one random hour of the data, 100 a page),
+GET /v1/sales?granularity=day, GET /v1/stores. Errors: any answer that is not a 200, and
+any connection error. Also shown: how many copies the API took and how old its data got.
+
+Run (the issue's figure):  python benchmarks/api_load.py --hours 720 --sales-per-hour 500
+Quicker, as recorded:      python benchmarks/api_load.py --hours 72 --seed-hours 24
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from backfill import (  # noqa: E402
+    BENCH_TAG, HOURLY_ASSETS, PARTITION_FORMAT, PROJECT_ROOT, Proc, World, free_port, hour_keys, log,
+    port_open, run_dimensions, wait_tagged_runs,
+)
+
+from jd_helix.api.keys import hash_key, new_key  # noqa: E402
+
+REPORTS = ("transactions", "sales_per_day", "stores")
+
+
+# -- the load: a second process ---------------------------------------------------------
+
+
+async def _client(session, base: str, key: str, hours: list[str], stop: asyncio.Event, samples: dict, errors: list):
+    import aiohttp
+
+    headers = {"X-API-Key": key}
+    turn = random.randrange(len(REPORTS))
+    while not stop.is_set():
+        report = REPORTS[turn % len(REPORTS)]
+        turn += 1
+        if report == "transactions":
+            hour = datetime.strptime(random.choice(hours), PARTITION_FORMAT)
+            params = {"start": f"{hour:%Y-%m-%dT%H:%M:%S}Z", "end": f"{hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}Z", "limit": "100"}
+            path = "/v1/transactions"
+        elif report == "sales_per_day":
+            path, params = "/v1/sales", {"granularity": "day", "limit": "100"}
+        else:
+            path, params = "/v1/stores", {"limit": "100"}
+        started = time.perf_counter()
+        try:
+            async with session.get(base + path, params=params, headers=headers) as response:
+                body = await response.read()
+                if response.status != 200:
+                    errors.append(f"{report} {response.status} {body[:200]!r}")
+                    continue
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            errors.append(f"{report} {type(error).__name__} {error}")
+            continue
+        samples[report].append((time.perf_counter() - started) * 1000)
+
+
+async def _load(base: str, key: str, hours: list[str], clients: int, out: Path) -> None:
+    import aiohttp
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    samples: dict[str, list[float]] = {r: [] for r in REPORTS}
+    errors: list[str] = []
+    started = time.monotonic()
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=clients)) as session:
+        await asyncio.gather(*(_client(session, base, key, hours, stop, samples, errors) for _ in range(clients)))
+    out.write_text(json.dumps({"seconds": time.monotonic() - started, "samples": samples, "errors": errors}))
+
+
+def load_worker(args: argparse.Namespace) -> int:
+    asyncio.run(_load(args.base_url, os.environ["API_LOAD_KEY"], args.hour_keys.split(","), args.clients, args.out))
+    return 0
+
+
+class Load:
+    """The load generator in its own process, from start() to finish()."""
+
+    def __init__(self, base: str, key: str, hours: list[str], clients: int, workdir: Path, name: str):
+        self.out = workdir / f"load_{name}.json"
+        command = [sys.executable, __file__, "--load-worker", "--base-url", base, "--clients", str(clients),
+                   "--hour-keys", ",".join(hours), "--out", str(self.out)]
+        self.proc = subprocess.Popen(command, env={**os.environ, "API_LOAD_KEY": key}, cwd=PROJECT_ROOT)
+
+    def finish(self) -> dict:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=120)
+        result = json.loads(self.out.read_text())
+        return summarize(result)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def summarize(result: dict) -> dict:
+    summary = {"seconds": round(result["seconds"], 1), "errors": len(result["errors"]), "error_samples": result["errors"][:5]}
+    total = 0
+    for report, values in result["samples"].items():
+        total += len(values)
+        if values:
+            summary[report] = {"requests": len(values), "p50_ms": round(statistics.median(values), 1),
+                               "p99_ms": round(_percentile(values, 0.99), 1), "max_ms": round(max(values), 1)}
+    summary["requests_per_s"] = round(total / max(result["seconds"], 0.001), 1)
+    return summary
+
+
+# -- the API: a third process ------------------------------------------------------------
+
+
+def start_api(world: World, key: str) -> tuple[Proc, str]:
+    port = free_port()
+    env = {**os.environ, "JD_HELIX_API_KEYS": f"bench:{hash_key(key)}"}
+    command = [sys.executable, "-m", "jd_helix.cli", "serve", "--port", str(port), "--database", str(world.database),
+               "--refresh-seconds", "5"]
+    proc = Proc("jd-helix serve", command, env, world.dir / "serve.log")
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if port_open(port) and requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+            return proc, base
+        if not proc.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"jd-helix serve did not start; see {world.dir / 'serve.log'}")
+        time.sleep(0.5)
+
+
+def api_status(base: str, key: str) -> dict:
+    return requests.get(f"{base}/v1/status", headers={"X-API-Key": key}, timeout=10).json()
+
+
+def backfill(world: World, keys: list[str], name: str, timeout_s: float) -> dict:
+    started = time.monotonic()
+    backfill_id = world.client.launch_asset_backfill(HOURLY_ASSETS, keys, {BENCH_TAG: name})
+    runs, status = wait_tagged_runs(world, {"dagster/backfill": backfill_id}, timeout_s, backfill_id, None)
+    failed = sum(1 for r in runs if r["status"] == "FAILURE")
+    return {"hours": len(keys), "wall_s": round(time.monotonic() - started, 1), "runs": len(runs), "failed_runs": failed, "status": status}
+
+
+def print_table(baseline: dict, loaded: dict) -> None:
+    print("\n| report | baseline p50 / p99 (ms) | during backfill p50 / p99 (ms) | p99 ratio | requests (baseline / backfill) |")
+    print("|---|---|---|---|---|")
+    for report in REPORTS:
+        b, w = baseline.get(report), loaded.get(report)
+        if b and w:
+            print(f"| {report} | {b['p50_ms']} / {b['p99_ms']} | {w['p50_ms']} / {w['p99_ms']} | "
+                  f"x{w['p99_ms'] / max(b['p99_ms'], 0.001):.1f} | {b['requests']} / {w['requests']} |")
+    print(f"errors: baseline {baseline['errors']}, during backfill {loaded['errors']}; "
+          f"throughput {baseline['requests_per_s']} / {loaded['requests_per_s']} requests/s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hours", type=int, default=720, help="hours in the backfill measured under load")
+    parser.add_argument("--seed-hours", type=int, default=24, help="hours loaded before the API starts")
+    parser.add_argument("--sales-per-hour", type=float, default=500)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--baseline-s", type=float, default=60)
+    parser.add_argument("--timeout", type=float, default=7200)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--load-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--hour-keys", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load_worker:
+        return load_worker(args)
+
+    # backfill.py's World reads these; the sandbox keeps its real Verkada limits.
+    args.clean, args.rate_limit_per_5s, args.rate_limit_per_minute = False, 25, 300
+    keys = hour_keys(args.seed_hours + args.hours, 2)
+    seed_keys, measured_keys = keys[: args.seed_hours], keys[args.seed_hours:]
+    root = Path(tempfile.mkdtemp(prefix="jd_helix_api_load_"))
+    world = World("api_load", root, args, first_partition=keys[0])
+    key = new_key()
+    api = None
+    result: dict = {"clients": args.clients, "seed_hours": args.seed_hours, "hours": args.hours, "sales_per_hour": args.sales_per_hour}
+    ok = False
+    try:
+        world.start()
+        run_dimensions(world)
+        result["seed"] = backfill(world, seed_keys, "seed", args.timeout)
+        log(f"seed backfill: {result['seed']}")
+        api, base = start_api(world, key)
+        log(f"jd-helix serve on {base}; baseline load for {args.baseline_s:.0f} s")
+        load = Load(base, key, seed_keys, args.clients, world.dir, "baseline")
+        time.sleep(args.baseline_s)
+        result["baseline"] = load.finish()
+        copies_before = api_status(base, key)["refresh"]["copies"]
+        log(f"baseline: {result['baseline']}; now the backfill of {args.hours} hours under load")
+        load = Load(base, key, seed_keys, args.clients, world.dir, "backfill")
+        result["backfill"] = backfill(world, measured_keys, "measured", args.timeout)
+        result["during_backfill"] = load.finish()
+        status = api_status(base, key)
+        result["api_copies_during_backfill"] = status["refresh"]["copies"] - copies_before
+        result["api_as_of_after"] = status["as_of"]
+        result["api_latest_sales_hour"] = status["latest_sales_hour"]
+        print(json.dumps(result, indent=2))
+        print_table(result["baseline"], result["during_backfill"])
+        ok = result["baseline"]["errors"] == 0 and result["during_backfill"]["errors"] == 0 and result["backfill"]["failed_runs"] == 0
+    finally:
+        if api is not None:
+            api.stop()
+        world.stop()
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        if ok:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            log(f"logs kept in {root}")
+    print(f"\n{'OK' if ok else 'FAILED'}: 0 errors and 0 failed runs required; backfill of {args.hours} h x {args.sales_per_hour:g} sales in {result.get('backfill', {}).get('wall_s')} s at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
