@@ -28,6 +28,8 @@ from typing import Callable, Iterator
 
 import duckdb
 
+from jd_helix.api.page_cache import PageCache
+
 log = logging.getLogger(__name__)
 SNAPSHOT_PREFIX = "snapshot-"
 
@@ -56,6 +58,7 @@ class Snapshot:
     as_of: datetime
     readers: int = 0
     retired: bool = False
+    cache: PageCache = field(default_factory=PageCache)
 
     def close(self) -> None:
         self.conn.close()

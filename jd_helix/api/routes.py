@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Annotated, Iterator
 
 import duckdb
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from jd_helix.api import queries
 from jd_helix.api.auth import require_api_key
@@ -73,13 +74,26 @@ def _snapshot(request: Request) -> Iterator[tuple[Snapshot, duckdb.DuckDBPyConne
         raise ApiError(503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)") from None
 
 
-def _page(rows: queries.Rows, limit: int, report: str, filters: list, snapshot: Snapshot) -> dict:
+def _page(rows: queries.Rows, limit: int, report: str, filters: list, snapshot: Snapshot) -> bytes:
     more = len(rows.items) > limit
-    return {
+    return orjson.dumps({
         "items": rows.items[:limit],
         "next_cursor": encode_cursor(report, filters, rows.keys[limit - 1]) if more else None,
         "as_of": format_instant(snapshot.as_of),
-    }
+    })
+
+
+def _serve_page(request: Request, report: str, filters: list, after, limit: int, read, store: tuple | None = None) -> Response:
+    """A page of `read(conn, limit + 1)`, from the snapshot's cache when asked before.
+
+    `store` is ("filter" | "path", store_id) when the request names a store that must exist.
+    """
+    with _snapshot(request) as (snapshot, conn):
+        if store is not None:
+            _check_store(snapshot, conn, *store)
+        key = (report, tuple(filters), after, limit)
+        body = snapshot.cache.get_or_compute(key, lambda: _page(read(conn, limit + 1), limit, report, filters, snapshot))
+    return Response(body, media_type="application/json")
 
 
 def _instant_key(text: str) -> datetime:
@@ -92,17 +106,16 @@ def _instant_key(text: str) -> datetime:
     return instant
 
 
-def _check_store_filter(conn: duckdb.DuckDBPyConnection, store_id: str | None) -> None:
-    if store_id is not None and not queries.store_known(conn, store_id):
-        raise bad_parameter("store_id", f"no store {store_id!r} is known (see /v1/stores)")
-
-
-def _check_store_path(conn: duckdb.DuckDBPyConnection, store_id: str) -> None:
-    if not queries.store_known(conn, store_id):
+def _check_store(snapshot: Snapshot, conn: duckdb.DuckDBPyConnection, where: str, store_id: str) -> None:
+    known = snapshot.cache.get_or_compute(("store", store_id), lambda: b"1" if queries.store_known(conn, store_id) else b"0")
+    if known == b"1":
+        return
+    if where == "path":
         raise not_found(f"No store {store_id!r} is known (see /v1/stores).")
+    raise bad_parameter("store_id", f"no store {store_id!r} is known (see /v1/stores)")
 
 
-def _transactions_page(request, start, end, store_id, helix_status, limit, cursor) -> dict:
+def _transactions(request, start, end, store_id, helix_status, limit, cursor, store_in: str) -> Response:
     window = Window.parse(start, end)
     status = helix_status.value if helix_status else None
     filters = [*window.fingerprint(), store_id, status]
@@ -110,9 +123,14 @@ def _transactions_page(request, start, end, store_id, helix_status, limit, curso
     if cursor is not None:
         at, transaction_id = decode_cursor(cursor, "transactions", filters, 2)
         after = (_instant_key(at), transaction_id)
-    with _snapshot(request) as (snapshot, conn):
-        rows = queries.transactions(conn, window, store_id, status, after, limit + 1)
-        return _page(rows, limit, "transactions", filters, snapshot)
+    return _serve_page(
+        request, "transactions", filters, after, limit,
+        lambda conn, rows: queries.transactions(conn, window, store_id, status, after, rows),
+        (store_in, store_id) if store_id is not None else None,
+    )
+
+
+StatusFilter = Annotated[HelixStatus | None, Query(description="Only sales with this Helix status.")]
 
 
 @router.get("/transactions", response_model=Page[Transaction], summary="Sales of a period, with their Helix status")
@@ -121,15 +139,12 @@ def list_transactions(
     start: Start = None,
     end: End = None,
     store_id: StoreFilter = None,
-    helix_status: Annotated[HelixStatus | None, Query(description="Only sales with this Helix status.")] = None,
+    helix_status: StatusFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict:
+) -> Response:
     """Every sale with `start <= transaction_at < end`, oldest first (ties by transaction_id)."""
-    if store_id is not None:
-        with _snapshot(request) as (_, conn):
-            _check_store_filter(conn, store_id)
-    return _transactions_page(request, start, end, store_id, helix_status, limit, cursor)
+    return _transactions(request, start, end, store_id, helix_status, limit, cursor, "filter")
 
 
 @router.get("/transactions/{transaction_id}", response_model=Transaction, responses={404: _problem}, summary="One sale")
@@ -141,16 +156,18 @@ def get_transaction(request: Request, transaction_id: str) -> dict:
     return found
 
 
-def _sales_page(request, start, end, granularity, store_id, limit, cursor) -> dict:
+def _sales(request, start, end, granularity, store_id, limit, cursor, store_in: str) -> Response:
     window = Window.parse(start, end)
     filters = [*window.fingerprint(), granularity.value, store_id]
     after = None
     if cursor is not None:
         at, store = decode_cursor(cursor, "sales", filters, 2)
         after = (_instant_key(at), store)
-    with _snapshot(request) as (snapshot, conn):
-        rows = queries.store_sales(conn, window, granularity, store_id, after, limit + 1)
-        return _page(rows, limit, "sales", filters, snapshot)
+    return _serve_page(
+        request, "sales", filters, after, limit,
+        lambda conn, rows: queries.store_sales(conn, window, granularity, store_id, after, rows),
+        (store_in, store_id) if store_id is not None else None,
+    )
 
 
 Periods = Annotated[Granularity, Query(description="One row per store and hour, or per store and UTC day.")]
@@ -165,23 +182,18 @@ def list_sales(
     store_id: StoreFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict:
+) -> Response:
     """The periods that start in [start, end), whole, ordered by period then store."""
-    if store_id is not None:
-        with _snapshot(request) as (_, conn):
-            _check_store_filter(conn, store_id)
-    return _sales_page(request, start, end, granularity, store_id, limit, cursor)
+    return _sales(request, start, end, granularity, store_id, limit, cursor, "filter")
 
 
 @router.get("/stores", response_model=Page[StoreWithSales], summary="Stores with at least one sale")
-def list_stores(request: Request, start: Start = None, end: End = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> dict:
+def list_stores(request: Request, start: Start = None, end: End = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Response:
     """Stores with sales in the hours that start in [start, end) (all time by default), by store id."""
     window = Window.parse(start, end)
     filters = window.fingerprint()
     after = decode_cursor(cursor, "stores", filters, 1)[0] if cursor is not None else None
-    with _snapshot(request) as (snapshot, conn):
-        rows = queries.stores_with_sales(conn, window, after, limit + 1)
-        return _page(rows, limit, "stores", filters, snapshot)
+    return _serve_page(request, "stores", filters, after, limit, lambda conn, rows: queries.stores_with_sales(conn, window, after, rows))
 
 
 @router.get("/stores/{store_id}/sales", response_model=Page[StoreSales], responses={404: _problem}, summary="One store's sales per hour or day")
@@ -193,10 +205,8 @@ def store_sales(
     granularity: Periods = Granularity.DAY,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict:
-    with _snapshot(request) as (_, conn):
-        _check_store_path(conn, store_id)
-    return _sales_page(request, start, end, granularity, store_id, limit, cursor)
+) -> Response:
+    return _sales(request, start, end, granularity, store_id, limit, cursor, "path")
 
 
 @router.get("/stores/{store_id}/transactions", response_model=Page[Transaction], responses={404: _problem}, summary="One store's sales")
@@ -205,13 +215,11 @@ def store_transactions(
     store_id: StoreInPath,
     start: Start = None,
     end: End = None,
-    helix_status: Annotated[HelixStatus | None, Query(description="Only sales with this Helix status.")] = None,
+    helix_status: StatusFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict:
-    with _snapshot(request) as (_, conn):
-        _check_store_path(conn, store_id)
-    return _transactions_page(request, start, end, store_id, helix_status, limit, cursor)
+) -> Response:
+    return _transactions(request, start, end, store_id, helix_status, limit, cursor, "path")
 
 
 @router.get("/rejected-records", response_model=Page[RejectedRecord], summary="Records JD sent that could not be used")
@@ -222,14 +230,15 @@ def list_rejected_records(
     endpoint: Annotated[str | None, Query(description="Only records of this JD endpoint, e.g. /v1/sales.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict:
+) -> Response:
     """Ordered by hour (refreshes last), endpoint and record key."""
     window = Window.parse(start, end) if start is not None or end is not None else None
     filters = [*(window.fingerprint() if window else [None, None]), endpoint]
     after = tuple(decode_cursor(cursor, "rejected-records", filters, 3)) if cursor is not None else None
-    with _snapshot(request) as (snapshot, conn):
-        rows = queries.rejected_records(conn, window, endpoint, after, limit + 1)
-        return _page(rows, limit, "rejected-records", filters, snapshot)
+    return _serve_page(
+        request, "rejected-records", filters, after, limit,
+        lambda conn, rows: queries.rejected_records(conn, window, endpoint, after, rows),
+    )
 
 
 @router.get("/status", response_model=Status, summary="How fresh the served data is")

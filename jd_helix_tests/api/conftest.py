@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import duckdb
 import pytest
 from fastapi.testclient import TestClient

@@ -94,7 +94,7 @@ def test_a_replaced_copy_serves_its_readers_to_the_end_then_goes(small_warehouse
         assert conn.execute("SELECT count(*) FROM store_sales").fetchone()[0] == 1  # still the old copy
         assert old.path.exists()
     assert not old.path.exists()
-    with keeper.reader() as (new, conn):
+    with keeper.reader() as (_, conn):
         assert conn.execute("SELECT count(*) FROM store_sales").fetchone()[0] == 2
     keeper.close()
     assert list((tmp_path / "replica").iterdir()) == []

@@ -14,7 +14,12 @@ from jd_helix.assets.sales import jd_transactions
 from jd_helix.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig
-from jd_helix_tests.e2e.harness import recent_hours, refresh_dimensions, resources_for, run_hours
+from jd_helix_tests.e2e.harness import (
+    recent_hours,
+    refresh_dimensions,
+    resources_for,
+    run_hours,
+)
 
 SALES_PER_HOUR = 80
 FOOTAGE_LINKS_PER_RUN = 15
