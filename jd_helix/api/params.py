@@ -6,6 +6,7 @@ midnight UTC). A time without a zone is refused rather than guessed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -18,6 +19,10 @@ EARLIEST = datetime(1, 1, 2)
 LATEST = datetime(9999, 12, 30)
 
 
+# A '+' left unencoded in a query string arrives as a space: "...T10:00:00 01:00".
+_PLUS_SENT_AS_SPACE = re.compile(r"\d \d{2}:?\d{2}$")
+
+
 def parse_instant(name: str, text: str) -> datetime:
     """A naive UTC datetime (as the warehouse stores instants) from the client's text."""
     text = text.strip()
@@ -27,7 +32,8 @@ def parse_instant(name: str, text: str) -> datetime:
             return datetime(day.year, day.month, day.day)
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
-        raise bad_parameter(name, f"{text!r} is not an ISO 8601 date or instant, e.g. 2026-11-28T09:00:00Z") from None
+        hint = " (send the '+' of an offset as %2B)" if _PLUS_SENT_AS_SPACE.search(text) else ""
+        raise bad_parameter(name, f"{text!r} is not an ISO 8601 date or instant, e.g. 2026-11-28T09:00:00Z{hint}") from None
     if parsed.tzinfo is None:
         raise bad_parameter(name, f"{text!r} has no zone: add Z for UTC (or an offset such as +01:00)")
     try:

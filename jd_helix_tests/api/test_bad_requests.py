@@ -13,6 +13,7 @@ from jd_helix_tests.api.conftest import AUTH
         ("/v1/transactions?start=2026-13-01", "start", "not an ISO 8601"),
         ("/v1/transactions?start=yesterday", "start", "not an ISO 8601"),
         ("/v1/transactions?start=2026-11-28T09:00", "start", "no zone"),
+        ("/v1/transactions?start=2026-11-28T10:00:00+01:00", "start", "%2B"),
         ("/v1/transactions?end=0001-01-01T00:00:00%2B14:00", "end", "out of range"),
         ("/v1/sales?start=2026-11-28&end=2026-11-28", "end", "later than start"),
         ("/v1/transactions?limit=0", "limit", "greater than or equal to 1"),
