@@ -33,6 +33,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,7 +51,8 @@ REPORTS = ("transactions", "sales_per_day", "stores")
 # -- the load: a second process ---------------------------------------------------------
 
 
-async def _client(session, base: str, key: str, hours: list[str], stop: asyncio.Event, samples: dict, errors: list):
+async def _client(session, base: str, key: str, hours: list[str], stop: asyncio.Event, samples: dict, errors: list,
+                  ages: list):
     import aiohttp
 
     headers = {"X-API-Key": key}
@@ -77,6 +79,9 @@ async def _client(session, base: str, key: str, hours: list[str], stop: asyncio.
             errors.append(f"{report} {type(error).__name__} {error}")
             continue
         samples[report].append((time.perf_counter() - started) * 1000)
+        # how old the data of this answer was: now - its as_of
+        as_of = datetime.strptime(orjson.loads(body)["as_of"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        ages.append((datetime.now(timezone.utc) - as_of).total_seconds())
 
 
 async def _load(base: str, key: str, hours: list[str], clients: int, out: Path) -> None:
@@ -88,11 +93,12 @@ async def _load(base: str, key: str, hours: list[str], clients: int, out: Path) 
         loop.add_signal_handler(sig, stop.set)
     samples: dict[str, list[float]] = {r: [] for r in REPORTS}
     errors: list[str] = []
+    ages: list[float] = []
     started = time.monotonic()
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=clients)) as session:
-        await asyncio.gather(*(_client(session, base, key, hours, stop, samples, errors) for _ in range(clients)))
-    out.write_text(json.dumps({"seconds": time.monotonic() - started, "samples": samples, "errors": errors}))
+        await asyncio.gather(*(_client(session, base, key, hours, stop, samples, errors, ages) for _ in range(clients)))
+    out.write_text(json.dumps({"seconds": time.monotonic() - started, "samples": samples, "errors": errors, "ages": ages}))
 
 
 def load_worker(args: argparse.Namespace) -> int:
@@ -130,6 +136,8 @@ def summarize(result: dict) -> dict:
             summary[report] = {"requests": len(values), "p50_ms": round(statistics.median(values), 1),
                                "p99_ms": round(_percentile(values, 0.99), 1), "max_ms": round(max(values), 1)}
     summary["requests_per_s"] = round(total / max(result["seconds"], 0.001), 1)
+    if result["ages"]:
+        summary["data_age_s"] = {"p50": round(statistics.median(result["ages"]), 1), "max": round(max(result["ages"]), 1)}
     return summary
 
 
@@ -173,7 +181,8 @@ def print_table(baseline: dict, loaded: dict) -> None:
             print(f"| {report} | {b['p50_ms']} / {b['p99_ms']} | {w['p50_ms']} / {w['p99_ms']} | "
                   f"x{w['p99_ms'] / max(b['p99_ms'], 0.001):.1f} | {b['requests']} / {w['requests']} |")
     print(f"errors: baseline {baseline['errors']}, during backfill {loaded['errors']}; "
-          f"throughput {baseline['requests_per_s']} / {loaded['requests_per_s']} requests/s")
+          f"throughput {baseline['requests_per_s']} / {loaded['requests_per_s']} requests/s; "
+          f"age of the data served during the backfill (now - as_of): {loaded.get('data_age_s')} s")
 
 
 def main() -> int:
