@@ -9,8 +9,9 @@ copy read-only. Requests read the newest copy; a copy that is replaced stays ope
 its last request is done. A run that wants the file while the copy is taken waits (its
 connection retries with backoff) for as long as the copy takes.
 
-Freshness: a reader sees the warehouse as it was at `as_of`, at most about one check
-interval after a run committed, unless runs write without a pause for longer than that.
+Freshness: a reader sees the warehouse as it was at `as_of`: the last instant the keeper
+copied it, or found it unchanged since the copy. That is at most about one check interval
+ago, unless runs write without a pause for longer than that.
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ class ReplicaKeeper:
         if signature is None:
             return RefreshOutcome.MISSING
         if signature == self._copied_signature and self._current is not None:
+            # Nothing was committed since the copy: it is the warehouse as of now.
+            self._current.as_of = self.clock()
             return RefreshOutcome.UNCHANGED
         self._generation += 1
         target = self.directory / f"{SNAPSHOT_PREFIX}{os.getpid()}-{self._generation}.duckdb"

@@ -74,13 +74,14 @@ def _snapshot(request: Request) -> Iterator[tuple[Snapshot, duckdb.DuckDBPyConne
         raise ApiError(503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)") from None
 
 
-def _page(rows: queries.Rows, limit: int, report: str, filters: list, snapshot: Snapshot) -> bytes:
+def _page(rows: queries.Rows, limit: int, report: str, filters: list) -> bytes:
+    """The page without its closing brace: `as_of` moves on while the page stays right."""
     more = len(rows.items) > limit
-    return orjson.dumps({
+    body = orjson.dumps({
         "items": rows.items[:limit],
         "next_cursor": encode_cursor(report, filters, rows.keys[limit - 1]) if more else None,
-        "as_of": format_instant(snapshot.as_of),
     })
+    return body[:-1]
 
 
 def _serve_page(request: Request, report: str, filters: list, after, limit: int, read, store: tuple | None = None) -> Response:
@@ -92,8 +93,9 @@ def _serve_page(request: Request, report: str, filters: list, after, limit: int,
         if store is not None:
             _check_store(snapshot, conn, *store)
         key = (report, tuple(filters), after, limit)
-        body = snapshot.cache.get_or_compute(key, lambda: _page(read(conn, limit + 1), limit, report, filters, snapshot))
-    return Response(body, media_type="application/json")
+        page = snapshot.cache.get_or_compute(key, lambda: _page(read(conn, limit + 1), limit, report, filters))
+        as_of = format_instant(snapshot.as_of)
+    return Response(page + b',"as_of":"' + as_of.encode() + b'"}', media_type="application/json")
 
 
 def _instant_key(text: str) -> datetime:

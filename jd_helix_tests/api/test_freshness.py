@@ -61,7 +61,9 @@ def test_reads_go_on_from_the_last_copy_while_a_run_holds_the_warehouse(small_wa
     keeper = ReplicaKeeper(small_warehouse, tmp_path / "replica", clock=clock)
     client = TestClient(create_app(keeper, KeyRing(KEYS, None), run_replica=False))
     assert keeper.refresh() == "copied"
-    assert keeper.refresh() == "unchanged"  # nothing new: no copy, no lock taken
+    copied_at = keeper.as_of
+    assert keeper.refresh() == "unchanged"  # nothing new: no copy, no lock taken...
+    assert keeper.as_of > copied_at  # ...and the copy is known to be current as of now
     before = _stores(client)
     assert before[0] == ["S1"]
 
