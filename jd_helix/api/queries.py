@@ -13,7 +13,7 @@ import duckdb
 import orjson
 
 from jd_helix.api.models import Granularity
-from jd_helix.api.params import EARLIEST, LATEST, Window, format_instant
+from jd_helix.api.params import Window, format_instant
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,15 @@ def _money(value) -> str:
 
 # -- transactions ----------------------------------------------------------------------
 
-# The ledger row of a sale is in the sale's hour: reading only the window's hours of the
-# ledger keeps the join as small as the page's period, not the whole ledger.
+# The ledger is joined by transaction_id alone, as the pipeline does: a sale JD re-reports
+# in another hour keeps the ledger row (and hour) it was first pinned with.
 TRANSACTIONS_SELECT = """
 SELECT e.transaction_id, e.transaction_at, e.transaction_amount, e.item_id, e.item_name,
        e.store_id, e.store_name, e.pos_id, e.pos_name, e.jd_camera_id, e.verkada_camera_id,
        e.unmapped_reason, coalesce(l.status, 'not_in_ledger'), l.reason, coalesce(l.attempts, 0),
        l.posted_at, l.footage_url
 FROM transaction_camera_events e
-LEFT JOIN (
-    SELECT * FROM helix_events WHERE sale_hour >= date_trunc('hour', $start::TIMESTAMP) AND sale_hour < $end
-) l ON l.transaction_id = e.transaction_id
+LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id
 """
 
 
@@ -94,8 +92,7 @@ def transactions(
 
 def transaction(conn: duckdb.DuckDBPyConnection, transaction_id: str) -> dict | None:
     row = conn.execute(
-        f"{TRANSACTIONS_SELECT} WHERE e.transaction_id = $id ORDER BY e.transaction_at LIMIT 1",
-        {"id": transaction_id, "start": EARLIEST, "end": LATEST},
+        f"{TRANSACTIONS_SELECT} WHERE e.transaction_id = $id ORDER BY e.transaction_at LIMIT 1", {"id": transaction_id}
     ).fetchone()
     return _transaction(row) if row else None
 

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from jd_helix_tests.api.conftest import AUTH
 
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 5
 
 
 def _operations(app) -> list:
