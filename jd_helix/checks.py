@@ -2,15 +2,21 @@
 
 Checks on `jd_transactions` block: if one fails, the hour's sales are not joined or
 posted until the data is fixed. The others warn or fail visibly without stopping a run.
+Every check evaluates each hour of its run on its own and files the result under that
+hour (see hourly_check_results).
 """
 
 import os
+from datetime import datetime
 
 import dagster as dg
 
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_events
-from jd_helix.assets.sales import jd_transactions, naive_utc
+from jd_helix.assets.helix_ledger import STATUSES
+from jd_helix.assets.hourly_table import HourWindow
+from jd_helix.assets.sales import jd_transactions
+from jd_helix.hourly_check_results import results_per_hour
 from jd_helix.partitions import hourly_partitions
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource
@@ -18,11 +24,6 @@ from jd_helix.resources.warehouse import WarehouseResource
 DEFAULT_MAX_UNMAPPED_SHARE = 0.10
 # The last complete hour must be in Helix by this many minutes past the next hour.
 FRESHNESS_DEADLINE_CRON = "45 * * * *"
-
-
-def _window(context) -> dict:
-    window = context.op_execution_context.partition_time_window
-    return {"start": naive_utc(window.start), "end": naive_utc(window.end)}
 
 
 @dg.multi_asset_check(
@@ -36,49 +37,61 @@ def _window(context) -> dict:
     ],
 )
 def jd_transactions_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    bounds = _window(context)
     with warehouse.read() as conn:
-        rows, distinct_ids, negative, misplaced = conn.execute(
-            """
-            SELECT count(*), count(DISTINCT transaction_id),
-                   count(*) FILTER (WHERE transaction_amount < 0),
-                   count(*) FILTER (WHERE date_trunc('hour', transaction_at) <> sale_hour
-                                       OR epoch_ms(transaction_at) <> time_ms)
-            FROM jd_transactions WHERE sale_hour >= $start AND sale_hour < $end
-            """,
-            bounds,
-        ).fetchone()
-        examples = conn.execute(
-            """
-            SELECT transaction_id, transaction_at, transaction_amount, sale_hour FROM jd_transactions
-            WHERE sale_hour >= $start AND sale_hour < $end
-              AND (transaction_amount < 0 OR date_trunc('hour', transaction_at) <> sale_hour
-                   OR transaction_id IN (SELECT transaction_id FROM jd_transactions
-                                         WHERE sale_hour >= $start AND sale_hour < $end
-                                         GROUP BY 1 HAVING count(*) > 1))
-            LIMIT 5
-            """,
-            bounds,
-        ).df()
-    shown = dg.MetadataValue.md(examples.to_markdown(index=False)) if len(examples) else "none"
-    yield dg.AssetCheckResult(
-        check_name="unique_transaction_ids",
-        passed=rows == distinct_ids,
-        metadata={"rows": rows, "duplicate_rows": rows - distinct_ids, "examples": shown},
-        description=None if rows == distinct_ids else f"{rows - distinct_ids} repeated transaction ids",
+        yield from results_per_hour(context, lambda window: _transactions_by_hour(conn, window))
+
+
+def _transactions_by_hour(conn, window: HourWindow) -> dict[datetime, list[dg.AssetCheckResult]]:
+    figures = _by_hour(
+        conn,
+        window,
+        """
+        SELECT sale_hour, count(*) AS rows, count(DISTINCT transaction_id) AS distinct_ids,
+               count(*) FILTER (WHERE transaction_amount < 0) AS negative,
+               count(*) FILTER (WHERE date_trunc('hour', transaction_at) <> sale_hour
+                                   OR epoch_ms(transaction_at) <> time_ms) AS misplaced
+        FROM jd_transactions WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour
+        """,
+        {"rows": 0, "distinct_ids": 0, "negative": 0, "misplaced": 0},
     )
-    yield dg.AssetCheckResult(
-        check_name="non_negative_amounts",
-        passed=negative == 0,
-        metadata={"negative_amounts": negative, "examples": shown},
-        description=None if negative == 0 else f"{negative} sales with a negative amount",
+    examples = _examples_by_hour(
+        conn,
+        window,
+        """
+        SELECT sale_hour, transaction_id, transaction_at, transaction_amount FROM jd_transactions
+        WHERE sale_hour >= $start AND sale_hour < $end
+          AND (transaction_amount < 0 OR date_trunc('hour', transaction_at) <> sale_hour
+               OR epoch_ms(transaction_at) <> time_ms
+               OR transaction_id IN (SELECT transaction_id FROM jd_transactions
+                                     WHERE sale_hour >= $start AND sale_hour < $end
+                                     GROUP BY 1 HAVING count(*) > 1))
+        QUALIFY row_number() OVER (PARTITION BY sale_hour ORDER BY transaction_id) <= 5
+        """,
     )
-    yield dg.AssetCheckResult(
-        check_name="instants_inside_their_hour",
-        passed=misplaced == 0,
-        metadata={"misplaced": misplaced, "examples": shown},
-        description=None if misplaced == 0 else f"{misplaced} sales filed under the wrong hour",
-    )
+    results = {}
+    for hour, f in figures.items():
+        repeated, shown = f["rows"] - f["distinct_ids"], examples.get(hour, "none")
+        results[hour] = [
+            dg.AssetCheckResult(
+                check_name="unique_transaction_ids",
+                passed=repeated == 0,
+                metadata={"rows": f["rows"], "duplicate_rows": repeated, "examples": shown},
+                description=None if repeated == 0 else f"{repeated} repeated transaction ids",
+            ),
+            dg.AssetCheckResult(
+                check_name="non_negative_amounts",
+                passed=f["negative"] == 0,
+                metadata={"negative_amounts": f["negative"], "examples": shown},
+                description=None if f["negative"] == 0 else f"{f['negative']} sales with a negative amount",
+            ),
+            dg.AssetCheckResult(
+                check_name="instants_inside_their_hour",
+                passed=f["misplaced"] == 0,
+                metadata={"misplaced": f["misplaced"], "examples": shown},
+                description=None if f["misplaced"] == 0 else f"{f['misplaced']} sales filed under the wrong hour",
+            ),
+        ]
+    return results
 
 
 @dg.asset_check(
@@ -89,30 +102,42 @@ def jd_transactions_checks(context: dg.AssetCheckExecutionContext, warehouse: Wa
 def unmapped_share_below_threshold(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     threshold = float(os.environ.get("JD_HELIX_MAX_UNMAPPED_SHARE", DEFAULT_MAX_UNMAPPED_SHARE))
     with warehouse.read() as conn:
-        rows, unmapped = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE verkada_camera_id IS NULL) FROM transaction_camera_events "
-            "WHERE sale_hour >= $start AND sale_hour < $end",
-            _window(context),
-        ).fetchone()
-        reasons = conn.execute(
-            "SELECT unmapped_reason AS reason, count(*) AS sales FROM transaction_camera_events "
-            "WHERE sale_hour >= $start AND sale_hour < $end AND verkada_camera_id IS NULL "
-            "GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
-            _window(context),
-        ).df()
-    share = unmapped / rows if rows else 0.0
-    return dg.AssetCheckResult(
-        passed=share <= threshold,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "unmapped": unmapped,
-            "rows": rows,
-            "unmapped_share": round(share, 4),
-            "threshold": threshold,
-            "reasons": dg.MetadataValue.md(reasons.to_markdown(index=False)) if len(reasons) else "none",
-        },
-        description=f"{share:.1%} of sales have no Verkada camera (threshold {threshold:.0%})",
+        yield from results_per_hour(context, lambda window: _unmapped_by_hour(conn, window, threshold))
+
+
+def _unmapped_by_hour(conn, window: HourWindow, threshold: float) -> dict[datetime, list[dg.AssetCheckResult]]:
+    figures = _by_hour(
+        conn,
+        window,
+        "SELECT sale_hour, count(*) AS rows, count(*) FILTER (WHERE verkada_camera_id IS NULL) AS unmapped "
+        "FROM transaction_camera_events WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour",
+        {"rows": 0, "unmapped": 0},
     )
+    reasons = _examples_by_hour(
+        conn,
+        window,
+        "SELECT sale_hour, unmapped_reason AS reason, count(*) AS sales FROM transaction_camera_events "
+        "WHERE sale_hour >= $start AND sale_hour < $end AND verkada_camera_id IS NULL GROUP BY 1, 2 "
+        "QUALIFY row_number() OVER (PARTITION BY sale_hour ORDER BY count(*) DESC, reason) <= 10",
+    )
+    results = {}
+    for hour, f in figures.items():
+        share = f["unmapped"] / f["rows"] if f["rows"] else 0.0
+        results[hour] = [
+            dg.AssetCheckResult(
+                passed=share <= threshold,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "unmapped": f["unmapped"],
+                    "rows": f["rows"],
+                    "unmapped_share": round(share, 4),
+                    "threshold": threshold,
+                    "reasons": reasons.get(hour, "none"),
+                },
+                description=f"{share:.1%} of sales have no Verkada camera (threshold {threshold:.0%})",
+            )
+        ]
+    return results
 
 
 @dg.multi_asset_check(
@@ -126,37 +151,63 @@ def unmapped_share_below_threshold(context: dg.AssetCheckExecutionContext, wareh
 def helix_events_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, helix_settings: HelixSettings
 ):
-    bounds = _window(context)
     with warehouse.read() as conn:
-        sales = conn.execute(
-            "SELECT count(*) FROM transaction_camera_events WHERE sale_hour >= $start AND sale_hour < $end", bounds
-        ).fetchone()[0]
-        by_status = dict(
-            conn.execute(
-                "SELECT l.status, count(*) FROM helix_events l "
-                "JOIN transaction_camera_events e USING (transaction_id) "
-                "WHERE e.sale_hour >= $start AND e.sale_hour < $end GROUP BY 1",
-                bounds,
-            ).fetchall()
-        )
-        exhausted = conn.execute(
-            "SELECT count(*) FROM helix_events WHERE sale_hour >= $start AND sale_hour < $end "
-            "AND status = 'failed' AND attempts >= $max",
-            {**bounds, "max": helix_settings.max_attempts},
-        ).fetchone()[0]
-    in_ledger = sum(by_status.values())
-    yield dg.AssetCheckResult(
-        check_name="ledger_reconciles",
-        passed=in_ledger == sales,
-        metadata={"sales": sales, "in_ledger": in_ledger, **{f"status/{k}": v for k, v in sorted(by_status.items())}},
-        description=None if in_ledger == sales else f"{sales - in_ledger} of {sales} sales have no ledger row",
+        yield from results_per_hour(context, lambda window: _ledger_by_hour(conn, window, helix_settings.max_attempts))
+
+
+def _ledger_by_hour(conn, window: HourWindow, max_attempts: int) -> dict[datetime, list[dg.AssetCheckResult]]:
+    status_columns = "".join(f", count(l.status) FILTER (WHERE l.status = '{s}') AS \"{s}\"" for s in STATUSES)
+    figures = _by_hour(
+        conn,
+        window,
+        f"""
+        SELECT e.sale_hour, count(*) AS sales, count(l.status) AS in_ledger{status_columns},
+               count(*) FILTER (WHERE l.status = 'failed' AND l.attempts >= {int(max_attempts)}) AS exhausted
+        FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
+        WHERE e.sale_hour >= $start AND e.sale_hour < $end GROUP BY e.sale_hour
+        """,
+        {"sales": 0, "in_ledger": 0, "exhausted": 0, **dict.fromkeys(STATUSES, 0)},
     )
-    yield dg.AssetCheckResult(
-        check_name="no_exhausted_retries",
-        passed=exhausted == 0,
-        metadata={"exhausted": exhausted, "max_attempts": helix_settings.max_attempts},
-        description=None if exhausted == 0 else f"{exhausted} events failed {helix_settings.max_attempts} times; see helix_events.reason",
-    )
+    results = {}
+    for hour, f in figures.items():
+        sales, in_ledger, exhausted = f["sales"], f["in_ledger"], f["exhausted"]
+        results[hour] = [
+            dg.AssetCheckResult(
+                check_name="ledger_reconciles",
+                passed=in_ledger == sales,
+                metadata={
+                    "sales": sales,
+                    "in_ledger": in_ledger,
+                    **{f"status/{s}": f[s] for s in sorted(STATUSES) if f[s]},
+                },
+                description=None if in_ledger == sales else f"{sales - in_ledger} of {sales} sales have no ledger row",
+            ),
+            dg.AssetCheckResult(
+                check_name="no_exhausted_retries",
+                passed=exhausted == 0,
+                metadata={"exhausted": exhausted, "max_attempts": max_attempts},
+                description=None
+                if exhausted == 0
+                else f"{exhausted} events failed {max_attempts} times; see helix_events.reason",
+            ),
+        ]
+    return results
+
+
+def _by_hour(conn, window: HourWindow, sql: str, zeros: dict[str, int]) -> dict[datetime, dict[str, int]]:
+    """One row of figures per hour of the window (`zeros` for an hour with no rows)."""
+    frame = conn.execute(sql, window.bounds).df()
+    found = {row.pop("sale_hour").to_pydatetime(): row for row in frame.to_dict("records")}
+    return {hour: {k: int(v) for k, v in {**zeros, **found.get(hour, {})}.items()} for hour in window.hours}
+
+
+def _examples_by_hour(conn, window: HourWindow, sql: str) -> dict[datetime, dg.MetadataValue]:
+    """A markdown table per hour of the rows `sql` returns (its first column is sale_hour)."""
+    frame = conn.execute(sql, window.bounds).df()
+    return {
+        hour.to_pydatetime(): dg.MetadataValue.md(rows.drop(columns="sale_hour").to_markdown(index=False))
+        for hour, rows in frame.groupby("sale_hour")
+    }
 
 
 hourly_freshness_checks = dg.build_time_partition_freshness_checks(

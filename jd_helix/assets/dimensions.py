@@ -7,8 +7,14 @@ from datetime import datetime, timezone
 import dagster as dg
 import pandas as pd
 
-from jd_helix.assets.metadata import column_schema, preview
-from jd_helix.assets.rejected_records import REFRESH_SCOPE, rejection_counts, replace_rejections
+from jd_helix.assets.metadata import preview
+from jd_helix.assets.rejected_records import (
+    REFRESH_SCOPE,
+    log_rejected_records,
+    rejection_counts,
+    replace_rejections,
+)
+from jd_helix.assets.tables import table_metadata
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.jd_records import DIMENSIONS, DimensionSpec, parse_dimension_records
 from jd_helix.resources.verkada import VerkadaResource
@@ -44,6 +50,7 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
         kinds={"duckdb", "python"},
         pool=POOL,
         owners=["team:retail-data"],
+        metadata=table_metadata(table),
         description=_DESCRIPTIONS[table],
     )
     def _dimension(
@@ -67,14 +74,13 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
             replace_rejections(
                 conn, spec.endpoint, [REFRESH_SCOPE], ((REFRESH_SCOPE, r) for r in rejected), loaded_at
             )
-            schema = column_schema(conn, table)
             shown = conn.execute(f"SELECT * EXCLUDE (loaded_at) FROM {table} LIMIT 10").df()
         if rejected:
             context.log.warning(f"{spec.endpoint}: {len(rejected)} records set aside (see jd_rejected_records)")
+        log_rejected_records(context, spec.endpoint, [REFRESH_SCOPE], ((REFRESH_SCOPE, r) for r in rejected))
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(rows),
-                "dagster/column_schema": schema,
                 "records_received": len(records),
                 "rejected": len(rejected),
                 **rejection_counts(rejected),
@@ -96,6 +102,7 @@ jd_dimension_assets = [_build_jd_dimension(table, spec) for table, spec in DIMEN
     kinds={"duckdb", "verkada"},
     pool=POOL,
     owners=["team:retail-data"],
+    metadata=table_metadata("verkada_cameras"),
     description="Verkada's camera list (GET /cameras/v1/devices): the cameras a sale can be posted to.",
 )
 def verkada_cameras(verkada: VerkadaResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -122,11 +129,9 @@ def verkada_cameras(verkada: VerkadaResource, warehouse: WarehouseResource) -> d
     with warehouse.write() as conn:
         conn.execute("DELETE FROM verkada_cameras")
         conn.execute("INSERT INTO verkada_cameras SELECT *, ? FROM frame", [_now()])
-        schema = column_schema(conn, "verkada_cameras")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(by_id),
-            "dagster/column_schema": schema,
             "requests": client.requests_made,
             "duration_s": round(time.monotonic() - started, 3),
             "preview": preview(frame),

@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
-from jd_helix.assets.metadata import column_schema, preview, window_metadata
+from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.sales import GROUP, POOL, jd_transactions, naive_utc
+from jd_helix.assets.tables import table_metadata
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
 
@@ -62,6 +63,22 @@ LEFT JOIN jd_stores st ON st.store_id = p.store_id
 """
 
 
+TABLE = HourlyTable(
+    name="transaction_camera_events",
+    preview_columns=(
+        "transaction_id, transaction_at, transaction_amount, item_name, store_name, pos_name, "
+        "verkada_camera_id, unmapped_reason"
+    ),
+    preview_order="transaction_at, transaction_id",
+    figures={
+        "mapped": "count(verkada_camera_id)",
+        "unmapped": "count(*) FILTER (WHERE verkada_camera_id IS NULL)",
+        "mapped_by_name": "count(*) FILTER (WHERE mapped_by = 'name')",
+        "mapped_by_id": "count(*) FILTER (WHERE mapped_by = 'id')",
+    },
+)
+
+
 @dg.asset(
     partitions_def=hourly_partitions,
     backfill_policy=hourly_backfill_policy,
@@ -70,6 +87,7 @@ LEFT JOIN jd_stores st ON st.store_id = p.store_id
     kinds={"duckdb", "sql"},
     pool=POOL,
     owners=["team:retail-data"],
+    metadata=table_metadata("transaction_camera_events"),
     description=(
         "The hour's sales joined to item, JD camera, Verkada camera, till and store: one row "
         "per sale, with the Verkada camera it will be posted to, or why there is none."
@@ -79,43 +97,8 @@ def transaction_camera_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.monotonic()
-    window = context.partition_time_window
-    params = {
-        "start": naive_utc(window.start),
-        "end": naive_utc(window.end),
-        "built_at": naive_utc(datetime.now(timezone.utc)),
-    }
+    window = HourWindow.of(context)
     with warehouse.write() as conn:
-        conn.execute(
-            "DELETE FROM transaction_camera_events WHERE sale_hour >= $start AND sale_hour < $end",
-            {"start": params["start"], "end": params["end"]},
-        )
-        conn.execute(f"INSERT INTO transaction_camera_events {BUILD_EVENTS_SQL}", params)
-        mapped = dict(
-            conn.execute(
-                "SELECT coalesce(mapped_by, 'unmapped'), count(*) FROM transaction_camera_events "
-                "WHERE sale_hour >= $start AND sale_hour < $end GROUP BY 1",
-                {"start": params["start"], "end": params["end"]},
-            ).fetchall()
-        )
-        schema = column_schema(conn, "transaction_camera_events")
-        shown = conn.execute(
-            "SELECT transaction_id, transaction_at, transaction_amount, item_name, store_name, "
-            "pos_name, verkada_camera_id, unmapped_reason FROM transaction_camera_events "
-            "WHERE sale_hour >= $start AND sale_hour < $end ORDER BY transaction_at LIMIT 10",
-            {"start": params["start"], "end": params["end"]},
-        ).df()
-    rows = sum(mapped.values())
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "dagster/column_schema": schema,
-            **window_metadata(window.start, window.end),
-            "mapped": rows - mapped.get("unmapped", 0),
-            "unmapped": mapped.get("unmapped", 0),
-            "mapped_by_name": mapped.get("name", 0),
-            "mapped_by_id": mapped.get("id", 0),
-            "duration_s": round(time.monotonic() - started, 3),
-            "preview": preview(shown),
-        }
-    )
+        TABLE.replace(conn, window, BUILD_EVENTS_SQL, {"built_at": naive_utc(datetime.now(timezone.utc))})
+        per_hour = TABLE.figures_by_hour(conn, window)
+    return hourly_result(context, window, per_hour, run_wide={"duration_s": round(time.monotonic() - started, 3)})

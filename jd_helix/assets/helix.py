@@ -1,6 +1,7 @@
 """Delivery to Verkada Helix: the event type, and the hourly ledger of posted events."""
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -12,12 +13,13 @@ from jd_helix.assets.helix_ledger import (
     FAILED,
     POSTED,
     SKIPPED,
+    STATUSES,
     pin_window,
     postable_events,
     record_outcomes,
-    status_counts,
 )
-from jd_helix.assets.metadata import column_schema, preview, window_metadata
+from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
+from jd_helix.assets.tables import table_metadata
 from jd_helix.assets.sales import GROUP as HOURLY_GROUP
 from jd_helix.assets.sales import naive_utc
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
@@ -48,11 +50,23 @@ def ensure_event_type(client: VerkadaClient, warehouse: WarehouseResource, name:
     return ensured
 
 
+TABLE = HourlyTable(
+    name="helix_events",
+    # Instants as UTC timestamps: what a person reads; the epoch milliseconds are in the table.
+    preview_columns=(
+        "transaction_id, verkada_camera_id, epoch_ms(time_ms) AS event_at, status, reason, attempts, posted_at"
+    ),
+    preview_order="status <> 'failed', time_ms, transaction_id",
+    figures={f"status/{status}": f"count(*) FILTER (WHERE status = '{status}')" for status in STATUSES},
+)
+
+
 @dg.asset(
     group_name="helix",
     kinds={"verkada", "duckdb"},
     pool=HELIX_POOL,
     owners=["team:retail-data"],
+    metadata=table_metadata("helix_event_type"),
     description=(
         "The Helix event type sales are posted as (JD_HELIX_EVENT_TYPE): looked up by name, "
         "created if missing, its schema brought up to date."
@@ -110,6 +124,27 @@ def record_footage_links(
     return len(links)
 
 
+class LedgerRecorder:
+    """Writes each batch's outcomes to the ledger as Helix answers, and counts them per hour."""
+
+    def __init__(self, warehouse: WarehouseResource, hour_of: dict[str, datetime]):
+        self.warehouse = warehouse
+        self.hour_of = hour_of
+        self.counts: Counter[tuple[datetime, str]] = Counter()
+
+    def __call__(self, outcomes: list[PostOutcome]) -> None:
+        frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
+        with self.warehouse.write() as conn:
+            record_outcomes(conn, frame, datetime.now(timezone.utc))
+        self.counts.update((self.hour_of[o.key], o.status) for o in outcomes)
+
+    def this_run(self, hour: datetime) -> dict[str, int]:
+        return {f"{status}_this_run": self.counts[(hour, status)] for status in (POSTED, FAILED, SKIPPED)}
+
+    def total(self, status: str) -> int:
+        return sum(count for (_, s), count in self.counts.items() if s == status)
+
+
 @dg.asset(
     partitions_def=hourly_partitions,
     backfill_policy=hourly_backfill_policy,
@@ -118,6 +153,7 @@ def record_footage_links(
     kinds={"verkada", "duckdb"},
     pool=HELIX_POOL,
     owners=["team:retail-data"],
+    metadata=table_metadata("helix_events"),
     description=(
         "The Helix ledger: one row per sale with its Helix triple (pinned before the first "
         "attempt) and status: posted, failed (retried by helix_retry_sensor), skipped (Helix "
@@ -131,64 +167,41 @@ def helix_events(
     helix_settings: HelixSettings,
 ) -> dg.MaterializeResult:
     started = time.monotonic()
-    window = context.partition_time_window
-    start, end = naive_utc(window.start), naive_utc(window.end)
-    this_run = {POSTED: 0, FAILED: 0, SKIPPED: 0}
-
+    window = HourWindow.of(context)
     with verkada.get_client() as client:
         event_type = ensure_event_type(client, warehouse, helix_settings.event_type_name)
         with warehouse.write() as conn:
-            pinned = pin_window(conn, start, end, event_type.uid, datetime.now(timezone.utc))
-            to_post = postable_events(conn, start, end, helix_settings.max_attempts)
+            pinned = pin_window(conn, window.start, window.end, event_type.uid, datetime.now(timezone.utc))
+            to_post = postable_events(conn, window.start, window.end, helix_settings.max_attempts)
         context.log.info(
             f"{len(to_post)} events to post ({pinned.newly_pinned} newly pinned, "
             f"{pinned.moved_to_free_ms} moved to a free millisecond)"
         )
-
-        def on_batch_done(outcomes: list[PostOutcome]) -> None:
-            frame = pd.DataFrame(
-                [(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"]
-            )
-            with warehouse.write() as conn:
-                record_outcomes(conn, frame, datetime.now(timezone.utc))
-            for outcome in outcomes:
-                this_run[outcome.status] += 1
-
+        hour_of = {key: pd.Timestamp(hour).to_pydatetime() for key, hour in zip(to_post["transaction_id"], to_post["sale_hour"])}
+        recorder = LedgerRecorder(warehouse, hour_of)
         events = [_event(row) for row in to_post.itertuples(index=False)]
-        outcomes = client.post_events(events, on_batch_done=on_batch_done, schema=EVENT_SCHEMA) if events else []
+        outcomes = client.post_events(events, on_batch_done=recorder, schema=EVENT_SCHEMA) if events else []
         links = 0
         if helix_settings.footage_links:
             links = record_footage_links(client, warehouse, events, outcomes, helix_settings.footage_links_per_run)
         requests, rate_limited = client.requests_made, client.rate_limited
 
     with warehouse.read() as conn:
-        counts = status_counts(conn, start, end)
-        schema = column_schema(conn, "helix_events")
-        shown = conn.execute(
-            "SELECT transaction_id, verkada_camera_id, time_ms, status, reason, attempts "
-            "FROM helix_events WHERE sale_hour >= ? AND sale_hour < ? "
-            "ORDER BY status <> 'failed', time_ms LIMIT 10",
-            [start, end],
-        ).df()
-    if this_run[FAILED]:
-        context.log.warning(
-            f"{this_run[FAILED]} events failed this run; helix_retry_sensor will retry them"
-        )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(counts.values()),
-            "dagster/column_schema": schema,
-            **window_metadata(window.start, window.end),
-            **{f"status/{status}": count for status, count in counts.items()},
-            "posted_this_run": this_run[POSTED],
-            "failed_this_run": this_run[FAILED],
-            "skipped_this_run": this_run[SKIPPED],
+        per_hour = TABLE.figures_by_hour(conn, window)
+    for hour, figures in per_hour.items():
+        figures.update(recorder.this_run(hour))
+    if recorder.total(FAILED):
+        context.log.warning(f"{recorder.total(FAILED)} events failed this run; helix_retry_sensor will retry them")
+    return hourly_result(
+        context,
+        window,
+        per_hour,
+        run_wide={
             "moved_to_free_ms": pinned.moved_to_free_ms,
             "footage_links": links,
             "event_type_uid": event_type.uid,
             "requests": requests,
             "rate_limited_429": rate_limited,
             "duration_s": round(time.monotonic() - started, 3),
-            "preview": preview(shown),
-        }
+        },
     )

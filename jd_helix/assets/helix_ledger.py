@@ -160,7 +160,7 @@ def postable_events(conn, start: datetime, end: datetime, max_attempts: int) -> 
     """Ledger rows of the window that should be (re-)sent, with the event's attributes."""
     return conn.execute(
         """
-        SELECT l.transaction_id, l.verkada_camera_id, l.event_type_uid, l.time_ms, l.attempts,
+        SELECT l.transaction_id, l.sale_hour, l.verkada_camera_id, l.event_type_uid, l.time_ms, l.attempts,
                e.transaction_amount, e.item_id, e.item_name, e.store_id, e.store_name,
                e.pos_id, e.pos_name
         FROM helix_events l

@@ -1,7 +1,9 @@
-"""Writing the records the extract assets set aside to `jd_rejected_records`.
+"""`jd_rejected_records`: the records the extract assets set aside, and writing them.
 
 Each write replaces exactly its own scope (an endpoint's refresh, or an endpoint's hour),
-inside the caller's transaction, so re-running never piles up copies.
+inside the caller's transaction, so re-running never piles up copies. The table is
+written by the assets that fetch the records, so in the lineage it is an asset of its
+own downstream of them, and each write is recorded as one of its materializations.
 """
 
 from __future__ import annotations
@@ -12,12 +14,29 @@ from typing import Iterable, Sequence
 
 import json
 
+import dagster as dg
 import orjson
 import pandas as pd
 
-from jd_helix.resources.jd_records import Rejection
+from jd_helix.assets.tables import table_metadata
+from jd_helix.resources.jd_records import DIMENSIONS, Rejection
 
 REFRESH_SCOPE = "refresh"
+REJECTED_RECORDS = "jd_rejected_records"
+
+jd_rejected_records = dg.AssetSpec(
+    REJECTED_RECORDS,
+    deps=["jd_transactions", *DIMENSIONS],
+    group_name="reference_data",
+    kinds={"duckdb"},
+    owners=["team:retail-data"],
+    metadata=table_metadata(REJECTED_RECORDS),
+    description=(
+        "Every JD record that could not be used, with endpoint, hour (or 'refresh'), field, reason "
+        "and the raw record. Written by the assets upstream as they fetch; "
+        "`jd-helix report rejected-records` prints it."
+    ),
+)
 
 
 def replace_rejections(
@@ -60,3 +79,28 @@ def rejection_counts(rejections: Iterable[Rejection]) -> dict[str, int]:
     """Counts by field and reason, as run metadata (`rejected/<field>: <reason>`)."""
     counts = Counter(f"{r.field}: {r.reason}" for r in rejections)
     return {f"rejected/{key}": value for key, value in sorted(counts.items())}
+
+
+def log_rejected_records(
+    context: dg.AssetExecutionContext,
+    endpoint: str,
+    scopes: Sequence[str],
+    rejections: Iterable[tuple[str, Rejection]] | Iterable[tuple[datetime, Rejection]],
+) -> None:
+    """Record a write of `jd_rejected_records` as its materialization (figures of this write)."""
+    rejected = [r for _, r in rejections]
+    where = scopes[0] if len(scopes) == 1 else f"{scopes[0]} .. {scopes[-1]}"
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=REJECTED_RECORDS,
+            description=f"{endpoint} ({where}): {len(rejected)} records set aside",
+            metadata={
+                "endpoint": endpoint,
+                "scopes_replaced": len(scopes),
+                "first_scope": scopes[0],
+                "last_scope": scopes[-1],
+                "rejected": len(rejected),
+                **rejection_counts(rejected),
+            },
+        )
+    )

@@ -1,33 +1,44 @@
 """`jd_transactions`: each hour's sales from the JD API, one row per transaction_id."""
 
 import time
+from collections import defaultdict
 from datetime import datetime, timezone
 
 import dagster as dg
 
-from jd_helix.assets.metadata import column_schema, preview, window_metadata
-from jd_helix.assets.rejected_records import rejection_counts, replace_rejections
+from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
+from jd_helix.assets.rejected_records import log_rejected_records, rejection_counts, replace_rejections
+from jd_helix.assets.tables import table_metadata
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions, partition_key
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.jd_records import TRANSACTIONS_ENDPOINT
-from jd_helix.resources.jd_sales import HOUR, fetch_sales
+from jd_helix.resources.jd_sales import fetch_sales
 from jd_helix.resources.warehouse import WarehouseResource
 
 GROUP = "hourly_sales"
 POOL = "duckdb_writer"
 
 
-def hours_of(start: datetime, end: datetime) -> list[datetime]:
-    hours, hour = [], start
-    while hour < end:
-        hours.append(hour)
-        hour += HOUR
-    return hours
-
-
 def naive_utc(instant: datetime) -> datetime:
     """DuckDB TIMESTAMP columns hold UTC without a zone."""
     return instant.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+TABLE = HourlyTable(
+    name="jd_transactions",
+    preview_columns="transaction_id, transaction_at, transaction_amount, item_id, camera_id",
+    preview_order="transaction_at, transaction_id",
+    figures={"sales_total": "sum(transaction_amount)"},
+)
+# The newest copy of each transaction_id in the fetched batches (`incoming`); the parser
+# already keeps each sale inside its window, the WHERE makes insert and delete agree.
+INSERT_SQL = """
+SELECT date_trunc('hour', epoch_ms(time_ms)), transaction_id, epoch_ms(time_ms),
+       time_ms, cents_to_money(amount_cents), item_id, camera_id, $loaded_at
+FROM incoming
+WHERE epoch_ms(time_ms) >= $start AND epoch_ms(time_ms) < $end
+QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) = 1
+"""
 
 
 @dg.asset(
@@ -37,6 +48,7 @@ def naive_utc(instant: datetime) -> datetime:
     kinds={"duckdb", "python"},
     pool=POOL,
     owners=["team:retail-data"],
+    metadata=table_metadata("jd_transactions"),
     description=(
         "The hour's JD sales (GET /v1/sales), one row per transaction_id (the last copy wins), "
         "instants in UTC, amounts exact. Records that cannot be used go to jd_rejected_records."
@@ -46,8 +58,8 @@ def jd_transactions(
     context: dg.AssetExecutionContext, jd_api: JdApiResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.monotonic()
-    window = context.partition_time_window
-    hours = hours_of(window.start, window.end)
+    window = HourWindow.of(context)
+    hours = [hour.replace(tzinfo=timezone.utc) for hour in window.hours]
     client = jd_api.get_client()
     try:
         extract = fetch_sales(client, hours, jd_api.fetch_concurrency)
@@ -55,21 +67,11 @@ def jd_transactions(
         client.close()
     fetched_s = time.monotonic() - started
 
-    incoming = extract.table  # noqa: F841 - read by DuckDB's replacement scan below
     loaded_at = naive_utc(datetime.now(timezone.utc))
-    start, end = naive_utc(window.start), naive_utc(window.end)
     with warehouse.write() as conn:
-        conn.execute("DELETE FROM jd_transactions WHERE sale_hour >= ? AND sale_hour < ?", [start, end])
-        conn.execute(
-            """
-            INSERT INTO jd_transactions
-            SELECT date_trunc('hour', epoch_ms(time_ms)), transaction_id, epoch_ms(time_ms),
-                   time_ms, cents_to_money(amount_cents), item_id, camera_id, ?
-            FROM incoming
-            QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) = 1
-            """,
-            [loaded_at],
-        )
+        conn.register("incoming", extract.table)
+        TABLE.replace(conn, window, INSERT_SQL, {"loaded_at": loaded_at})
+        conn.unregister("incoming")
         replace_rejections(
             conn,
             TRANSACTIONS_ENDPOINT,
@@ -77,33 +79,35 @@ def jd_transactions(
             ((partition_key(hour), r) for hour, r in extract.rejections),
             loaded_at,
         )
-        rows = conn.execute(
-            "SELECT count(*) FROM jd_transactions WHERE sale_hour >= ? AND sale_hour < ?", [start, end]
-        ).fetchone()[0]
-        schema = column_schema(conn, "jd_transactions")
-        shown = conn.execute(
-            "SELECT transaction_id, transaction_at, transaction_amount, item_id, camera_id "
-            "FROM jd_transactions WHERE sale_hour >= ? AND sale_hour < ? "
-            "ORDER BY transaction_at LIMIT 10",
-            [start, end],
-        ).df()
-    rejected = [r for _, r in extract.rejections]
-    if rejected:
-        context.log.warning(f"{len(rejected)} sales records set aside (see jd_rejected_records)")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "dagster/column_schema": schema,
-            **window_metadata(window.start, window.end),
-            "hours": len(hours),
-            "records_received": extract.records_received,
-            "duplicates_dropped": extract.table.num_rows - rows,
-            "rejected": len(rejected),
+        per_hour = TABLE.figures_by_hour(conn, window)
+
+    rejected_by_hour = defaultdict(list)
+    for hour, rejection in extract.rejections:
+        rejected_by_hour[naive_utc(hour)].append(rejection)
+    for hour, figures in per_hour.items():
+        received = extract.received_by_hour[hour.replace(tzinfo=timezone.utc)]
+        rejected = rejected_by_hour.get(hour, [])
+        figures.update(
+            records_received=received,
+            rejected=len(rejected),
+            duplicates_dropped=received - len(rejected) - figures["dagster/row_count"],
             **rejection_counts(rejected),
+        )
+    if extract.rejections:
+        context.log.warning(
+            f"{len(extract.rejections)} sales records set aside (see jd_rejected_records, "
+            "or `jd-helix report rejected-records`)"
+        )
+    log_rejected_records(context, TRANSACTIONS_ENDPOINT, [partition_key(h) for h in hours], extract.rejections)
+    return hourly_result(
+        context,
+        window,
+        per_hour,
+        run_wide={
+            "records_received": extract.records_received,
             "pages": client.pages_fetched,
             "requests": client.requests_made,
             "fetch_s": round(fetched_s, 3),
             "duration_s": round(time.monotonic() - started, 3),
-            "preview": preview(shown),
-        }
+        },
     )

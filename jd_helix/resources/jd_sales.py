@@ -38,7 +38,11 @@ class SalesWindow:
 class SalesExtract:
     table: pa.Table
     rejections: list[tuple[datetime, Rejection]]  # (hour, rejection)
-    records_received: int
+    received_by_hour: dict[datetime, int]  # records the API returned, usable or not
+
+    @property
+    def records_received(self) -> int:
+        return sum(self.received_by_hour.values())
 
 
 def plan_windows(hours: list[datetime], concurrency: int) -> list[SalesWindow]:
@@ -85,8 +89,11 @@ def fetch_sales(client: JdApiClient, hours: list[datetime], concurrency: int) ->
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="jd-sales") as pool:
         results = list(pool.map(lambda iw: _fetch_window(client, *iw), enumerate(windows)))
     batches = [batch for window_batches, _, _ in results for batch in window_batches]
+    received_by_hour = dict.fromkeys(hours, 0)
+    for window, (_, _, received) in zip(windows, results):
+        received_by_hour[window.hour] += received
     return SalesExtract(
         table=pa.Table.from_batches(batches, schema=TRANSACTION_SCHEMA),
         rejections=[r for _, window_rejections, _ in results for r in window_rejections],
-        records_received=sum(received for _, _, received in results),
+        received_by_hour=received_by_hour,
     )

@@ -35,7 +35,7 @@ def test_one_run_over_24_hours_equals_24_single_hour_runs(tmp_path):
         # One step fetched all 24 hours; Dagster records a materialization per hour.
         materialized = result.asset_materializations_for_node("jd_transactions")
         assert len(materialized) == 24
-        assert {m.metadata["hours"].value for m in materialized} == {24}
+        assert {m.metadata["run/hours"].value for m in materialized} == {24}
 
     def hour_by_hour(resources):
         for hour in HOURS:

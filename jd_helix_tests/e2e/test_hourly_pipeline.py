@@ -163,4 +163,4 @@ def test_footage_links_are_recorded_when_switched_on_within_their_budget(tmp_pat
     urls = query(database, "SELECT verkada_camera_id, footage_url FROM helix_events WHERE footage_url IS NOT NULL")
     assert len(urls) == 5 == link_requests
     assert all(camera in url for camera, url in urls)
-    assert result.asset_materializations_for_node("helix_events")[0].metadata["footage_links"].value == 5
+    assert result.asset_materializations_for_node("helix_events")[0].metadata["run/footage_links"].value == 5

@@ -7,7 +7,7 @@ import duckdb
 
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_events
-from jd_helix.assets.reports import store_sales
+from jd_helix.assets.store_sales import store_sales
 from jd_helix.automation import helix_retry_sensor
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour

@@ -1,0 +1,124 @@
+"""The sequence every hourly table asset shares: replace the run's hours, then tell each
+hour its own figures.
+
+One run may cover many hours (the scheduled look-back, every backfill). Dagster then
+records one materialization per hour, all carrying the step's output metadata. So each
+hour's own figures (rows, window, counts, preview) go in as partition-scoped metadata
+(`context.add_asset_metadata(..., partition_key=hour)`, which Dagster merges over the
+output metadata for that hour only), and the output metadata holds only what belongs to
+the run as a whole, under `run/` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from jd_helix.assets.metadata import preview, window_metadata
+from jd_helix.partitions import partition_key
+
+HOUR = timedelta(hours=1)
+RUN_PREFIX = "run/"
+
+
+@dataclass(frozen=True)
+class HourWindow:
+    """The hours one step covers, as naive UTC bounds (as DuckDB stores them)."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext) -> "HourWindow":
+        window = context.partition_time_window
+        return cls(_naive_utc(window.start), _naive_utc(window.end))
+
+    @property
+    def hours(self) -> list[datetime]:
+        return [self.start + HOUR * i for i in range(int((self.end - self.start) / HOUR))]
+
+    @property
+    def bounds(self) -> dict[str, datetime]:
+        return {"start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class HourlyTable:
+    """A DuckDB table keyed by `sale_hour`, and what each hour's page shows of it."""
+
+    name: str
+    preview_columns: str
+    preview_order: str
+    # figure name -> aggregate SQL over the hour's rows; numbers, shown (and plotted) per hour
+    figures: Mapping[str, str] = field(default_factory=dict)
+
+    def replace(self, conn, window: HourWindow, select_sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Delete the window's rows and insert `select_sql`'s, inside the caller's transaction."""
+        conn.execute(f"DELETE FROM {self.name} WHERE sale_hour >= $start AND sale_hour < $end", window.bounds)
+        conn.execute(f"INSERT INTO {self.name} {select_sql}", {**window.bounds, **(params or {})})
+
+    def figures_by_hour(self, conn, window: HourWindow) -> dict[datetime, dict[str, Any]]:
+        """Each hour of the window: its row count, its figures and a preview (zeros for an empty hour)."""
+        aggregates = "".join(f", {sql} AS \"{name}\"" for name, sql in self.figures.items())
+        counted = conn.execute(
+            f"SELECT sale_hour, count(*) AS hour_rows{aggregates} FROM {self.name} "
+            "WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour",
+            window.bounds,
+        ).df()
+        shown = conn.execute(
+            f"SELECT sale_hour, {self.preview_columns} FROM {self.name} "
+            "WHERE sale_hour >= $start AND sale_hour < $end "
+            f"QUALIFY row_number() OVER (PARTITION BY sale_hour ORDER BY {self.preview_order}) <= 10 "
+            f"ORDER BY sale_hour, {self.preview_order}",
+            window.bounds,
+        ).df()
+        by_hour = {hour.to_pydatetime(): row for hour, row in counted.set_index("sale_hour").to_dict("index").items()}
+        previews = {hour.to_pydatetime(): rows for hour, rows in shown.groupby("sale_hour")}
+        result = {}
+        for hour in window.hours:
+            row = by_hour.get(hour, {})
+            result[hour] = {
+                "dagster/row_count": _number(row.get("hour_rows")),
+                **{name: _number(row.get(name)) for name in self.figures},
+                "preview": preview(previews.get(hour, pd.DataFrame()).drop(columns="sale_hour", errors="ignore")),
+            }
+        return result
+
+
+def hourly_result(
+    context: dg.AssetExecutionContext,
+    window: HourWindow,
+    per_hour: Mapping[datetime, Mapping[str, Any]],
+    run_wide: Mapping[str, Any],
+) -> dg.MaterializeResult:
+    """Attach each hour's figures to that hour's materialization; `run_wide` to all, as `run/...`."""
+    for hour in window.hours:
+        context.add_asset_metadata(
+            {**window_metadata(aware(hour), aware(hour + HOUR)), **per_hour.get(hour, {})},
+            partition_key=partition_key(aware(hour)),
+        )
+    return dg.MaterializeResult(
+        metadata={"run/hours": len(window.hours), **{RUN_PREFIX + k: v for k, v in run_wide.items()}}
+    )
+
+
+def _number(value: Any) -> int | float:
+    """Counts stay integers, sums (DECIMAL) become floats: both plot in the UI."""
+    if value is None or pd.isna(value):
+        return 0
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)
+
+
+def _naive_utc(instant: datetime) -> datetime:
+    return instant.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def aware(hour: datetime) -> datetime:
+    """A stored (naive UTC) hour as an aware instant."""
+    return hour.replace(tzinfo=timezone.utc)
