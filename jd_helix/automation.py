@@ -1,4 +1,5 @@
-"""Jobs, the hourly schedule, the dimensions schedule and the Helix retry sensor.
+"""Jobs, the hourly schedule, the dimensions schedule, and the sensors: Helix retries,
+re-joining unmapped sales, catching up hours that fell behind.
 
 All ship switched on: the project exists to run unattended.
 """
@@ -62,7 +63,20 @@ helix_retry_job = dg.define_asset_job(
 helix_remap_job = dg.define_asset_job(
     "helix_remap_job",
     selection=[transaction_camera_events, helix_events, store_sales],
-    description="Re-joins hours with fresh reference data and posts sales that now have a camera (launched by helix_retry_sensor).",
+    description="Re-joins hours with fresh reference data and posts sales that now have a camera (launched by rejoin_unmapped_sensor).",
+)
+
+# Runs the hours of transaction_camera_events, helix_events and store_sales that fell
+# behind their upstream hour (see catch_up.py); one backfill per tick at most.
+hourly_catch_up_sensor = dg.AutomationConditionSensorDefinition(
+    "hourly_catch_up_sensor",
+    target=dg.AssetSelection.assets(transaction_camera_events, helix_events, store_sales),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description=(
+        "Runs the hours downstream of an hour that was materialized on its own (e.g. only "
+        "jd_transactions picked in the UI), so every hour reaches Helix."
+    ),
 )
 
 
@@ -109,17 +123,15 @@ def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minu
 
 
 @dg.sensor(
-    jobs=[helix_retry_job, helix_remap_job],
+    job=helix_retry_job,
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Re-posts hours with failed Helix events (or events left pending by a run that died), waiting "
-        "longer after each attempt, until they post or run out of attempts; re-joins hours with unmapped sales when the camera lists change."
+        "longer after each attempt, until they post or run out of attempts."
     ),
 )
-def helix_retry_sensor(
-    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, helix_settings: HelixSettings
-):
+def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, helix_settings: HelixSettings):
     conn = open_read_only(warehouse.database)
     if conn is None:
         return dg.SkipReason("the warehouse is being written (or does not exist yet); trying next tick")
@@ -133,14 +145,9 @@ def helix_retry_sensor(
             """,
             [helix_settings.max_attempts, now - STALE_PENDING],
         ).fetchall()
-        cameras_version = conn.execute(CAMERA_LISTS_VERSION_SQL).fetchone()[0]
-        unmapped_first, unmapped_last = conn.execute(
-            "SELECT min(sale_hour), max(sale_hour) FROM helix_events WHERE status = 'unmapped' AND sale_hour >= ?",
-            [now - REMAP_HORIZON],
-        ).fetchone()
     finally:
         conn.close()
-
+    first_hour = partition_start(hourly_partitions.get_first_partition_key())
     requests = [
         dg.RunRequest(
             job_name=helix_retry_job.name,
@@ -151,11 +158,41 @@ def helix_retry_sensor(
         )
         for hour, attempts, last_attempt_at in failed_hours
         if retry_due(attempts, last_attempt_at, now, helix_settings.retry_base_minutes)
+        and hour.replace(tzinfo=timezone.utc) >= first_hour
     ]
-    # Unmapped sales get another chance when the camera lists change: one run re-joins the
-    # span of hours that has them (the first tick only learns the current version).
-    if context.cursor is not None and cameras_version != context.cursor and unmapped_first is not None:
-        requests.append(
+    if not requests:
+        return dg.SkipReason("no failed events due for a retry")
+    return dg.SensorResult(run_requests=requests)
+
+
+@dg.sensor(
+    job=helix_remap_job,
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "When a refresh changes the JD or Verkada camera lists, re-joins the hours that have unmapped "
+        "sales (one run over their span) so that sales whose camera now exists are posted."
+    ),
+)
+def rejoin_unmapped_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    conn = open_read_only(warehouse.database)
+    if conn is None:
+        return dg.SkipReason("the warehouse is being written (or does not exist yet); trying next tick")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    first_hour = partition_start(hourly_partitions.get_first_partition_key()).replace(tzinfo=None)
+    try:
+        cameras_version = conn.execute(CAMERA_LISTS_VERSION_SQL).fetchone()[0]
+        unmapped_first, unmapped_last = conn.execute(
+            "SELECT min(sale_hour), max(sale_hour) FROM helix_events WHERE status = 'unmapped' AND sale_hour >= ?",
+            [max(now - REMAP_HORIZON, first_hour)],
+        ).fetchone()
+    finally:
+        conn.close()
+    # The first tick only learns the current version; a refresh that changes nothing re-joins nothing.
+    if context.cursor is None or cameras_version == context.cursor or unmapped_first is None:
+        return dg.SensorResult(skip_reason="the camera lists have not changed, or no sale is unmapped", cursor=cameras_version)
+    return dg.SensorResult(
+        run_requests=[
             dg.RunRequest(
                 job_name=helix_remap_job.name,
                 run_key=f"remap:{cameras_version}",
@@ -164,7 +201,6 @@ def helix_retry_sensor(
                     ASSET_PARTITION_RANGE_END_TAG: partition_key(unmapped_last.replace(tzinfo=timezone.utc)),
                 },
             )
-        )
-    if not requests:
-        return dg.SensorResult(skip_reason="no failed events due for a retry and no camera changes", cursor=cameras_version)
-    return dg.SensorResult(run_requests=requests, cursor=cameras_version)
+        ],
+        cursor=cameras_version,
+    )

@@ -22,8 +22,6 @@ from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource
 
 DEFAULT_MAX_UNMAPPED_SHARE = 0.10
-# The last complete hour must be in Helix by this many minutes past the next hour.
-FRESHNESS_DEADLINE_CRON = "45 * * * *"
 
 
 @dg.multi_asset_check(
@@ -210,11 +208,4 @@ def _examples_by_hour(conn, window: HourWindow, sql: str) -> dict[datetime, dg.M
     }
 
 
-hourly_freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=[helix_events], deadline_cron=FRESHNESS_DEADLINE_CRON, timezone="UTC"
-)
-freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=hourly_freshness_checks,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
 hourly_checks = [jd_transactions_checks, unmapped_share_below_threshold, helix_events_checks]

@@ -14,15 +14,19 @@ from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
 from jd_helix.assets.store_sales import store_sales
 from jd_helix.assets.sales import jd_transactions
-from jd_helix.checks import freshness_checks_sensor, hourly_checks, hourly_freshness_checks
+from jd_helix.assets.rejected_records import jd_rejected_records
+from jd_helix.checks import hourly_checks
+from jd_helix.freshness import freshness_job, freshness_schedule, last_hour_posted_by_deadline
 from jd_helix.automation import (
     dimensions_job,
     dimensions_schedule,
     helix_remap_job,
     helix_retry_job,
     helix_retry_sensor,
+    hourly_catch_up_sensor,
     hourly_sales_job,
     hourly_sales_schedule,
+    rejoin_unmapped_sensor,
 )
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
@@ -58,11 +62,12 @@ defs = dg.Definitions(
         helix_event_type,
         helix_events,
         store_sales,
+        jd_rejected_records,
     ],
-    asset_checks=[*hourly_checks, *hourly_freshness_checks],
-    jobs=[dimensions_job, hourly_sales_job, helix_retry_job, helix_remap_job],
-    schedules=[hourly_sales_schedule, dimensions_schedule],
-    sensors=[helix_retry_sensor, freshness_checks_sensor],
+    asset_checks=[*hourly_checks, last_hour_posted_by_deadline],
+    jobs=[dimensions_job, hourly_sales_job, helix_retry_job, helix_remap_job, freshness_job],
+    schedules=[hourly_sales_schedule, dimensions_schedule, freshness_schedule],
+    sensors=[helix_retry_sensor, rejoin_unmapped_sensor, hourly_catch_up_sensor],
     resources=build_resources(),
     # Steps of a run share one process: a process per step would only cost start-up time.
     executor=dg.in_process_executor,

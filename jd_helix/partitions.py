@@ -1,21 +1,19 @@
-"""The hourly partitions every sales asset shares: UTC hours from JD_HELIX_START on."""
+"""The hourly partitions every sales asset shares: UTC hours from a first hour on.
+
+The first hour is JD_HELIX_START when set (a fixed `YYYY-MM-DD-HH:MM`, to keep older
+history). Otherwise the partitions reach JD_HELIX_HISTORY_DAYS (default 2) days back from
+the start of the current UTC day, so a new deployment shows the hours it can work on, not
+months of "missing" hours that Helix (which refuses anything older than 30 days) would
+never take. The start moves at most once a day, when the code location loads.
+"""
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-DEFAULT_START = "2026-01-01-00:00"
+DEFAULT_HISTORY_DAYS = 2
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
-
-hourly_partitions = dg.HourlyPartitionsDefinition(
-    start_date=os.environ.get("JD_HELIX_START") or DEFAULT_START,
-    timezone="UTC",
-)
-
-# One run may cover up to a week of hours: a backfill of a month is then a handful of runs,
-# each fetching its hours concurrently and writing DuckDB in a few short transactions.
-hourly_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=168)
 
 
 def partition_start(partition_key: str) -> datetime:
@@ -25,3 +23,19 @@ def partition_start(partition_key: str) -> datetime:
 
 def partition_key(hour_start: datetime) -> str:
     return hour_start.astimezone(timezone.utc).strftime(PARTITION_KEY_FORMAT)
+
+
+def first_hour(environ=os.environ, now: datetime | None = None) -> str:
+    """The first hourly partition key (see the module docstring)."""
+    if environ.get("JD_HELIX_START"):
+        return environ["JD_HELIX_START"]
+    days = int(environ.get("JD_HELIX_HISTORY_DAYS") or DEFAULT_HISTORY_DAYS)
+    today = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return partition_key(today - timedelta(days=days))
+
+
+hourly_partitions = dg.HourlyPartitionsDefinition(start_date=first_hour(), timezone="UTC")
+
+# One run may cover up to a week of hours: a backfill of a month is then a handful of runs,
+# each fetching its hours concurrently and writing DuckDB in a few short transactions.
+hourly_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=168)

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from jd_helix.automation import helix_retry_sensor, hourly_sales_schedule, retry_due
+from jd_helix.automation import helix_retry_sensor, hourly_sales_schedule, rejoin_unmapped_sensor, retry_due
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource
 
@@ -64,6 +64,10 @@ def evaluate(warehouse, cursor=None, max_attempts=4):
     return helix_retry_sensor(context)
 
 
+def evaluate_rejoin(warehouse, cursor=None):
+    return rejoin_unmapped_sensor(dg.build_sensor_context(cursor=cursor, resources={"warehouse": warehouse}))
+
+
 def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_attempts(warehouse):
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=3)
     add_ledger_rows(
@@ -76,7 +80,7 @@ def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_at
             ("fine", hour - timedelta(hours=3), "posted", 1, 600),
         ],
     )
-    result = evaluate(warehouse, cursor="cameras-seen")
+    result = evaluate(warehouse)
     requests = result.run_requests
     assert [(r.job_name, r.partition_key) for r in requests] == [("helix_retry_job", hour.strftime("%Y-%m-%d-%H:%M"))]
     assert requests[0].run_key.startswith(f"retry:{hour.strftime('%Y-%m-%d-%H:%M')}:1:")
@@ -86,20 +90,22 @@ def test_unmapped_hours_are_re_joined_once_when_the_camera_lists_change(warehous
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=5)
     older = hour - timedelta(hours=7)
     add_ledger_rows(warehouse, [("u1", hour, "unmapped", 0, 0), ("u2", older, "unmapped", 0, 0)])
-    first = evaluate(warehouse)
+    assert isinstance(evaluate(warehouse), dg.SkipReason), "unmapped sales are not the retry sensor's job"
+    first = evaluate_rejoin(warehouse)
     assert not first.run_requests and first.cursor, "the first tick only learns the cameras"
-    assert not evaluate(warehouse, cursor=first.cursor).run_requests, "a refresh that changes nothing"
+    assert not evaluate_rejoin(warehouse, cursor=first.cursor).run_requests, "a refresh that changes nothing"
     with warehouse.write() as conn:
         conn.execute("INSERT INTO verkada_cameras (camera_id, name) VALUES ('new-cam', 'Till 9')")
-    changed = evaluate(warehouse, cursor=first.cursor)
+    changed = evaluate_rejoin(warehouse, cursor=first.cursor)
     [request] = changed.run_requests
     assert request.job_name == "helix_remap_job"
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == older.strftime("%Y-%m-%d-%H:%M")
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == hour.strftime("%Y-%m-%d-%H:%M")
     assert changed.cursor != first.cursor
-    assert not evaluate(warehouse, cursor=changed.cursor).run_requests
+    assert not evaluate_rejoin(warehouse, cursor=changed.cursor).run_requests
 
 
-def test_the_sensor_skips_quietly_when_there_is_no_warehouse_yet(tmp_path):
-    result = evaluate(WarehouseResource(database=str(tmp_path / "absent.duckdb")))
-    assert isinstance(result, dg.SkipReason)
+def test_the_sensors_skip_quietly_when_there_is_no_warehouse_yet(tmp_path):
+    absent = WarehouseResource(database=str(tmp_path / "absent.duckdb"))
+    assert isinstance(evaluate(absent), dg.SkipReason)
+    assert isinstance(evaluate_rejoin(absent), dg.SkipReason)

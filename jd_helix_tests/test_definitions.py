@@ -15,7 +15,10 @@ def test_definitions_load():
 def test_asset_graph_is_frozen():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == HOURLY | UNPARTITIONED
+    assert keys == HOURLY | UNPARTITIONED | {"jd_rejected_records"}
+    rejected = graph.get(dg.AssetKey("jd_rejected_records"))
+    assert not rejected.is_materializable  # written by the assets that fetch the records
+    assert {p.to_user_string() for p in rejected.parent_keys} == {"jd_transactions", "jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items"}
     for key in HOURLY:
         node = graph.get(dg.AssetKey(key))
         assert node.partitions_def is not None and node.backfill_policy is not None, key
@@ -29,7 +32,7 @@ def test_asset_graph_is_frozen():
 
 def test_every_asset_that_writes_duckdb_is_in_a_pool_of_its_own_kind():
     graph = defs.resolve_asset_graph()
-    pools = {key.to_user_string(): graph.get(key).pools for key in graph.get_all_asset_keys()}
+    pools = {key.to_user_string(): graph.get(key).pools for key in graph.materializable_asset_keys}
     assert pools["helix_events"] == {"verkada_helix"}
     assert pools["jd_transactions"] == {"duckdb_writer"}
     assert all(pool for pool in pools.values())
@@ -41,7 +44,45 @@ def test_jobs_schedules_and_sensor_have_their_public_names_and_ship_switched_on(
     schedule = defs.resolve_schedule_def("hourly_sales_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_schedule_def("dimensions_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
-    assert defs.resolve_sensor_def("helix_retry_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    for name in ("helix_retry_sensor", "rejoin_unmapped_sensor", "hourly_catch_up_sensor"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING, name
+    assert defs.resolve_schedule_def("helix_freshness_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_every_table_asset_describes_its_columns_as_duckdb_holds_them(tmp_path):
+    from jd_helix.resources.warehouse import WarehouseResource
+
+    with WarehouseResource(database=str(tmp_path / "schema.duckdb")).read() as conn:
+        actual = {}
+        for table, column, kind in conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY table_name, ordinal_position"
+        ).fetchall():
+            actual.setdefault(table, []).append((column, kind.replace(", ", ",")))
+    graph = defs.resolve_asset_graph()
+    for key in HOURLY | UNPARTITIONED | {"jd_rejected_records"}:
+        metadata = graph.get(dg.AssetKey(key)).metadata
+        schema = metadata["dagster/column_schema"]
+        assert metadata["dagster/table_name"] == f"jd_helix.main.{key}"
+        assert [(c.name, c.type) for c in schema.columns] == actual[key], key
+        assert all(c.description for c in schema.columns), key
+
+
+def test_downstream_hours_are_caught_up_by_automation():
+    graph = defs.resolve_asset_graph()
+    for key in ("transaction_camera_events", "helix_events", "store_sales"):
+        assert graph.get(dg.AssetKey(key)).automation_condition is not None, key
+    assert graph.get(dg.AssetKey("jd_transactions")).automation_condition is None  # the schedule runs it
+
+
+def test_partitions_start_a_few_days_back_unless_pinned():
+    from datetime import datetime, timezone
+
+    from jd_helix.partitions import first_hour
+
+    now = datetime(2026, 11, 28, 20, 30, tzinfo=timezone.utc)
+    assert first_hour({}, now) == "2026-11-26-00:00"
+    assert first_hour({"JD_HELIX_HISTORY_DAYS": "30"}, now) == "2026-10-29-00:00"
+    assert first_hour({"JD_HELIX_START": "2026-01-01-00:00", "JD_HELIX_HISTORY_DAYS": "30"}, now) == "2026-01-01-00:00"
 
 
 def test_secrets_are_passed_as_env_vars_so_the_ui_shows_names_not_values(monkeypatch):

@@ -12,6 +12,7 @@ from jd_helix.assets.sales import GROUP, POOL, jd_transactions, naive_utc
 from jd_helix.assets.tables import table_metadata
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.catch_up import catch_up_condition
 
 # How a JD camera becomes a Verkada camera: by name (case-insensitive) when exactly one
 # Verkada camera has it, else by id when the JD id already is a Verkada camera id.
@@ -88,6 +89,7 @@ TABLE = HourlyTable(
     pool=POOL,
     owners=["team:retail-data"],
     metadata=table_metadata("transaction_camera_events"),
+    automation_condition=catch_up_condition(),
     description=(
         "The hour's sales joined to item, JD camera, Verkada camera, till and store: one row "
         "per sale, with the Verkada camera it will be posted to, or why there is none."

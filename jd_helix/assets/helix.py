@@ -26,6 +26,7 @@ from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import HelixEvent, PostOutcome, VerkadaClient, VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.catch_up import catch_up_condition
 
 # One posting step at a time across all runs: the org's rate limit is shared.
 HELIX_POOL = "verkada_helix"
@@ -154,6 +155,7 @@ class LedgerRecorder:
     pool=HELIX_POOL,
     owners=["team:retail-data"],
     metadata=table_metadata("helix_events"),
+    automation_condition=catch_up_condition(),
     description=(
         "The Helix ledger: one row per sale with its Helix triple (pinned before the first "
         "attempt) and status: posted, failed (retried by helix_retry_sensor), skipped (Helix "

@@ -11,6 +11,7 @@ from jd_helix.assets.sales import POOL, naive_utc
 from jd_helix.assets.tables import table_metadata
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.catch_up import catch_up_condition
 
 SALES_PER_STORE_AND_HOUR_SQL = """
 SELECT e.sale_hour, e.store_id, any_value(e.store_name) AS store_name,
@@ -44,6 +45,7 @@ TABLE = HourlyTable(
     pool=POOL,
     owners=["team:retail-data"],
     metadata=table_metadata("store_sales"),
+    automation_condition=catch_up_condition(),
     description="Per store and hour: transactions, sales total and events posted to Helix.",
 )
 def store_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

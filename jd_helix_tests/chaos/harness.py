@@ -73,11 +73,17 @@ class Figures:
                 error = error.cause
             message = error.message.strip().splitlines()[0][:300] if error else "?"
             self.step_failures.append(f"{event.step_key}: {message}")
+        counted: set[str] = set()
         for event in result.get_asset_materialization_events():
             asset = event.asset_key.to_user_string()
+            if asset in counted:  # run-wide figures repeat on every hour of the run: count them once
+                continue
+            counted.add(asset)
+            hourly = event.partition is not None  # hourly assets name their run-wide figures run/...
             for key, value in event.materialization.metadata.items():
-                if key in ("requests", "pages", "rate_limited_429", "records_received"):
-                    self.metadata[f"{asset}/{key}"] += int(value.value)
+                name = key.removeprefix("run/") if hourly else key
+                if (key.startswith("run/") or not hourly) and name in ("requests", "pages", "rate_limited_429", "records_received"):
+                    self.metadata[f"{asset}/{name}"] += int(value.value)
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[str]:

@@ -8,7 +8,7 @@ import duckdb
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_events
 from jd_helix.assets.store_sales import store_sales
-from jd_helix.automation import helix_retry_sensor
+from jd_helix.automation import rejoin_unmapped_sensor
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
 
@@ -17,10 +17,8 @@ CONFIG = SandboxConfig(seed=6, clean=True, fixed_sales_per_hour=120, rate_limit_
 
 
 def sensor_tick(resources, cursor):
-    context = dg.build_sensor_context(
-        cursor=cursor, resources={"warehouse": resources["warehouse"], "helix_settings": resources["helix_settings"]}
-    )
-    return helix_retry_sensor(context)
+    context = dg.build_sensor_context(cursor=cursor, resources={"warehouse": resources["warehouse"]})
+    return rejoin_unmapped_sensor(context)
 
 
 def test_sales_of_a_camera_added_later_are_posted_after_the_next_camera_refresh(tmp_path):
