@@ -19,6 +19,7 @@ from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.jd_records import DIMENSIONS, DimensionSpec, parse_dimension_records
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.assets.failures import explained_failures
 
 GROUP = "reference_data"
 POOL = "duckdb_writer"
@@ -53,6 +54,7 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
         metadata=table_metadata(table),
         description=_DESCRIPTIONS[table],
     )
+    @explained_failures
     def _dimension(
         context: dg.AssetExecutionContext, jd_api: JdApiResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
@@ -105,6 +107,7 @@ jd_dimension_assets = [_build_jd_dimension(table, spec) for table, spec in DIMEN
     metadata=table_metadata("verkada_cameras"),
     description="Verkada's camera list (GET /cameras/v1/devices): the cameras a sale can be posted to.",
 )
+@explained_failures
 def verkada_cameras(verkada: VerkadaResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     started = time.monotonic()
     client = verkada.get_client()

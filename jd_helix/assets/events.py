@@ -13,6 +13,7 @@ from jd_helix.assets.tables import table_metadata
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.catch_up import catch_up_condition
+from jd_helix.assets.failures import explained_failures
 
 # How a JD camera becomes a Verkada camera: by name (case-insensitive) when exactly one
 # Verkada camera has it, else by id when the JD id already is a Verkada camera id.
@@ -95,6 +96,7 @@ TABLE = HourlyTable(
         "per sale, with the Verkada camera it will be posted to, or why there is none."
     ),
 )
+@explained_failures
 def transaction_camera_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

@@ -27,6 +27,7 @@ from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import HelixEvent, PostOutcome, VerkadaClient, VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.catch_up import catch_up_condition
+from jd_helix.assets.failures import explained_failures
 
 # One posting step at a time across all runs: the org's rate limit is shared.
 HELIX_POOL = "verkada_helix"
@@ -73,6 +74,7 @@ TABLE = HourlyTable(
         "created if missing, its schema brought up to date."
     ),
 )
+@explained_failures
 def helix_event_type(
     verkada: VerkadaResource, warehouse: WarehouseResource, helix_settings: HelixSettings
 ) -> dg.MaterializeResult:
@@ -162,6 +164,7 @@ class LedgerRecorder:
         "will never take it), unmapped (no Verkada camera yet) or pending."
     ),
 )
+@explained_failures
 def helix_events(
     context: dg.AssetExecutionContext,
     verkada: VerkadaResource,

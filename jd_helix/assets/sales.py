@@ -14,6 +14,7 @@ from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.jd_records import TRANSACTIONS_ENDPOINT
 from jd_helix.resources.jd_sales import fetch_sales
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.assets.failures import explained_failures
 
 GROUP = "hourly_sales"
 POOL = "duckdb_writer"
@@ -54,6 +55,7 @@ QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) = 1
         "instants in UTC, amounts exact. Records that cannot be used go to jd_rejected_records."
     ),
 )
+@explained_failures
 def jd_transactions(
     context: dg.AssetExecutionContext, jd_api: JdApiResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

@@ -12,6 +12,7 @@ from jd_helix.assets.tables import table_metadata
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.catch_up import catch_up_condition
+from jd_helix.assets.failures import explained_failures
 
 SALES_PER_STORE_AND_HOUR_SQL = """
 SELECT e.sale_hour, e.store_id, any_value(e.store_name) AS store_name,
@@ -48,6 +49,7 @@ TABLE = HourlyTable(
     automation_condition=catch_up_condition(),
     description="Per store and hour: transactions, sales total and events posted to Helix.",
 )
+@explained_failures
 def store_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     window = HourWindow.of(context)
     with warehouse.write() as conn:

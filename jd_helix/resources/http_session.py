@@ -11,6 +11,8 @@ session made here, so that they all retry the same way:
   whose writes are idempotent (both of ours are). After the last retry the last response
   is *returned* (``raise_on_status=False``) so the caller can read the server's error
   body; exhausted connection/read errors raise ``requests.ConnectionError``/``Timeout``.
+  Every retry is logged as a warning (what failed, the attempt, the wait, retries left),
+  which inside a run lands in the run's log, so a slow step says it is retrying.
 * **Explicit timeouts**: a request sent without ``timeout=`` gets ``(connect_s, read_s)``.
 * **Per-attempt hooks**: ``before_attempt(method, url)`` runs right before each HTTP
   request actually goes on the wire (first attempt *and* every urllib3 retry), and
@@ -26,18 +28,20 @@ Usage::
 
 from __future__ import annotations
 
-import logging
 import random
 import time
+from urllib.parse import urlsplit
 from typing import Any, Callable, Mapping, Optional, Tuple
 
 import requests
+from dagster import get_dagster_logger
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
-log = logging.getLogger(__name__)
+# Inside a Dagster run this logger's records land in the run's log (as warnings).
+retry_log = get_dagster_logger("jd_helix.http")
 
 BeforeAttempt = Callable[[str, str], None]
 AfterAttempt = Callable[[int, Mapping[str, str]], None]
@@ -78,21 +82,30 @@ class PoliteRetry(Retry):
             return self.default_429_wait_s
         return None
 
-    def sleep_for_retry(self, response: Any) -> bool:
-        wait = self.server_wait_s(response)
+    def wait_s(self, response: Any = None) -> float:
+        """The wait before the next attempt: the server's (plus jitter), else the backoff."""
+        wait = self.server_wait_s(response) if response is not None else None
         if wait is None:
-            return False
-        wait += random.uniform(0, self.retry_after_jitter_s)
-        log.debug("HTTP %s: waiting %.2f s before retrying", getattr(response, "status", "?"), wait)
-        self._sleep(wait)
-        return True
+            return self.get_backoff_time()
+        return wait + random.uniform(0, self.retry_after_jitter_s)
 
     def sleep(self, response: Any = None) -> None:
-        if response is not None and self.sleep_for_retry(response):
-            return
-        backoff = self.get_backoff_time()
-        if backoff > 0:
-            self._sleep(backoff)
+        wait = self.wait_s(response)
+        retry_log.warning(self.describe_retry(wait))
+        if wait > 0:
+            self._sleep(wait)
+
+    def describe_retry(self, wait: float) -> str:
+        """One line a person can read: what failed, which retry this is, how long we wait."""
+        last = self.history[-1] if self.history else None
+        if last is None:
+            return f"HTTP retry: waiting {wait:.1f} s"
+        path = urlsplit(last.url or "").path or "/"  # no query string: nothing secret, nothing long
+        cause = f"HTTP {last.status}" if last.status else type(last.error).__name__ if last.error else "no answer"
+        attempt = len(self.history)
+        left = self.total if isinstance(self.total, int) else "?"
+        when = f"retrying in {wait:.1f} s" if wait > 0 else "retrying at once"
+        return f"{last.method} {path}: {cause} on attempt {attempt}; {when} ({left} retries left)"
 
 
 def make_retry(

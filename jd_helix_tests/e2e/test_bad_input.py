@@ -33,6 +33,10 @@ def test_a_wrong_jd_key_fails_at_once_naming_the_setting_not_the_key(sandbox, tm
     result = dg.materialize([jd_transactions], resources=resources, partition_key=partition_key(HOUR), raise_on_error=False)
     message = failure_message(result)
     assert "JD_API_KEY" in message and WRONG_KEY not in message
+    # The step's own error leads with the cause, not with Dagster's wrapper and a stack trace.
+    [failure] = result.get_step_failure_events()
+    assert "JD_API_KEY" in failure.event_specific_data.error.message.splitlines()[0]
+    assert "JD_API_KEY" in failure.event_specific_data.user_failure_data.description
     refused = sum(n for (api, _, status), n in sandbox.stats().items() if api == "jd" and status == 401)
     assert refused == 1, "a refused key is not retried"
 

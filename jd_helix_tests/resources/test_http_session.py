@@ -138,3 +138,17 @@ def test_default_timeout_is_applied(server) -> None:
     adapter = session.get_adapter(_url(server))
     assert adapter.default_timeout == (1.5, 2.5)  # type: ignore[attr-defined]
     assert session.get(_url(server)).status_code == 200
+
+
+def test_every_retry_is_logged_as_a_warning_with_attempt_wait_and_status(server, caplog):
+    server.script[:] = [(503, {}), (429, {"Retry-After": "2"})]
+    sleeps: list[float] = []
+    session, attempts, _ = _recording_session(sleeps, backoff_jitter_s=0.0)
+    with caplog.at_level("WARNING"):
+        response = session.get(_url(server) + "?token=never-logged")
+    assert response.status_code == 200 and len(attempts) == 3
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 2 and len(sleeps) == 1  # urllib3's first backoff is 0: no sleep
+    assert lines[0] == "GET /x: HTTP 503 on attempt 1; retrying at once (3 retries left)"
+    assert lines[1].startswith("GET /x: HTTP 429 on attempt 2; retrying in 2.")
+    assert lines[1].endswith("(2 retries left)") and "never-logged" not in "".join(lines)
