@@ -3,7 +3,7 @@
 import click
 
 from jd_helix.api.command import serve_command
-from jd_helix.report_command import report_command
+from jd_helix.report_cli import report_command
 from jd_helix.sandbox.command import sandbox_command
 
 

@@ -1,7 +1,7 @@
 """The old app's reports, from the CLI, agree with the tables."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -57,6 +57,18 @@ def test_stores_with_sales_are_exactly_the_stores_that_sold(database):
     sold = query(database, "SELECT DISTINCT store_id FROM transaction_camera_events WHERE store_id IS NOT NULL")
     assert sorted(r["store_id"] for r in rows) == sorted(s for (s,) in sold)
     assert all(r["transactions"] > 0 for r in rows)
+
+
+def test_rejected_records_report_lists_what_was_set_aside_for_the_period(database):
+    # From the first hour until after the reference refresh (which set records aside "now").
+    end = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=1)
+    window = ["--start", START.isoformat(), "--end", end.isoformat(timespec="seconds"), "--database", database]
+    result = CliRunner().invoke(main, ["report", "rejected-records", *window, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    stored = query(database, "SELECT endpoint, scope, field, reason FROM jd_rejected_records")
+    assert sorted((r["endpoint"], r["scope"], r["field"], r["reason"]) for r in rows) == sorted(stored)
+    assert any(r["scope"] == "refresh" for r in rows) and all(r["reason"] and r["raw"] for r in rows)
 
 
 def test_a_missing_warehouse_gets_a_clear_message(tmp_path):

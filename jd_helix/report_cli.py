@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from jd_helix import reports
+from jd_helix import report_queries as reports
 from jd_helix.resources.warehouse import DEFAULT_DATABASE
 
 
@@ -76,3 +76,10 @@ def store_sales_report(store_id, start, end, database, output) -> None:
 def stores_with_sales_report(start, end, database, output) -> None:
     """The stores with at least one sale in a period."""
     _show(lambda: reports.stores_with_sales(database, *_bounds(start, end)), output)
+
+
+@report_command.command("rejected-records")
+@window_options
+def rejected_records_report(start, end, database, output) -> None:
+    """The JD records set aside (jd_rejected_records) for the hours of a period, with field and reason."""
+    _show(lambda: reports.rejected_records(database, *_bounds(start, end)), output)

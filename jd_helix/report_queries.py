@@ -5,6 +5,10 @@
 | list transactions                    | `jd-helix report transactions`        |
 | sales information for a given store  | `jd-helix report store-sales STORE`   |
 | stores with at least one transaction | `jd-helix report stores-with-sales`   |
+| (new) records set aside              | `jd-helix report rejected-records`    |
+
+The hourly `store_sales` asset builds its table with its own SQL (assets/store_sales.py);
+ONE_STORE_SALES_SQL here sums one store over any period from the joined sales.
 """
 
 from datetime import datetime
@@ -23,7 +27,7 @@ WHERE e.transaction_at >= $start AND e.transaction_at < $end
 ORDER BY e.transaction_at, e.transaction_id
 """
 
-STORE_SALES_SQL = """
+ONE_STORE_SALES_SQL = """
 SELECT store_id, any_value(store_name) AS store_name, count(*) AS transactions,
        sum(transaction_amount)::DECIMAL(18, 2) AS sales_total,
        min(transaction_at) AS first_sale, max(transaction_at) AS last_sale
@@ -40,6 +44,17 @@ JOIN jd_stores s USING (store_id)
 WHERE e.transaction_at >= $start AND e.transaction_at < $end
 GROUP BY ALL
 ORDER BY s.store_id
+"""
+
+# Records set aside for the hours of the period, and those of reference refreshes made in it.
+REJECTED_RECORDS_SQL = """
+SELECT endpoint, scope, field, reason, raw, rejected_at
+FROM jd_rejected_records
+WHERE CASE WHEN scope = 'refresh' THEN rejected_at
+           ELSE try_strptime(scope, '%Y-%m-%d-%H:%M') END >= $start
+  AND CASE WHEN scope = 'refresh' THEN rejected_at
+           ELSE try_strptime(scope, '%Y-%m-%d-%H:%M') END < $end
+ORDER BY endpoint, scope, field, reason
 """
 
 
@@ -62,9 +77,14 @@ def transactions(database: str, start: datetime, end: datetime) -> pd.DataFrame:
 
 def store_sales(database: str, store_id: str, start: datetime, end: datetime) -> pd.DataFrame:
     """One store's sales count and total over [start, end)."""
-    return _read(database, STORE_SALES_SQL, {"store_id": store_id, "start": start, "end": end})
+    return _read(database, ONE_STORE_SALES_SQL, {"store_id": store_id, "start": start, "end": end})
 
 
 def stores_with_sales(database: str, start: datetime, end: datetime) -> pd.DataFrame:
     """The stores with at least one sale in [start, end)."""
     return _read(database, STORES_WITH_SALES_SQL, {"start": start, "end": end})
+
+
+def rejected_records(database: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """The JD records set aside for the hours in [start, end) (or by a refresh made then), with why."""
+    return _read(database, REJECTED_RECORDS_SQL, {"start": start, "end": end})
