@@ -63,6 +63,30 @@ def pin_window(
 
     `start`/`end` are naive UTC (as stored); `now` is aware.
     """
+    _load_window_sales(conn, start, end)
+    newly_unmapped = _record_unmapped(conn)
+    wanted = conn.execute(
+        """
+        SELECT transaction_id, sale_hour, verkada_camera_id AS camera_id, time_ms
+        FROM window_sales
+        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = 'unmapped')
+        """
+    ).df()
+    if wanted.empty:
+        return PinSummary(0, 0, newly_unmapped, 0)
+    too_old = _skip_what_helix_refuses(wanted, now)
+    moved = _pin_free_milliseconds(conn, wanted, event_type_uid)
+    _write_pinned(conn, wanted, event_type_uid, now)
+    return PinSummary(
+        newly_pinned=int((wanted["status"] == PENDING).sum()),
+        moved_to_free_ms=moved,
+        newly_unmapped=newly_unmapped,
+        too_old=too_old,
+    )
+
+
+def _load_window_sales(conn, start: datetime, end: datetime) -> None:
+    """The window's sales with their ledger status (if any), as the temp table window_sales."""
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE window_sales AS
@@ -74,8 +98,10 @@ def pin_window(
         """,
         [start, end],
     )
-    now_naive = now.replace(tzinfo=None)
-    # Sales with no Verkada camera: recorded (or their reason refreshed), never dropped.
+
+
+def _record_unmapped(conn) -> int:
+    """Sales with no Verkada camera: recorded (or their reason refreshed), never dropped."""
     newly_unmapped = conn.execute(
         """
         INSERT INTO helix_events (transaction_id, sale_hour, status, reason, attempts)
@@ -91,27 +117,24 @@ def pin_window(
           AND w.verkada_camera_id IS NULL AND helix_events.status = 'unmapped'
         """
     )
-    wanted = conn.execute(
-        """
-        SELECT transaction_id, sale_hour, verkada_camera_id AS camera_id, time_ms
-        FROM window_sales
-        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = 'unmapped')
-        """
-    ).df()
-    if wanted.empty:
-        return PinSummary(0, 0, newly_unmapped, 0)
+    return newly_unmapped
 
-    oldest_ok = _ms(now - HELIX_MAX_AGE + AGE_MARGIN)
-    newest_ok = _ms(now + HELIX_MAX_AHEAD)
-    too_old = wanted["time_ms"] < oldest_ok
-    too_new = wanted["time_ms"] > newest_ok
+
+def _skip_what_helix_refuses(wanted: pd.DataFrame, now: datetime) -> int:
+    """Set status/reason: pending, or skipped when Helix would refuse the instant. Returns how many are too old."""
+    too_old = wanted["time_ms"] < _ms(now - HELIX_MAX_AGE + AGE_MARGIN)
+    too_new = wanted["time_ms"] > _ms(now + HELIX_MAX_AHEAD)
     wanted["status"] = PENDING
     wanted["reason"] = None
     wanted.loc[too_old, "status"] = SKIPPED
     wanted.loc[too_old, "reason"] = "older than Helix's 30-day window: Helix would refuse it"
     wanted.loc[too_new, "status"] = SKIPPED
     wanted.loc[too_new, "reason"] = "more than 5 minutes in the future: Helix would refuse it"
+    return int(too_old.sum())
 
+
+def _pin_free_milliseconds(conn, wanted: pd.DataFrame, event_type_uid: str) -> int:
+    """Set pinned_ms for the pending rows (a free millisecond on their camera). Returns how many moved."""
     postable = wanted[wanted["status"] == PENDING]
     taken_rows = conn.execute(
         """
@@ -130,14 +153,17 @@ def pin_window(
     wanted["pinned_ms"] = pd.Series(pd.NA, index=wanted.index, dtype="Int64")
     if not postable.empty:
         wanted.loc[postable.index, "pinned_ms"] = assign_free_milliseconds(postable, taken)
-    moved = int(((wanted["pinned_ms"] != wanted["time_ms"]) & wanted["pinned_ms"].notna()).sum())
-    wanted["event_type_uid"] = event_type_uid
-    wanted["pinned_at"] = now_naive
+    return int(((wanted["pinned_ms"] != wanted["time_ms"]) & wanted["pinned_ms"].notna()).sum())
 
+
+def _write_pinned(conn, wanted: pd.DataFrame, event_type_uid: str, now: datetime) -> None:
+    wanted["event_type_uid"] = event_type_uid
+    wanted["pinned_at"] = now.replace(tzinfo=None)
     conn.execute(
         "DELETE FROM helix_events WHERE list_contains(?, transaction_id)",
         [wanted["transaction_id"].tolist()],
     )
+    conn.register("wanted_rows", wanted)
     conn.execute(
         """
         INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid,
@@ -145,15 +171,10 @@ def pin_window(
         SELECT transaction_id, sale_hour, camera_id,
                CASE WHEN status = 'pending' THEN event_type_uid END, pinned_ms, status, reason, 0,
                pinned_at
-        FROM wanted
+        FROM wanted_rows
         """
     )
-    return PinSummary(
-        newly_pinned=int((wanted["status"] == PENDING).sum()),
-        moved_to_free_ms=moved,
-        newly_unmapped=newly_unmapped,
-        too_old=int(too_old.sum()),
-    )
+    conn.unregister("wanted_rows")
 
 
 def postable_events(conn, start: datetime, end: datetime, max_attempts: int) -> pd.DataFrame:
