@@ -116,6 +116,20 @@ dimensions_schedule = dg.ScheduleDefinition(
 )
 
 
+WAREHOUSE_BUSY = "the warehouse is being written (or does not exist yet); trying next tick"
+
+
+def read_warehouse(warehouse: WarehouseResource, sql: str, params: list) -> list[tuple] | None:
+    """Rows of `sql` on a read-only connection, or None while a run writes the file (sensors never wait)."""
+    conn = open_read_only(warehouse.database)
+    if conn is None:
+        return None
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
 def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minutes: float) -> bool:
     """Wait base, 2x base, 4x base... after each failed attempt."""
     wait = timedelta(minutes=base_minutes * 2 ** max(attempts - 1, 0))
@@ -132,21 +146,18 @@ def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minu
     ),
 )
 def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, helix_settings: HelixSettings):
-    conn = open_read_only(warehouse.database)
-    if conn is None:
-        return dg.SkipReason("the warehouse is being written (or does not exist yet); trying next tick")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    try:
-        failed_hours = conn.execute(
-            """
-            SELECT sale_hour, max(attempts), max(coalesce(last_attempt_at, pinned_at)) FROM helix_events
-            WHERE (status = 'failed' AND attempts < ?) OR (status = 'pending' AND pinned_at < ?)
-            GROUP BY sale_hour ORDER BY sale_hour
-            """,
-            [helix_settings.max_attempts, now - STALE_PENDING],
-        ).fetchall()
-    finally:
-        conn.close()
+    failed_hours = read_warehouse(
+        warehouse,
+        """
+        SELECT sale_hour, max(attempts), max(coalesce(last_attempt_at, pinned_at)) FROM helix_events
+        WHERE (status = 'failed' AND attempts < ?) OR (status = 'pending' AND pinned_at < ?)
+        GROUP BY sale_hour ORDER BY sale_hour
+        """,
+        [helix_settings.max_attempts, now - STALE_PENDING],
+    )
+    if failed_hours is None:
+        return dg.SkipReason(WAREHOUSE_BUSY)
     first_hour = partition_start(hourly_partitions.get_first_partition_key())
     requests = [
         dg.RunRequest(
@@ -175,19 +186,19 @@ def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
     ),
 )
 def rejoin_unmapped_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    conn = open_read_only(warehouse.database)
-    if conn is None:
-        return dg.SkipReason("the warehouse is being written (or does not exist yet); trying next tick")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     first_hour = partition_start(hourly_partitions.get_first_partition_key()).replace(tzinfo=None)
-    try:
-        cameras_version = conn.execute(CAMERA_LISTS_VERSION_SQL).fetchone()[0]
-        unmapped_first, unmapped_last = conn.execute(
-            "SELECT min(sale_hour), max(sale_hour) FROM helix_events WHERE status = 'unmapped' AND sale_hour >= ?",
-            [max(now - REMAP_HORIZON, first_hour)],
-        ).fetchone()
-    finally:
-        conn.close()
+    found = read_warehouse(
+        warehouse,
+        f"""
+        SELECT ({CAMERA_LISTS_VERSION_SQL}), min(sale_hour), max(sale_hour)
+        FROM helix_events WHERE status = 'unmapped' AND sale_hour >= ?
+        """,
+        [max(now - REMAP_HORIZON, first_hour)],
+    )
+    if found is None:
+        return dg.SkipReason(WAREHOUSE_BUSY)
+    [(cameras_version, unmapped_first, unmapped_last)] = found
     # The first tick only learns the current version; a refresh that changes nothing re-joins nothing.
     if context.cursor is None or cameras_version == context.cursor or unmapped_first is None:
         return dg.SensorResult(skip_reason="the camera lists have not changed, or no sale is unmapped", cursor=cameras_version)
