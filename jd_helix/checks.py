@@ -153,18 +153,22 @@ def helix_events_checks(
         yield from results_per_hour(context, lambda window: _ledger_by_hour(conn, window, helix_settings.max_attempts))
 
 
+LEDGER_BY_HOUR_SQL = f"""
+SELECT e.sale_hour, count(*) AS sales, count(l.status) AS in_ledger,
+       {", ".join(f"count(l.status) FILTER (WHERE l.status = '{s}') AS {s}" for s in STATUSES)},
+       count(*) FILTER (WHERE l.status = 'failed' AND l.attempts >= $max_attempts) AS exhausted
+FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
+WHERE e.sale_hour >= $start AND e.sale_hour < $end GROUP BY e.sale_hour
+"""
+
+
 def _ledger_by_hour(conn, window: HourWindow, max_attempts: int) -> dict[datetime, list[dg.AssetCheckResult]]:
-    status_columns = "".join(f", count(l.status) FILTER (WHERE l.status = '{s}') AS \"{s}\"" for s in STATUSES)
     figures = _by_hour(
         conn,
         window,
-        f"""
-        SELECT e.sale_hour, count(*) AS sales, count(l.status) AS in_ledger{status_columns},
-               count(*) FILTER (WHERE l.status = 'failed' AND l.attempts >= {int(max_attempts)}) AS exhausted
-        FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
-        WHERE e.sale_hour >= $start AND e.sale_hour < $end GROUP BY e.sale_hour
-        """,
+        LEDGER_BY_HOUR_SQL,
         {"sales": 0, "in_ledger": 0, "exhausted": 0, **dict.fromkeys(STATUSES, 0)},
+        max_attempts=max_attempts,
     )
     results = {}
     for hour, f in figures.items():
@@ -192,9 +196,9 @@ def _ledger_by_hour(conn, window: HourWindow, max_attempts: int) -> dict[datetim
     return results
 
 
-def _by_hour(conn, window: HourWindow, sql: str, zeros: dict[str, int]) -> dict[datetime, dict[str, int]]:
+def _by_hour(conn, window: HourWindow, sql: str, zeros: dict[str, int], **params) -> dict[datetime, dict[str, int]]:
     """One row of figures per hour of the window (`zeros` for an hour with no rows)."""
-    frame = conn.execute(sql, window.bounds).df()
+    frame = conn.execute(sql, {**window.bounds, **params}).df()
     found = {row.pop("sale_hour").to_pydatetime(): row for row in frame.to_dict("records")}
     return {hour: {k: int(v) for k, v in {**zeros, **found.get(hour, {})}.items()} for hour in window.hours}
 

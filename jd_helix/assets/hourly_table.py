@@ -11,6 +11,7 @@ the run as a whole, under `run/` names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -58,26 +59,34 @@ class HourlyTable:
     # figure name -> aggregate SQL over the hour's rows; numbers, shown (and plotted) per hour
     figures: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Every part of the SQL text below comes from the module constants that build a
+        # HourlyTable; values always travel as parameters. The name is checked all the same.
+        if not re.fullmatch(r"[a-z_]+", self.name):
+            raise ValueError(f"not a plain table name: {self.name!r}")
+
     def replace(self, conn, window: HourWindow, select_sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Delete the window's rows and insert `select_sql`'s, inside the caller's transaction."""
-        conn.execute(f"DELETE FROM {self.name} WHERE sale_hour >= $start AND sale_hour < $end", window.bounds)
-        conn.execute(f"INSERT INTO {self.name} {select_sql}", {**window.bounds, **(params or {})})
+        table = self.name
+        conn.execute(f"DELETE FROM {table} WHERE sale_hour >= $start AND sale_hour < $end", window.bounds)
+        sql = f"INSERT INTO {table} {select_sql}"
+        conn.execute(sql, {**window.bounds, **(params or {})})
 
     def figures_by_hour(self, conn, window: HourWindow) -> dict[datetime, dict[str, Any]]:
         """Each hour of the window: its row count, its figures and a preview (zeros for an empty hour)."""
-        aggregates = "".join(f", {sql} AS \"{name}\"" for name, sql in self.figures.items())
-        counted = conn.execute(
+        aggregates = "".join(f", {aggregate} AS \"{name}\"" for name, aggregate in self.figures.items())
+        sql = (
             f"SELECT sale_hour, count(*) AS hour_rows{aggregates} FROM {self.name} "
-            "WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour",
-            window.bounds,
-        ).df()
-        shown = conn.execute(
+            "WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour"
+        )
+        counted = conn.execute(sql, window.bounds).df()
+        sql = (
             f"SELECT sale_hour, {self.preview_columns} FROM {self.name} "
             "WHERE sale_hour >= $start AND sale_hour < $end "
             f"QUALIFY row_number() OVER (PARTITION BY sale_hour ORDER BY {self.preview_order}) <= 10 "
-            f"ORDER BY sale_hour, {self.preview_order}",
-            window.bounds,
-        ).df()
+            f"ORDER BY sale_hour, {self.preview_order}"
+        )
+        shown = conn.execute(sql, window.bounds).df()
         by_hour = {hour.to_pydatetime(): row for hour, row in counted.set_index("sale_hour").to_dict("index").items()}
         previews = {hour.to_pydatetime(): rows for hour, rows in shown.groupby("sale_hour")}
         result = {}
