@@ -14,12 +14,12 @@ from jd_helix.assets.rejected_records import (
     rejection_counts,
     replace_rejections,
 )
+from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.tables import table_metadata
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.jd_records import DIMENSIONS, DimensionSpec, parse_dimension_records
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
-from jd_helix.assets.failures import explained_failures
 
 GROUP = "reference_data"
 POOL = "duckdb_writer"

@@ -9,6 +9,7 @@ import orjson
 import pandas as pd
 
 from jd_helix.assets.events import transaction_camera_events
+from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.helix_ledger import (
     FAILED,
     POSTED,
@@ -19,15 +20,14 @@ from jd_helix.assets.helix_ledger import (
     record_outcomes,
 )
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
-from jd_helix.assets.tables import table_metadata
 from jd_helix.assets.sales import GROUP as HOURLY_GROUP
 from jd_helix.assets.sales import naive_utc
+from jd_helix.assets.tables import table_metadata
+from jd_helix.catch_up import catch_up_condition
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import HelixEvent, PostOutcome, VerkadaClient, VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
-from jd_helix.catch_up import catch_up_condition
-from jd_helix.assets.failures import explained_failures
 
 # One posting step at a time across all runs: the org's rate limit is shared.
 HELIX_POOL = "verkada_helix"

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.rejected_records import log_rejected_records, rejection_counts, replace_rejections
 from jd_helix.assets.tables import table_metadata
@@ -14,7 +15,6 @@ from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.jd_records import TRANSACTIONS_ENDPOINT
 from jd_helix.resources.jd_sales import fetch_sales
 from jd_helix.resources.warehouse import WarehouseResource
-from jd_helix.assets.failures import explained_failures
 
 GROUP = "hourly_sales"
 POOL = "duckdb_writer"

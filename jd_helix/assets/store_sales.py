@@ -5,14 +5,14 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.helix import helix_events
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.sales import POOL, naive_utc
 from jd_helix.assets.tables import table_metadata
+from jd_helix.catch_up import catch_up_condition
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
-from jd_helix.catch_up import catch_up_condition
-from jd_helix.assets.failures import explained_failures
 
 SALES_PER_STORE_AND_HOUR_SQL = """
 SELECT e.sale_hour, e.store_id, any_value(e.store_name) AS store_name,
