@@ -41,6 +41,9 @@ WHERE epoch_ms(time_ms) >= $start AND epoch_ms(time_ms) < $end
 QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) = 1
 """
 
+# Usable records per hour, before the newest copy of each transaction_id is kept.
+PARSED_PER_HOUR_SQL = "SELECT date_trunc('hour', epoch_ms(time_ms)), count(*) FROM incoming GROUP BY 1"
+
 
 @dg.asset(
     partitions_def=hourly_partitions,
@@ -72,6 +75,7 @@ def jd_transactions(
     loaded_at = naive_utc(datetime.now(timezone.utc))
     with warehouse.write() as conn:
         conn.register("incoming", extract.table)
+        parsed = dict(conn.execute(PARSED_PER_HOUR_SQL).fetchall())
         TABLE.replace(conn, window, INSERT_SQL, {"loaded_at": loaded_at})
         conn.unregister("incoming")
         replace_rejections(
@@ -92,7 +96,7 @@ def jd_transactions(
         figures.update(
             records_received=received,
             rejected=len(rejected),
-            duplicates_dropped=received - len(rejected) - figures["dagster/row_count"],
+            duplicates_dropped=parsed.get(hour, 0) - figures["dagster/row_count"],
             **rejection_counts(rejected),
         )
     if extract.rejections:
