@@ -17,6 +17,7 @@ from jd_helix.assets.sales import jd_transactions
 from jd_helix.assets.rejected_records import jd_rejected_records
 from jd_helix.checks import hourly_checks
 from jd_helix.freshness import freshness_job, freshness_schedule, last_hour_posted_by_deadline
+from jd_helix.notifications import alert_sensors
 from jd_helix.automation import (
     dimensions_job,
     dimensions_schedule,
@@ -67,7 +68,7 @@ defs = dg.Definitions(
     asset_checks=[*hourly_checks, last_hour_posted_by_deadline],
     jobs=[dimensions_job, hourly_sales_job, helix_retry_job, helix_remap_job, freshness_job],
     schedules=[hourly_sales_schedule, dimensions_schedule, freshness_schedule],
-    sensors=[helix_retry_sensor, rejoin_unmapped_sensor, hourly_catch_up_sensor],
+    sensors=[helix_retry_sensor, rejoin_unmapped_sensor, hourly_catch_up_sensor, *alert_sensors],
     resources=build_resources(),
     # Steps of a run share one process: a process per step would only cost start-up time.
     executor=dg.in_process_executor,
