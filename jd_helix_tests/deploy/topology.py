@@ -1,0 +1,214 @@
+"""The container topology of deploy/, as processes on loopback: a PostgreSQL-backed instance
+(deploy/dagster.yaml), the jd_helix code server, the webserver and the daemon, each a process
+of its own, all three from a non-editable install of the project's wheel (built the way
+deploy/Dockerfile builds it) and run outside the source tree, as in the image.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+from dagster._grpc.client import DagsterGrpcClient
+
+from benchmarks.dagster_graphql_client import DagsterGraphQL, GraphQLError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = PROJECT_ROOT / "deploy"
+LOCATION = "jd_helix"
+# What deploy/Dockerfile copies into its build stage.
+IMAGE_SOURCES = ("pyproject.toml", "setup.py", "README.md", "jd_helix")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def build_wheel(workdir: Path) -> Path:
+    """`pip wheel --no-deps` over the files the Dockerfile copies, as its build stage does."""
+    source = workdir / "src"
+    source.mkdir()
+    for name in IMAGE_SOURCES:
+        copy = shutil.copytree if (PROJECT_ROOT / name).is_dir() else shutil.copyfile
+        copy(PROJECT_ROOT / name, source / name)
+    shutil.rmtree(source / "jd_helix" / "__pycache__", ignore_errors=True)
+    wheels = workdir / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)],
+        check=True, capture_output=True,
+    )
+    return next(wheels.glob("jd_helix-*.whl"))
+
+
+def install_wheel(wheel: Path, workdir: Path) -> Path:
+    """A venv holding the wheel (non-editable) whose dependencies come from the project's venv
+    (a .pth line: the same pinned versions without a second download). Returns its python."""
+    venv = workdir / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site_packages = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
+        check=True, capture_output=True,
+    )
+    # Appended after the venv's own site-packages, so jd_helix resolves to the installed wheel.
+    (site_packages / "zz_project_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+class Process:
+    """A child in its own process group, stopped group-wide (run workers included)."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], cwd: Path, log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def close(self) -> None:
+        self._log.close()
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.popen.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def stop_all(processes: list[Process], grace_s: float = 10.0) -> None:
+    """SIGTERM to every group at once, SIGKILL to what is left after `grace_s`."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        for process in processes:
+            process.signal(sig)
+        deadline = time.monotonic() + wait_s
+        while any(process.group_alive() for process in processes) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    for process in processes:
+        try:
+            process.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        process.close()
+
+
+class Topology:
+    """PostgreSQL instance + code server + webserver + daemon; the daemon starts separately so
+    that a test can set the scene (schedule state) first."""
+
+    def __init__(self, python: Path, instance_env: dict[str, str], code_env: dict[str, str], workdir: Path):
+        self.python, self.workdir = python, workdir
+        self.home = workdir / "dagster_home"
+        self.home.mkdir()
+        shutil.copyfile(DEPLOY / "dagster.yaml", self.home / "dagster.yaml")
+        self.code_port, self.ui_port = free_port(), free_port()
+        base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DAGSTER_HOME")}
+        self.instance_env = {
+            **base,
+            **instance_env,
+            "DAGSTER_HOME": str(self.home),
+            "JD_HELIX_CODE_SERVER_HOST": "127.0.0.1",
+            "JD_HELIX_CODE_SERVER_PORT": str(self.code_port),
+        }
+        self.code_env = {**self.instance_env, **code_env}
+        self.processes: list[Process] = []
+        self.client = DagsterGraphQL(f"http://127.0.0.1:{self.ui_port}")
+        self.repository = ""
+
+    def _start(self, name: str, args: list[str], env: dict[str, str]) -> Process:
+        # cwd outside the source tree: only the installed wheel can be imported.
+        process = Process(name, [str(self.python), *args], env, self.workdir, self.workdir)
+        self.processes.append(process)
+        return process
+
+    def _wait(self, what: str, ready, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if not all(process.alive() for process in self.processes) or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not come up:\n{self.logs()}")
+            time.sleep(0.5)
+
+    def _code_server_loaded(self) -> bool:
+        try:
+            DagsterGrpcClient(port=self.code_port, host="127.0.0.1").list_repositories()
+            return True
+        except Exception:  # noqa: BLE001 - not up (or still loading) yet
+            return False
+
+    def _location_loaded(self) -> bool:
+        try:
+            self.repository = self.client.wait_until_loaded(LOCATION, timeout_s=1)
+            return True
+        except (TimeoutError, GraphQLError):
+            return False
+
+    def start_servers(self) -> None:
+        """The code server first (compose: the others wait for its health check), then the webserver."""
+        self._start("code_server", ["-m", "dagster", "code-server", "start", "-m", "jd_helix.definitions",
+                                    "-h", "127.0.0.1", "-p", str(self.code_port)], self.code_env)
+        self._wait("the code server", self._code_server_loaded)
+        # The webserver and the daemon get no API keys: they only talk to the code server.
+        self._start("webserver", ["-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(self.ui_port),
+                                  "-w", str(DEPLOY / "workspace.yaml")], self.instance_env)
+        self._wait("the webserver", self._location_loaded)
+
+    def start_daemon(self) -> None:
+        self._start("daemon", ["-m", "dagster._daemon", "run", "-w", str(DEPLOY / "workspace.yaml")], self.instance_env)
+        self.client.wait_for_daemons(timeout_s=120, needed=("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR",
+                                                            "BACKFILL", "MONITORING"))
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ({'alive' if p.alive() else 'exited'}):\n{p.tail()}" for p in self.processes)
+
+    def stop(self) -> None:
+        stop_all(self.processes)
+        self.processes.clear()
+
+
+RUN_MESSAGES = """
+query RunMessages($runId: ID!) {
+  logsForRun(runId: $runId, limit: 1000) {
+    __typename
+    ... on EventConnection { events { __typename ... on MessageEvent { message } } }
+  }
+}
+"""
+
+
+def run_worker_pid(client: DagsterGraphQL, run_id: str) -> int | None:
+    """The run worker's pid, from the code server's "Started process for run (pid: N)." event."""
+    result = client.query(RUN_MESSAGES, {"runId": run_id})["logsForRun"]
+    for event in result.get("events", []):
+        found = re.search(r"Started process for run \(pid: (\d+)\)", event.get("message") or "")
+        if found:
+            return int(found.group(1))
+    return None
