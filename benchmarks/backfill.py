@@ -14,7 +14,13 @@ a free port, and `dagster dev -w workspace.yaml` (webserver + daemon) pointed at
 
 and reports wall time, runs, failed runs, time per hour, rows in DuckDB and Verkada traffic.
 
+--storage picks the instance storage of the batched backfill: sqlite (the shipped
+dagster.yaml, the default), postgres (deploy/dagster.yaml on a PostgreSQL server started for
+the run from Debian's binaries, see jd_helix_tests/deploy/postgres.py), or both, one after
+the other in the same run, for a side-by-side figure.
+
 Run:  python benchmarks/backfill.py --hours 720 --sales-per-hour 500 --compare-hours 48
+      python benchmarks/backfill.py --hours 720 --sales-per-hour 500 --compare-hours 0 --storage both
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dagster_graphql_client import TERMINAL_BACKFILL_STATUSES, TERMINAL_RUN_STATUSES, DagsterGraphQL, step_stats  # noqa: E402
 
 from jd_helix.sandbox.defaults import JD_SANDBOX_API_KEY, VERKADA_SANDBOX_API_KEY  # noqa: E402
+from jd_helix_tests.deploy.postgres import PostgresServer, postgres_server  # noqa: E402
 
 LOCATION = "jd_helix"
 HOURLY_ASSETS = ["jd_transactions", "transaction_camera_events", "helix_events", "store_sales"]
@@ -116,12 +123,19 @@ class Proc:
 class World:
     """Sandbox + DAGSTER_HOME + DuckDB + dagster dev for one scenario."""
 
-    def __init__(self, name: str, root: Path, args: argparse.Namespace, first_partition: str):
+    def __init__(self, name: str, root: Path, args: argparse.Namespace, first_partition: str,
+                 postgres: PostgresServer | None = None):
         self.name, self.args = name, args
         self.dir = root / name
         self.home = self.dir / "dagster_home"
         self.home.mkdir(parents=True)
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", self.home / "dagster.yaml")
+        # SQLite: the shipped dagster.yaml; PostgreSQL: the production one, on a fresh database.
+        self.instance_env: dict[str, str] = {}
+        instance_yaml = PROJECT_ROOT / "dagster.yaml"
+        if postgres is not None:
+            instance_yaml = PROJECT_ROOT / "deploy" / "dagster.yaml"
+            self.instance_env = postgres.instance_env(postgres.create_database("bench"))
+        shutil.copyfile(instance_yaml, self.home / "dagster.yaml")
         self.database = self.dir / "jd_helix.duckdb"
         self.first_partition = first_partition
         self.procs: list[Proc] = []
@@ -153,6 +167,7 @@ class World:
             "JD_API_KEY": JD_SANDBOX_API_KEY,
             "VERKADA_API_BASE_URL": f"{base}/verkada",
             "VERKADA_API_KEY": VERKADA_SANDBOX_API_KEY,
+            **self.instance_env,
         }
         self.ui_port = free_port()
         dev_cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
@@ -283,9 +298,11 @@ def verkada_traffic(stats: list[dict[str, Any]]) -> dict[str, Any]:
     return dict(traffic)
 
 
-def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.Namespace) -> dict[str, Any]:
-    world = World(name, root, args, first_partition=keys[0])
-    result: dict[str, Any] = {"scenario": name, "mode": mode, "hours": len(keys), "first": keys[0], "last": keys[-1]}
+def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.Namespace,
+             postgres: PostgresServer | None = None) -> dict[str, Any]:
+    world = World(name, root, args, first_partition=keys[0], postgres=postgres)
+    result: dict[str, Any] = {"scenario": name, "mode": mode, "hours": len(keys), "first": keys[0], "last": keys[-1],
+                              "storage": "postgres" if postgres else "sqlite"}
     try:
         world.start()
         result["dimensions_job_s"] = round(run_dimensions(world), 1)
@@ -326,7 +343,7 @@ def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.N
 
 def print_result(r: dict[str, Any]) -> None:
     print(f"\n=== {r['scenario']} ({r['mode']}): {r['hours']} hours {r['first']} .. {r['last']}")
-    for key in ("wall_s", "s_per_hour", "runs", "by_status", "failed_runs", "retried_runs", "hours_per_run",
+    for key in ("storage", "wall_s", "s_per_hour", "runs", "by_status", "failed_runs", "retried_runs", "hours_per_run",
                 "run_seconds_sum", "run_seconds_max", "step_seconds_sum", "backfill_status",
                 "other_runs_on_instance", "verkada_requests", "duckdb", "failure_messages", "logs"):
         if key in r:
@@ -348,6 +365,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep DAGSTER_HOMEs, databases and logs")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--skip-main", action="store_true", help="only the comparison")
+    parser.add_argument("--storage", choices=("sqlite", "postgres", "both"), default="sqlite",
+                        help="instance storage of the batched backfill (both: one after the other)")
     args = parser.parse_args()
 
     root = args.workdir or Path(tempfile.mkdtemp(prefix="jd_helix_backfill_"))
@@ -362,8 +381,13 @@ def main() -> int:
             if oldest_age_h > 29.5 * 24:
                 log(f"note: the first hour starts {oldest_age_h / 24:.2f} days ago; Helix refuses events older "
                     f"than 30 days, so the oldest hours end up 'skipped'")
-            results.append(scenario(f"batched_{args.hours}h", "batched", keys, root, args))
-            print_result(results[-1])
+            for storage in ("sqlite", "postgres") if args.storage == "both" else (args.storage,):
+                if storage == "postgres":
+                    with postgres_server() as server:
+                        results.append(scenario(f"batched_{args.hours}h_postgres", "batched", keys, root, args, server))
+                else:
+                    results.append(scenario(f"batched_{args.hours}h_sqlite", "batched", keys, root, args))
+                print_result(results[-1])
         if args.compare_hours:
             keys = hour_keys(args.compare_hours, args.end_hours_ago)
             for mode in ("batched", "per_hour"):
@@ -386,6 +410,12 @@ def main() -> int:
               f"({b['s_per_hour']} s/hour) vs one run per hour {p['wall_s']} s in {p['runs']} runs "
               f"({p['s_per_hour']} s/hour): x{p['wall_s'] / max(b['wall_s'], 0.1):.1f}; "
               f"per-hour extrapolated to {args.hours} hours: {p['s_per_hour'] * args.hours / 60:.0f} min")
+    main_results = [r for r in results if r["scenario"].startswith(f"batched_{args.hours}h_")]
+    if len(main_results) == 2:
+        lite, pg = main_results
+        print(f"\n=== storage over {args.hours} hours: SQLite {lite.get('wall_s')} s, {lite.get('runs')} runs, "
+              f"{lite.get('failed_runs')} failed; PostgreSQL {pg.get('wall_s')} s, {pg.get('runs')} runs, "
+              f"{pg.get('failed_runs')} failed: PostgreSQL / SQLite x{pg.get('wall_s', 0) / max(lite.get('wall_s', 0), 0.1):.2f}")
     if results and results[0]["mode"] == "batched" and not args.skip_main:
         m = results[0]
         met = m.get("wall_s", 1e9) < 600 and m.get("failed_runs", 1) == 0

@@ -3,6 +3,7 @@ its wheel (non-editable) the way deploy/Dockerfile installs it."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +20,8 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def wheel_python(tmp_path_factory) -> Path:
+def wheel_python(tmp_path_factory) -> Iterator[Future[Path]]:
+    """The wheel's venv python, built in the background while a test sets up the rest."""
     workdir = tmp_path_factory.mktemp("wheel")
-    return install_wheel(build_wheel(workdir), workdir)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(lambda: install_wheel(build_wheel(workdir), workdir))

@@ -164,26 +164,34 @@ class Topology:
         except Exception:  # noqa: BLE001 - not up (or still loading) yet
             return False
 
-    def _location_loaded(self) -> bool:
+    def _location_loaded(self, reload: bool) -> bool:
         try:
             self.repository = self.client.wait_until_loaded(LOCATION, timeout_s=1)
             return True
-        except (TimeoutError, GraphQLError):
+        except GraphQLError:
+            if reload:
+                self.client.reload_location(LOCATION)
+            return False
+        except TimeoutError:
             return False
 
     def start_servers(self) -> None:
-        """The code server first (compose: the others wait for its health check), then the webserver."""
+        """The code server and the webserver; returns once the code server has loaded jd_helix."""
         self._start("code_server", ["-m", "dagster", "code-server", "start", "-m", "jd_helix.definitions",
                                     "-h", "127.0.0.1", "-p", str(self.code_port)], self.code_env)
-        self._wait("the code server", self._code_server_loaded)
         # The webserver and the daemon get no API keys: they only talk to the code server.
         self._start("webserver", ["-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(self.ui_port),
                                   "-w", str(DEPLOY / "workspace.yaml")], self.instance_env)
-        self._wait("the webserver", self._location_loaded)
+        self._wait("the code server", self._code_server_loaded)
 
     def start_daemon(self) -> None:
         self._start("daemon", ["-m", "dagster._daemon", "run", "-w", str(DEPLOY / "workspace.yaml")], self.instance_env)
-        self.client.wait_for_daemons(timeout_s=120, needed=("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR",
+
+    def wait_until_ready(self) -> None:
+        # A webserver up before its code server shows the location as unreachable until it is
+        # reloaded (compose avoids that with a health check; here both start at once, to save time).
+        self._wait("the webserver", lambda: self._location_loaded(reload=True))
+        self.client.wait_for_daemons(timeout_s=180, needed=("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR",
                                                             "BACKFILL", "MONITORING"))
 
     def logs(self) -> str:
