@@ -36,7 +36,7 @@ from jd_helix_tests.e2e.harness import resources_for
 from jd_helix_tests.webhook_receiver import webhook_receiver
 
 SALES_PER_HOUR = 20
-SANDBOX = dict(seed=23, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=SALES_PER_HOUR,
+SANDBOX = dict(seed=23, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=SALES_PER_HOUR, clean=True,
                rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.02)
 HOURLY_ASSETS = ["jd_transactions", "transaction_camera_events", "helix_events", "store_sales"]
 THIS_HOUR = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
@@ -151,7 +151,11 @@ def world(wheel_python, postgres, tmp_path_factory):
             start_schedule_just_before(topology, "hourly_sales_schedule", tick)
             topology.start_daemon()
             topology.wait_until_ready()
-            yield World(topology, sandbox, receiver, database, postgres, postgres_db, tick)
+            world = World(topology, sandbox, receiver, database, postgres, postgres_db, tick)
+            world.backfill_id = topology.client.launch_asset_backfill(
+                HOURLY_ASSETS, [partition_key(hour) for hour in BACKFILL_HOURS], {"test": "backfill"}
+            )
+            yield world
         finally:
             topology.stop()
 
@@ -172,20 +176,23 @@ def test_the_code_server_runs_the_installed_wheel_outside_the_source_tree(world,
 def test_the_daemon_runs_the_hourly_schedule_on_postgres(world):
     run = world.wait_for_run(**{"dagster/schedule_name": "hourly_sales_schedule"})
     assert run["status"] == "SUCCESS", world.client.run_errors(run["runId"])
-    hour = world.tick.replace(minute=0) - timedelta(hours=1)  # the hour that ended before the tick
     tags = {t["key"]: t["value"] for t in run["tags"]}
-    assert tags["dagster/asset_partition_range_end"] == partition_key(hour)
+    # The tick owed since the recorded start (the latest one, if the clock passed another :15 meanwhile).
+    tick = datetime.fromisoformat(tags["dagster/scheduled_execution_time"])
+    assert tick >= world.tick and tick.minute == HOURLY_RUN_MINUTE
+    hour = tick.replace(minute=0) - timedelta(hours=1)  # the hour that ended before the tick
+    assert tags["dagster/asset_partition_range_start"] == tags["dagster/asset_partition_range_end"] == partition_key(hour)
     counts = world.check_hours([hour])
-    assert counts["valid_sales"] > 0 and counts["ledger_pending"] == counts["ledger_failed"] == 0
+    assert counts["valid_sales"] == SALES_PER_HOUR
+    assert counts["ledger_pending"] == counts["ledger_failed"] == 0
     # Run history and schedule ticks are in PostgreSQL.
     assert world.postgres_count(f"SELECT count(*) FROM runs WHERE run_id = '{run['runId']}'") == 1
     assert world.postgres_count("SELECT count(*) FROM job_ticks WHERE status = 'SUCCESS' AND type = 'SCHEDULE'") >= 1
 
 
 def test_a_24_hour_backfill_launched_like_the_ui_completes_on_postgres(world):
-    keys = [partition_key(hour) for hour in BACKFILL_HOURS]
-    backfill_id = world.client.launch_asset_backfill(HOURLY_ASSETS, keys, {"test": "backfill"})
-    deadline = time.monotonic() + 150
+    backfill_id = world.backfill_id  # launched with the topology, so it runs while the schedule test waits
+    deadline = time.monotonic() + 240
     while world.client.backfill(backfill_id)["status"] not in ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
         assert time.monotonic() < deadline, f"backfill not done: {world.client.runs(tags={'dagster/backfill': backfill_id})}"
         time.sleep(2)
@@ -193,7 +200,8 @@ def test_a_24_hour_backfill_launched_like_the_ui_completes_on_postgres(world):
     assert world.client.backfill(backfill_id)["status"] == "COMPLETED_SUCCESS", [world.client.run_errors(r["runId"]) for r in runs]
     assert runs and all(r["status"] == "SUCCESS" for r in runs)
     counts = world.check_hours(BACKFILL_HOURS)
-    assert counts["ledger_posted"] + counts["ledger_unmapped"] == counts["valid_sales"] > 0
+    assert counts["valid_sales"] == len(BACKFILL_HOURS) * SALES_PER_HOUR
+    assert counts["ledger_posted"] + counts["ledger_unmapped"] == counts["valid_sales"]
     assert world.postgres_count(f"SELECT count(*) FROM bulk_actions WHERE key = '{backfill_id}'") == 1
     assert world.postgres_count(f"SELECT count(*) FROM run_tags WHERE key = 'dagster/backfill' AND value = '{backfill_id}'") == len(runs)
 
