@@ -93,7 +93,7 @@ def failed_run_message(context: dg.RunFailureSensorContext) -> str:
     else:
         # The run died outside a step (killed worker, lost pod): name the step it was in.
         unfinished = [s.step_key for s in context.instance.get_run_step_stats(run.run_id) if s.end_time is None]
-        asset = ", ".join(unfinished) or "none started"
+        asset = ", ".join(unfinished) or "none (no step had started)"
         cause = context.failure_event.message
     return (
         f":red_circle: jd_helix: run of {run.job_name} failed - {hours_of(run.tags)}, asset {asset}: "

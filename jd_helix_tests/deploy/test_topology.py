@@ -26,7 +26,7 @@ from dagster._core.scheduler.instigation import InstigatorState, InstigatorStatu
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import GrpcServerTarget
 
-from benchmarks.dagster_graphql_client import TERMINAL_RUN_STATUSES
+from benchmarks.dagster_graphql_client import TERMINAL_RUN_STATUSES, step_stats
 from jd_helix.automation import HOURLY_RUN_MINUTE
 from jd_helix.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
@@ -177,11 +177,12 @@ def test_the_daemon_runs_the_hourly_schedule_on_postgres(world):
     run = world.wait_for_run(**{"dagster/schedule_name": "hourly_sales_schedule"})
     assert run["status"] == "SUCCESS", world.client.run_errors(run["runId"])
     tags = {t["key"]: t["value"] for t in run["tags"]}
-    # The tick owed since the recorded start (the latest one, if the clock passed another :15 meanwhile).
-    tick = datetime.fromisoformat(tags["dagster/scheduled_execution_time"])
-    assert tick >= world.tick and tick.minute == HOURLY_RUN_MINUTE
-    hour = tick.replace(minute=0) - timedelta(hours=1)  # the hour that ended before the tick
-    assert tags["dagster/asset_partition_range_start"] == tags["dagster/asset_partition_range_end"] == partition_key(hour)
+    # One hour (look-back 0): the one that ended before the tick owed since the recorded start
+    # (or before a later tick, if the clock passed another :15 meanwhile).
+    assert tags["dagster/asset_partition_range_start"] == tags["dagster/asset_partition_range_end"]
+    hour = datetime.strptime(tags["dagster/asset_partition_range_end"], "%Y-%m-%d-%H:%M").replace(tzinfo=timezone.utc)
+    tick = hour + timedelta(hours=1, minutes=HOURLY_RUN_MINUTE)
+    assert world.tick <= tick <= datetime.now(timezone.utc)
     counts = world.check_hours([hour])
     assert counts["valid_sales"] == SALES_PER_HOUR
     assert counts["ledger_pending"] == counts["ledger_failed"] == 0
@@ -208,12 +209,16 @@ def test_a_24_hour_backfill_launched_like_the_ui_completes_on_postgres(world):
 
 def test_a_run_whose_worker_is_sigkilled_is_reported_and_its_hour_recovered(world):
     key = partition_key(KILLED_HOUR)
+
+    def in_step(step_key: str) -> bool:
+        return any(s["stepKey"] == step_key and s["status"] == "IN_PROGRESS" for s in step_stats(world.client, run_id))
+
     world.sandbox.faults.update(api="jd", latency_ms=3000)  # the extraction step lasts a few seconds
     try:
         run_id = world.client.launch_run(LOCATION, world.topology.repository, "hourly_sales_job", {"dagster/partition": key})
         deadline = time.monotonic() + 90
-        while not (pid := run_worker_pid(world.client, run_id)) or not world.sandbox.stats():
-            assert time.monotonic() < deadline, f"the run never started:\n{world.topology.logs()}"
+        while not (in_step("jd_transactions") and (pid := run_worker_pid(world.client, run_id))):
+            assert time.monotonic() < deadline, f"the run never reached jd_transactions:\n{world.topology.logs()}"
             time.sleep(0.2)
         # In jd_transactions, holding the duckdb_writer pool's slot: what an OOM kill does.
         os.kill(pid, signal.SIGKILL)
