@@ -31,7 +31,7 @@ from jd_helix.automation import HOURLY_RUN_MINUTE
 from jd_helix.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.chaos.harness import DIMENSION_ASSETS, check_against_truth
-from jd_helix_tests.deploy.topology import LOCATION, PROJECT_ROOT, Topology, run_worker_pid
+from jd_helix_tests.deploy.topology import LOCATION, PROJECT_ROOT, Topology, real_now, run_worker_pid
 from jd_helix_tests.e2e.harness import resources_for
 from jd_helix_tests.webhook_receiver import webhook_receiver
 
@@ -39,7 +39,7 @@ SALES_PER_HOUR = 20
 SANDBOX = dict(seed=23, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=SALES_PER_HOUR, clean=True,
                rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.02)
 HOURLY_ASSETS = ["jd_transactions", "transaction_camera_events", "helix_events", "store_sales"]
-THIS_HOUR = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+THIS_HOUR = real_now().replace(minute=0, second=0, microsecond=0)
 # Hours of each test, apart from each other and from what the schedule runs (the last hour or two).
 BACKFILL_HOURS = [THIS_HOUR - timedelta(hours=h) for h in range(40, 16, -1)]
 KILLED_HOUR = THIS_HOUR - timedelta(hours=8)
@@ -125,7 +125,8 @@ def world(wheel_python, postgres, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("topology")
     database = workdir / "duckdb" / "jd_helix.duckdb"
     database.parent.mkdir()
-    with Sandbox.running(SandboxConfig(**SANDBOX), port=0) as sandbox, webhook_receiver() as receiver:
+    # The sandbox's clock is the real one too (its Helix keeps 30 days back from it).
+    with Sandbox.running(SandboxConfig(**SANDBOX, now=real_now()), port=0) as sandbox, webhook_receiver() as receiver:
         # The reference data, so that every hour's sales map to cameras (dimensions_job's own
         # run through the topology is not what these tests are about).
         assert dg.materialize(DIMENSION_ASSETS, resources=resources_for(sandbox, str(database))).success
@@ -147,7 +148,7 @@ def world(wheel_python, postgres, tmp_path_factory):
         )
         try:
             topology.start_servers()
-            tick = last_tick_time(datetime.now(timezone.utc))
+            tick = last_tick_time(real_now())
             start_schedule_just_before(topology, "hourly_sales_schedule", tick)
             topology.start_daemon()
             topology.wait_until_ready()
@@ -182,7 +183,7 @@ def test_the_daemon_runs_the_hourly_schedule_on_postgres(world):
     assert tags["dagster/asset_partition_range_start"] == tags["dagster/asset_partition_range_end"]
     hour = datetime.strptime(tags["dagster/asset_partition_range_end"], "%Y-%m-%d-%H:%M").replace(tzinfo=timezone.utc)
     tick = hour + timedelta(hours=1, minutes=HOURLY_RUN_MINUTE)
-    assert world.tick <= tick <= datetime.now(timezone.utc)
+    assert world.tick <= tick <= real_now()
     counts = world.check_hours([hour])
     assert counts["valid_sales"] == SALES_PER_HOUR
     assert counts["ledger_pending"] == counts["ledger_failed"] == 0

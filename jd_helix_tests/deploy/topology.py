@@ -15,7 +15,10 @@ import subprocess
 import sys
 import sysconfig
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+
+import time_machine
 
 from dagster._grpc.client import DagsterGrpcClient
 
@@ -26,6 +29,13 @@ DEPLOY = PROJECT_ROOT / "deploy"
 LOCATION = "jd_helix"
 # What deploy/Dockerfile copies into its build stage.
 IMAGE_SOURCES = ("pyproject.toml", "setup.py", "README.md", "jd_helix")
+
+
+def real_now() -> datetime:
+    """The wall clock, even when JD_HELIX_TEST_NOW has moved this process's clock: the
+    topology's processes (the daemon's schedules above all) run on the real one."""
+    hatch = time_machine.escape_hatch
+    return datetime.fromtimestamp(hatch.time.time() if hatch.is_travelling() else time.time(), timezone.utc)
 
 
 def free_port() -> int:
