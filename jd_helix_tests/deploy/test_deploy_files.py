@@ -25,21 +25,32 @@ def _is_env_read(call: ast.Call) -> bool:
     return func in ("os.environ.get", "os.getenv", "dg.EnvVar", "EnvVar", "_from_env")
 
 
+# Not part of the Dagster deployment: the sandbox (never deployed) and the HTTP API
+# (`jd-helix serve`, a service of its own that deploy/ does not run yet).
+NOT_DEPLOYED = ("sandbox", "api")
+
+
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
 def variables_the_code_reads() -> set[str]:
-    """Every variable name the package reads (os.environ / os.getenv / EnvVar / _from_env),
-    as a literal or a module constant; the sandbox is not deployed and is left out."""
+    """Every variable name the deployed package reads (os.environ / os.getenv / EnvVar /
+    _from_env), as a literal or a module constant (of any module: constants are imported)."""
+    trees = {
+        path: ast.parse(path.read_text())
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] not in NOT_DEPLOYED
+    }
+    constants = {name: value for tree in trees.values() for name, value in _module_constants(tree).items()}
     names: set[str] = set()
-    for path in PACKAGE.rglob("*.py"):
-        if "sandbox" in path.relative_to(PACKAGE).parts:
-            continue
-        tree = ast.parse(path.read_text())
-        constants = {
-            target.id: node.value.value
-            for node in tree.body
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-            for target in node.targets
-            if isinstance(target, ast.Name)
-        }
+    for tree in trees.values():
         for node in ast.walk(tree):
             arguments = []
             if isinstance(node, ast.Call) and _is_env_read(node):
