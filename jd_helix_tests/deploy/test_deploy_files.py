@@ -20,9 +20,13 @@ API_KEYS = {"JD_API_KEY", "VERKADA_API_KEY"}
 SECRETS = API_KEYS | {"JD_HELIX_ALERT_WEBHOOK_URL"}
 
 
+# The environment as the code names it: `os.environ`, or a parameter `environ` defaulting to it.
+ENVIRONMENTS = ("os.environ", "environ")
+
+
 def _is_env_read(call: ast.Call) -> bool:
     func = ast.unparse(call.func)
-    return func in ("os.environ.get", "os.getenv", "dg.EnvVar", "EnvVar", "_from_env")
+    return func in ("os.getenv", "dg.EnvVar", "EnvVar", "_from_env") or func in {f"{e}.get" for e in ENVIRONMENTS}
 
 
 # Not part of the Dagster deployment: the sandbox (never deployed) and the HTTP API
@@ -55,7 +59,7 @@ def variables_the_code_reads() -> set[str]:
             arguments = []
             if isinstance(node, ast.Call) and _is_env_read(node):
                 arguments = [*node.args[:1], *(keyword.value for keyword in node.keywords)]
-            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) in ENVIRONMENTS:
                 arguments = [node.slice]
             for argument in arguments:
                 if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
@@ -92,7 +96,7 @@ DOCKERFILE = (DEPLOY / "Dockerfile").read_text()
 def test_the_variables_are_found_in_the_code():
     # The extraction itself works: these are read in four different ways.
     assert {"JD_API_KEY", "VERKADA_API_BASE_URL", "JD_HELIX_DUCKDB_PATH", "JD_HELIX_LOOKBACK_HOURS",
-            "JD_HELIX_START", "JD_HELIX_ALERT_WEBHOOK_URL"} <= CODE_VARIABLES
+            "JD_HELIX_START", "JD_HELIX_HISTORY_DAYS", "JD_HELIX_ALERT_WEBHOOK_URL"} <= CODE_VARIABLES
     assert {"DAGSTER_PG_HOST", "DAGSTER_PG_PASSWORD", "JD_HELIX_CODE_SERVER_HOST"} <= INSTANCE_VARIABLES
 
 
