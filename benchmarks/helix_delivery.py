@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _sandbox_proc import sandbox_process  # noqa: E402
 
 from jd_helix.resources.helix_settings import EVENT_SCHEMA  # noqa: E402
-from jd_helix.resources.verkada import HelixEvent, VerkadaResource  # noqa: E402
+from jd_helix.clients.verkada.events import HelixEvent  # noqa: E402
+from jd_helix.resources.verkada import VerkadaResource  # noqa: E402
 from jd_helix.sandbox import Sandbox, SandboxConfig  # noqa: E402
 
 SEED = 7

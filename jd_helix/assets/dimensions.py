@@ -17,7 +17,7 @@ from jd_helix.assets.rejected_records import (
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.tables import table_metadata
 from jd_helix.resources.jd_api import JdApiResource
-from jd_helix.resources.jd_records import DIMENSIONS, DimensionSpec, parse_dimension_records
+from jd_helix.clients.jd.records import DIMENSIONS, DimensionSpec, parse_dimension_records
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 

@@ -16,8 +16,8 @@ import dagster as dg
 import duckdb
 import requests
 
-from jd_helix.resources.jd_api import JdApiError
-from jd_helix.resources.verkada import VerkadaError
+from jd_helix.clients.jd.client import JdApiError
+from jd_helix.clients.verkada.errors import VerkadaError
 
 EXPLAINED = (JdApiError, VerkadaError, requests.RequestException, duckdb.IOException)
 

@@ -26,7 +26,9 @@ from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
-from jd_helix.resources.verkada import HelixEvent, PostOutcome, VerkadaClient, VerkadaResource
+from jd_helix.clients.verkada.client import VerkadaClient
+from jd_helix.clients.verkada.events import HelixEvent, PostOutcome
+from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 
 # One posting step at a time across all runs: the org's rate limit is shared.

@@ -19,7 +19,7 @@ import orjson
 import pandas as pd
 
 from jd_helix.assets.tables import table_metadata
-from jd_helix.resources.jd_records import DIMENSIONS, Rejection
+from jd_helix.clients.jd.records import DIMENSIONS, Rejection
 
 REFRESH_SCOPE = "refresh"
 REJECTED_RECORDS = "jd_rejected_records"

@@ -12,8 +12,8 @@ from jd_helix.assets.rejected_records import log_rejected_records, rejection_cou
 from jd_helix.assets.tables import table_metadata
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions, partition_key
 from jd_helix.resources.jd_api import JdApiResource
-from jd_helix.resources.jd_records import TRANSACTIONS_ENDPOINT
-from jd_helix.resources.jd_sales import fetch_sales
+from jd_helix.clients.jd.records import TRANSACTIONS_ENDPOINT
+from jd_helix.clients.jd.sales_extract import fetch_sales
 from jd_helix.resources.warehouse import WarehouseResource
 
 GROUP = "hourly_sales"

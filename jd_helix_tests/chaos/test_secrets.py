@@ -17,8 +17,10 @@ import pytest
 from jd_helix.definitions import build_resources
 from jd_helix.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
-from jd_helix.resources.jd_api import JdApiResource, JdAuthError
-from jd_helix.resources.verkada import VerkadaAuthError, VerkadaConfigError, VerkadaResource
+from jd_helix.clients.jd.client import JdAuthError
+from jd_helix.clients.verkada.errors import VerkadaAuthError, VerkadaConfigError
+from jd_helix.resources.jd_api import JdApiResource
+from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.chaos.harness import DIMENSION_ASSETS, HOURLY_ASSETS, PROJECT_ROOT
@@ -134,7 +136,7 @@ def test_loopback_http_and_https_are_accepted(url):
 def test_tls_verification_stays_on():
     jd = JdApiResource(base_url="https://jd.example.com", api_key="k").get_client()
     verkada = VerkadaResource(base_url="https://api.verkada.com", api_key="k").get_client()
-    assert jd._session.verify is True and verkada._session.verify is True
+    assert jd._session.verify is True and verkada.transport._session.verify is True
     jd.close()
     verkada.close()
     sources = [p for p in (PROJECT_ROOT / "jd_helix").rglob("*.py")]

@@ -8,13 +8,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from jd_helix.resources.verkada import (
-    EVENT_TYPE_PATH,
-    HelixEvent,
-    VerkadaAuthError,
-    VerkadaClient,
-)
-from jd_helix.resources.verkada_rate_limit import RateLimitSettings, VerkadaRateLimiter
+from jd_helix.clients.verkada.client import VerkadaClient
+from jd_helix.clients.verkada.endpoints import EVENT_TYPE_PATH
+from jd_helix.clients.verkada.errors import VerkadaAuthError
+from jd_helix.clients.verkada.events import HelixEvent
+from jd_helix.clients.verkada.rate_limit import RateLimitSettings, VerkadaRateLimiter
+from jd_helix.clients.verkada.settings import VerkadaClientSettings
 
 sandbox = pytest.importorskip("jd_helix.sandbox")
 Sandbox = sandbox.Sandbox
@@ -37,8 +36,8 @@ def _client(sb: Any, *, limiter: VerkadaRateLimiter | None = None, **kw: Any) ->
     return VerkadaClient(
         sb.verkada_base_url,
         sb.verkada_api_key,
+        VerkadaClientSettings(**kw),
         limiter=limiter if limiter is not None else VerkadaRateLimiter(UNLIMITED),
-        **kw,
     )
 
 
@@ -70,23 +69,23 @@ def test_token_is_cached(sb) -> None:
     before = _stats(sb, "token")
     with _client(sb) as client:
         for _ in range(5):
-            client._call("GET", EVENT_TYPE_PATH)
+            client.transport.call("GET", EVENT_TYPE_PATH)
         assert client.token_renewals == 1
     assert _stats(sb, "token") - before == 1
 
 
 def test_expired_token_is_renewed_once_and_the_request_retried(sb) -> None:
     with _client(sb) as client:
-        client._call("GET", EVENT_TYPE_PATH)
+        client.transport.call("GET", EVENT_TYPE_PATH)
         sb.faults.update(token_ttl_s=1)
         time.sleep(1.2)
         expired_before = _stats(sb, status=401)
-        client._call("GET", EVENT_TYPE_PATH)  # 401 -> renew -> retry, invisible to the caller
+        client.transport.call("GET", EVENT_TYPE_PATH)  # 401 -> renew -> retry, invisible to the caller
         assert _stats(sb, status=401) - expired_before == 1
         assert client.token_renewals == 2
         # the client learnt the short life: the next token is renewed before it expires
         time.sleep(1.2)
-        client._call("GET", EVENT_TYPE_PATH)
+        client.transport.call("GET", EVENT_TYPE_PATH)
         assert _stats(sb, status=401) - expired_before == 1
         assert client.token_renewals == 3
 
@@ -221,7 +220,7 @@ def test_limiter_keeps_zero_429_under_the_real_limit() -> None:
 
         def work(client: VerkadaClient) -> None:
             for _ in range(15):
-                client._call("GET", EVENT_TYPE_PATH)
+                client.transport.call("GET", EVENT_TYPE_PATH)
 
         threads = [threading.Thread(target=work, args=(clients[i % 2],)) for i in range(3)]
         for t in threads:
@@ -241,9 +240,9 @@ def test_429_burst_is_waited_out() -> None:
     cfg = SandboxConfig(clean=True, seed=14)
     with Sandbox.running(cfg, port=0) as sb2:
         with _client(sb2, limiter=VerkadaRateLimiter(RateLimitSettings())) as client:
-            client._call("GET", EVENT_TYPE_PATH)
+            client.transport.call("GET", EVENT_TYPE_PATH)
             sb2.faults.update(api="verkada", burst_429=2)
-            client._call("GET", EVENT_TYPE_PATH)
+            client.transport.call("GET", EVENT_TYPE_PATH)
             assert client.rate_limited == 2
             assert client.requests_made == 1 + 1 + 3  # token, first call, 429, 429, success
             assert _stats(sb2, status=429) == 2

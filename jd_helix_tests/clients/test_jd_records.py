@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jd_helix.resources.jd_records import (
+from jd_helix.clients.jd.records import (
     DIMENSIONS,
     RecordError,
     parse_amount_cents,

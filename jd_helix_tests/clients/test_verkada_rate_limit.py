@@ -8,7 +8,7 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jd_helix.resources.verkada_rate_limit import (
+from jd_helix.clients.verkada.rate_limit import (
     RateLimitSettings,
     VerkadaRateLimiter,
     reset_shared_limiters,

@@ -9,16 +9,13 @@ import orjson
 import pytest
 import requests
 
-from jd_helix.resources.verkada import (
-    HelixEvent,
-    PostOutcome,
-    VerkadaClient,
-    VerkadaConfigError,
-    VerkadaResource,
-    check_base_url,
-    event_body,
-)
-from jd_helix.resources.verkada_rate_limit import RateLimitSettings, VerkadaRateLimiter
+from jd_helix.clients.verkada.attribute_values import event_body
+from jd_helix.clients.verkada.client import VerkadaClient
+from jd_helix.clients.verkada.errors import VerkadaConfigError
+from jd_helix.clients.verkada.events import HelixEvent, PostOutcome
+from jd_helix.clients.verkada.rate_limit import RateLimitSettings, VerkadaRateLimiter
+from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
+from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.sandbox.defaults import VERKADA_SANDBOX_API_KEY, verkada_base_url
 
 NOW_MS = 1_800_000_000_000
@@ -45,7 +42,7 @@ def test_resource_defaults_to_the_sandbox() -> None:
     resource = VerkadaResource()
     with resource.get_client() as client:
         assert client.base_url == verkada_base_url()
-        assert client._api_key == VERKADA_SANDBOX_API_KEY
+        assert client.transport._api_key == VERKADA_SANDBOX_API_KEY
 
 
 def test_resource_with_a_base_url_needs_a_key() -> None:
@@ -111,7 +108,7 @@ def _response(status: int, body: Any = None) -> requests.Response:
 
 
 class FakeApi:
-    """Stands in for VerkadaClient._send: routes (method, path) to a handler."""
+    """Stands in for VerkadaTransport.send: routes (method, path) to a handler."""
 
     def __init__(self, handler: Callable[[str, str, Any], requests.Response]):
         self.handler = handler
@@ -127,13 +124,13 @@ def _client(handler, **kw) -> tuple[VerkadaClient, FakeApi]:
     client = VerkadaClient(
         "https://api.verkada.com",
         "k",
+        VerkadaClientSettings(**kw),
         limiter=VerkadaRateLimiter(RateLimitSettings(None, None)),
         now_ms=lambda: NOW_MS,
         sleep=lambda s: None,
-        **kw,
     )
     fake = FakeApi(handler)
-    client._send = fake  # type: ignore[method-assign]
+    client.transport.send = fake  # type: ignore[method-assign]
     return client, fake
 
 

@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from jd_helix.resources.http_session import PoliteRetry, make_retry, make_session
+from jd_helix.clients.http_session import PoliteRetry, make_retry, make_session
 
 
 class _Scripted(BaseHTTPRequestHandler):

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from jd_helix.resources.jd_api import JdApiClient
-from jd_helix.resources.jd_records import (
+from jd_helix.clients.jd.client import JdApiClient
+from jd_helix.clients.jd.records import (
     TRANSACTION_SCHEMA,
     TRANSACTIONS_ENDPOINT,
     Rejection,

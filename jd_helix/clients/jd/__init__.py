@@ -1,0 +1,1 @@
+"""The JD Sports retail API: its client, its record parsers, and the sales extract."""

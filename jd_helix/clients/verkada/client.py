@@ -1,0 +1,257 @@
+"""The Verkada API client: cameras, footage links, Helix event types and events.
+
+Follows docs/verkada-helix-api.md. Usage::
+
+    with VerkadaClient(base_url, api_key, VerkadaClientSettings()) as client:
+        cameras = client.list_cameras()
+        event_type = client.ensure_event_type("JD Sports Sale", {"transaction_id": "string", ...})
+        outcomes = client.post_events(events, on_batch_done=write_ledger_rows)
+        metadata = {"requests": client.requests_made, "rate_limited": client.rate_limited}
+
+Requests go through ``transport`` (rate limit, token, urllib3 retries); events go in batch
+jobs (``batch_jobs``) or, where Helix has no batch endpoint, one by one (``single_posts``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence
+
+from jd_helix.clients.verkada.attribute_values import event_body
+from jd_helix.clients.verkada.batch_jobs import BatchPoster
+from jd_helix.clients.verkada.endpoints import CAMERAS_PATH, EVENT_TYPE_PATH, FOOTAGE_LINK_PATH
+from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaConfigError, VerkadaError, parse_json
+from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent
+from jd_helix.clients.verkada.limits import CAMERA_PAGE_SIZE, MAX_BATCH_ITEMS, SCHEMA_TYPES
+from jd_helix.clients.verkada.rate_limit import VerkadaRateLimiter, shared_limiter
+from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
+from jd_helix.clients.verkada.single_posts import post_singly
+from jd_helix.clients.verkada.transport import VerkadaTransport
+
+
+@dataclass(frozen=True)
+class EnsuredEventType:
+    uid: str
+    name: str
+    schema: dict[str, str]
+    action: Literal["found", "created", "updated"]
+
+
+class VerkadaClient:
+    """A Verkada API client for one org. Thread-safe for the read calls and the token;
+    call ``post_events`` from one thread at a time. Use as a context manager or call
+    :meth:`close`.
+
+    ``limiter`` defaults to the process-wide limiter of the base URL; ``now_ms``,
+    ``monotonic`` and ``sleep`` are the clock, replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        settings: VerkadaClientSettings = VerkadaClientSettings(),
+        *,
+        limiter: Optional[VerkadaRateLimiter] = None,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not api_key:
+            raise VerkadaConfigError(f"No Verkada API key: set {API_KEY_ENV}")
+        if not 1 <= settings.batch_size <= MAX_BATCH_ITEMS:
+            raise VerkadaConfigError(f"batch_size must be 1..{MAX_BATCH_ITEMS}, got {settings.batch_size}")
+        self.base_url = check_base_url(base_url)
+        self.settings = settings
+        self._now_ms = now_ms
+        self._max_event_age_ms = None if settings.max_event_age_s is None else int(settings.max_event_age_s * 1000)
+        self._max_future_ms = None if settings.max_future_s is None else int(settings.max_future_s * 1000)
+        self._schemas: dict[str, dict[str, str]] = {}  # event type uid -> schema, as ensured
+        if limiter is None:
+            limiter = shared_limiter(self.base_url, settings.rate_limit)
+        self.transport = VerkadaTransport(self.base_url, api_key, settings, limiter, monotonic)
+        self._batches = BatchPoster(self.transport, settings, monotonic, sleep)
+
+    # -- counters and lifecycle ---------------------------------------------------
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests actually sent by this client, retries included."""
+        return self.transport.requests_made
+
+    @property
+    def rate_limited(self) -> int:
+        """429 responses this client received (each one was waited out and retried)."""
+        return self.transport.rate_limited
+
+    @property
+    def token_renewals(self) -> int:
+        """How many tokens this client has fetched."""
+        return self.transport.token.renewals
+
+    @property
+    def batch_supported(self) -> bool:
+        """False once the batch endpoint answered 404/403: events then go one by one."""
+        return self._batches.supported
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "VerkadaClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never show the key or token
+        return f"VerkadaClient(base_url={self.base_url!r})"
+
+    # -- cameras -------------------------------------------------------------------
+
+    def list_cameras(self) -> list[dict[str, Any]]:
+        """Every camera of the org: all pages of ``GET /cameras/v1/devices``."""
+        cameras: list[dict[str, Any]] = []
+        token: Optional[str] = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"page_size": CAMERA_PAGE_SIZE}
+            if token:
+                params["page_token"] = token
+            body = self.transport.call("GET", CAMERAS_PATH, params=params)
+            cameras.extend(body.get("cameras") or [])
+            token = body.get("next_page_token")
+            if not token:
+                return cameras
+            token = str(token)
+            if token in seen:
+                raise VerkadaError("Verkada camera paging repeated a page token; stopping")
+            seen.add(token)
+
+    def footage_link(self, camera_id: str, timestamp_s: int) -> str:
+        """Command link to ``camera_id``'s footage at ``timestamp_s`` (Unix seconds)."""
+        body = self.transport.call(
+            "GET", FOOTAGE_LINK_PATH, params={"camera_id": camera_id, "timestamp": int(timestamp_s)}
+        )
+        url = body.get("url")
+        if not url:
+            raise VerkadaError("Verkada footage link response carried no url")
+        return str(url)
+
+    # -- event types -----------------------------------------------------------------
+
+    def _find_event_type(self, name: str) -> Optional[dict[str, Any]]:
+        body = self.transport.call("GET", EVENT_TYPE_PATH, params={"name": name})
+        for event_type in body.get("event_types") or []:
+            if event_type.get("name") == name:
+                return event_type
+        return None
+
+    def ensure_event_type(self, name: str, schema: Mapping[str, str]) -> EnsuredEventType:
+        """The event type called ``name`` with exactly ``schema``: found as is, created,
+        or its schema replaced by PATCH (Helix replaces the whole schema)."""
+        schema = dict(schema)
+        bad = {k: v for k, v in schema.items() if v not in SCHEMA_TYPES}
+        if bad:
+            raise ValueError(f"unsupported Helix attribute types {bad}; allowed: {sorted(SCHEMA_TYPES)}")
+        action: Literal["found", "created", "updated"]
+        existing = self._find_event_type(name)
+        if existing is None:
+            response = self.transport.send("POST", EVENT_TYPE_PATH, json_body={"name": name, "event_schema": schema})
+            if response.status_code == 200:
+                created = parse_json(response, "create event type")
+                uid = created.get("event_type_uid")
+                if not uid:
+                    existing = self._find_event_type(name)
+                    if existing is None:
+                        raise VerkadaError("Verkada created the event type but returned no uid")
+                    uid = existing["event_type_uid"]
+                self._schemas[str(uid)] = schema
+                return EnsuredEventType(str(uid), name, schema, "created")
+            # Another process may have created it since we looked (names are unique).
+            existing = self._find_event_type(name)
+            if existing is None:
+                raise self.transport.error(response, "create event type")
+        uid = str(existing["event_type_uid"])
+        current = dict(existing.get("event_schema") or {})
+        if current == schema:
+            action = "found"
+        else:
+            self.transport.call(
+                "PATCH", EVENT_TYPE_PATH, params={"event_type_uid": uid}, json_body={"event_schema": schema}
+            )
+            action = "updated"
+        self._schemas[uid] = schema
+        return EnsuredEventType(uid, name, schema, action)
+
+    # -- events ----------------------------------------------------------------------
+
+    def post_events(
+        self,
+        events: Sequence[HelixEvent],
+        *,
+        on_batch_done: Optional[Callable[[list[PostOutcome]], None]] = None,
+        schema: Optional[Mapping[str, str]] = None,
+    ) -> list[PostOutcome]:
+        """Post ``events``; return one outcome per event, in the same order.
+
+        Attribute values are normalised here (numbers as JSON numbers, strings cut to 200
+        characters, converted to the type's schema when known: ``schema`` or the one
+        ``ensure_event_type`` saw for the uid). Events Helix would refuse for sure (bad
+        value, ``time_ms`` older than 30 days or more than 5 min ahead) are skipped
+        without a request. The rest go in batch jobs of ``batch_size`` (several jobs in
+        flight, polled with backoff), or one POST each where the batch endpoint answers
+        404/403. ``on_batch_done(outcomes)`` is called as each group of outcomes becomes
+        final, so the caller can persist them as it goes; every event is reported there
+        exactly once.
+
+        Raises VerkadaAuthError if the key is refused mid-way (outcomes already passed
+        to ``on_batch_done`` stand; the rest were not reported).
+        """
+        outcomes: list[Optional[PostOutcome]] = [None] * len(events)
+
+        def report(done: list[tuple[int, PostOutcome]]) -> None:
+            if not done:
+                return
+            for index, outcome in done:
+                outcomes[index] = outcome
+            if on_batch_done is not None:
+                on_batch_done([outcome for _, outcome in done])
+
+        ready, rejected = self._prepare(events, schema)
+        report(rejected)
+        if self._batches.supported:
+            ready = self._batches.post(ready, report)
+        post_singly(self.transport, ready, report, self.settings.single_post_chunk)
+        assert all(o is not None for o in outcomes)
+        return [o for o in outcomes if o is not None]
+
+    def _prepare(
+        self, events: Sequence[HelixEvent], schema: Optional[Mapping[str, str]]
+    ) -> tuple[list[ReadyEvent], list[tuple[int, PostOutcome]]]:
+        """Split ``events`` into those ready to send (with their bodies) and those skipped."""
+        ready: list[ReadyEvent] = []
+        rejected: list[tuple[int, PostOutcome]] = []
+        now = self._now_ms()
+        for index, event in enumerate(events):
+            reason = self._local_rejection(event, now)
+            body: Optional[dict[str, Any]] = None
+            if reason is None:
+                try:
+                    body = event_body(event, schema if schema is not None else self._schemas.get(event.event_type_uid))
+                except ValueError as exc:
+                    reason = str(exc)
+            if reason is not None or body is None:
+                rejected.append((index, PostOutcome(event.key, "skipped", reason)))
+            else:
+                ready.append((index, event, body))
+        return ready, rejected
+
+    def _local_rejection(self, event: HelixEvent, now_ms: int) -> Optional[str]:
+        if isinstance(event.time_ms, bool) or not isinstance(event.time_ms, int):
+            return f"time_ms must be an integer of epoch milliseconds, got {event.time_ms!r}"
+        if self._max_event_age_ms is not None and event.time_ms < now_ms - self._max_event_age_ms:
+            return "time_ms is older than Helix accepts (30 days)"
+        if self._max_future_ms is not None and event.time_ms > now_ms + self._max_future_ms:
+            return "time_ms is more than 5 minutes in the future"
+        return None

@@ -1,0 +1,8 @@
+"""The Verkada API paths the client calls (docs/verkada-helix-api.md)."""
+
+TOKEN_PATH = "/token"
+CAMERAS_PATH = "/cameras/v1/devices"
+EVENT_TYPE_PATH = "/cameras/v1/video_tagging/event_type"
+EVENT_PATH = "/cameras/v1/video_tagging/event"
+BATCH_PATH = "/cameras/v1/video_tagging/event/batch"
+FOOTAGE_LINK_PATH = "/cameras/v1/footage/link"
