@@ -8,17 +8,15 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
 from jd_helix.assets.store_sales import store_sales
 from jd_helix.assets.sales import jd_transactions
-from jd_helix.partitions import hourly_partitions, partition_key, partition_start
+from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE
+from jd_helix.helix_status import HelixStatus
+from jd_helix.partitions import hourly_partitions, partition_key, partition_range_tags, partition_start
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource, open_read_only
 
@@ -27,8 +25,6 @@ from jd_helix.resources.warehouse import WarehouseResource, open_read_only
 # replaced whole and the ledger never re-posts what is posted).
 HOURLY_RUN_MINUTE = 15
 DEFAULT_LOOKBACK_HOURS = 2
-# Sales older than this are beyond Helix's reach: no point re-joining them.
-REMAP_HORIZON = timedelta(days=30)
 # What decides a sale's camera: the names and ids of both camera lists. Its hash is the
 # sensor's cursor, so a refresh that changes nothing re-joins nothing.
 CAMERA_LISTS_VERSION_SQL = """
@@ -102,7 +98,7 @@ def hourly_sales_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReques
     first, last = hours_to_run(context.scheduled_execution_time, lookback_hours())
     return dg.RunRequest(
         run_key=last,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        tags=partition_range_tags(first, last),
     )
 
 
@@ -151,10 +147,10 @@ def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
         warehouse,
         """
         SELECT sale_hour, max(attempts), max(coalesce(last_attempt_at, pinned_at)) FROM helix_events
-        WHERE (status = 'failed' AND attempts < ?) OR (status = 'pending' AND pinned_at < ?)
+        WHERE (status = ? AND attempts < ?) OR (status = ? AND pinned_at < ?)
         GROUP BY sale_hour ORDER BY sale_hour
         """,
-        [helix_settings.max_attempts, now - STALE_PENDING],
+        [HelixStatus.FAILED, helix_settings.max_attempts, HelixStatus.PENDING, now - STALE_PENDING],
     )
     if failed_hours is None:
         return dg.SkipReason(WAREHOUSE_BUSY)
@@ -192,9 +188,10 @@ def rejoin_unmapped_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
         warehouse,
         f"""
         SELECT ({CAMERA_LISTS_VERSION_SQL}), min(sale_hour), max(sale_hour)
-        FROM helix_events WHERE status = 'unmapped' AND sale_hour >= ?
+        FROM helix_events WHERE status = ? AND sale_hour >= ?
         """,
-        [max(now - REMAP_HORIZON, first_hour)],
+        # Sales older than Helix's window are beyond its reach: no point re-joining them.
+        [HelixStatus.UNMAPPED, max(now - HELIX_MAX_EVENT_AGE, first_hour)],
     )
     if found is None:
         return dg.SkipReason(WAREHOUSE_BUSY)
@@ -207,10 +204,10 @@ def rejoin_unmapped_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
             dg.RunRequest(
                 job_name=helix_remap_job.name,
                 run_key=f"remap:{cameras_version}",
-                tags={
-                    ASSET_PARTITION_RANGE_START_TAG: partition_key(unmapped_first.replace(tzinfo=timezone.utc)),
-                    ASSET_PARTITION_RANGE_END_TAG: partition_key(unmapped_last.replace(tzinfo=timezone.utc)),
-                },
+                tags=partition_range_tags(
+                    partition_key(unmapped_first.replace(tzinfo=timezone.utc)),
+                    partition_key(unmapped_last.replace(tzinfo=timezone.utc)),
+                ),
             )
         ],
         cursor=cameras_version,

@@ -7,12 +7,12 @@ data must not re-run every hour. Hours whose blocking checks failed stay held ba
 hours older than Helix's 30 days are left alone (Helix would refuse them anyway).
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
+from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE
+
 HOURLY_CHAIN = ["jd_transactions", "transaction_camera_events", "helix_events"]
-CATCH_UP_WINDOW = timedelta(days=30)
+CATCH_UP_WINDOW = HELIX_MAX_EVENT_AGE
 
 
 def catch_up_condition() -> dg.AutomationCondition:

@@ -13,9 +13,9 @@ import dagster as dg
 
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_events
-from jd_helix.assets.helix_ledger import STATUSES
 from jd_helix.assets.hourly_table import HourWindow
 from jd_helix.assets.sales import jd_transactions
+from jd_helix.helix_status import HelixStatus
 from jd_helix.hourly_check_results import results_per_hour
 from jd_helix.partitions import hourly_partitions
 from jd_helix.resources.helix_settings import HelixSettings
@@ -155,8 +155,8 @@ def helix_events_checks(
 
 LEDGER_BY_HOUR_SQL = f"""
 SELECT e.sale_hour, count(*) AS sales, count(l.status) AS in_ledger,
-       {", ".join(f"count(l.status) FILTER (WHERE l.status = '{s}') AS {s}" for s in STATUSES)},
-       count(*) FILTER (WHERE l.status = 'failed' AND l.attempts >= $max_attempts) AS exhausted
+       {", ".join(f"count(l.status) FILTER (WHERE l.status = '{s}') AS {s}" for s in HelixStatus)},
+       count(*) FILTER (WHERE l.status = '{HelixStatus.FAILED}' AND l.attempts >= $max_attempts) AS exhausted
 FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
 WHERE e.sale_hour >= $start AND e.sale_hour < $end GROUP BY e.sale_hour
 """
@@ -167,7 +167,7 @@ def _ledger_by_hour(conn, window: HourWindow, max_attempts: int) -> dict[datetim
         conn,
         window,
         LEDGER_BY_HOUR_SQL,
-        {"sales": 0, "in_ledger": 0, "exhausted": 0, **dict.fromkeys(STATUSES, 0)},
+        {"sales": 0, "in_ledger": 0, "exhausted": 0, **dict.fromkeys(HelixStatus, 0)},
         max_attempts=max_attempts,
     )
     results = {}
@@ -180,7 +180,7 @@ def _ledger_by_hour(conn, window: HourWindow, max_attempts: int) -> dict[datetim
                 metadata={
                     "sales": sales,
                     "in_ledger": in_ledger,
-                    **{f"status/{s}": f[s] for s in sorted(STATUSES) if f[s]},
+                    **{f"status/{s}": f[s] for s in sorted(HelixStatus) if f[s]},
                 },
                 description=None if in_ledger == sales else f"{sales - in_ledger} of {sales} sales have no ledger row",
             ),

@@ -18,11 +18,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dagster import DagsterRunStatus
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 from dotenv import dotenv_values
 
-from jd_helix.partitions import partition_key
+from jd_helix.partitions import partition_key, partition_range_tags
 from jd_helix.resources.warehouse import DEFAULT_DATABASE
 from jd_helix.sandbox import defaults as sandbox_defaults
 
@@ -82,7 +81,7 @@ def _launch_first_data(ui_port: int) -> None:
         first = last - timedelta(hours=FIRST_START_HOURS - 1)
         client.submit_job_execution(
             "hourly_sales_job",
-            tags={ASSET_PARTITION_RANGE_START_TAG: partition_key(first), ASSET_PARTITION_RANGE_END_TAG: partition_key(last)},
+            tags=partition_range_tags(partition_key(first), partition_key(last)),
         )
         print(f"First start: loading {partition_key(first)} .. {partition_key(last)} from the sandbox.")
     except DagsterGraphQLClientError as error:

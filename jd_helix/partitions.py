@@ -12,6 +12,10 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+# Dagster reads a run's partition range from these tags but exports no public name for
+# them; this is the one place that imports them.
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
 DEFAULT_HISTORY_DAYS = 2
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
@@ -39,3 +43,8 @@ hourly_partitions = dg.HourlyPartitionsDefinition(start_date=first_hour(), timez
 # One run may cover up to a week of hours: a backfill of a month is then a handful of runs,
 # each fetching its hours concurrently and writing DuckDB in a few short transactions.
 hourly_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=168)
+
+
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run cover the hours ``first`` to ``last`` (keys, both included)."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}

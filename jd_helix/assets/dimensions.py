@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import pandas as pd
 
+from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
 from jd_helix.assets.metadata import preview
 from jd_helix.assets.rejected_records import (
     REFRESH_SCOPE,
@@ -22,7 +23,6 @@ from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 
 GROUP = "reference_data"
-POOL = "duckdb_writer"
 
 _DESCRIPTIONS = {
     "jd_stores": "JD Sports stores (GET /v1/stores), one row per store_id.",
@@ -49,8 +49,8 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
         name=table,
         group_name=GROUP,
         kinds={"duckdb", "python"},
-        pool=POOL,
-        owners=["team:retail-data"],
+        pool=DUCKDB_WRITER_POOL,
+        owners=OWNERS,
         metadata=table_metadata(table),
         description=_DESCRIPTIONS[table],
     )
@@ -102,8 +102,8 @@ jd_dimension_assets = [_build_jd_dimension(table, spec) for table, spec in DIMEN
 @dg.asset(
     group_name=GROUP,
     kinds={"duckdb", "verkada"},
-    pool=POOL,
-    owners=["team:retail-data"],
+    pool=DUCKDB_WRITER_POOL,
+    owners=OWNERS,
     metadata=table_metadata("verkada_cameras"),
     description="Verkada's camera list (GET /cameras/v1/devices): the cameras a sale can be posted to.",
 )

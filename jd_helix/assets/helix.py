@@ -8,31 +8,23 @@ import dagster as dg
 import orjson
 import pandas as pd
 
+from jd_helix.assets.asset_defaults import OWNERS, VERKADA_HELIX_POOL
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.failures import explained_failures
-from jd_helix.assets.helix_ledger import (
-    FAILED,
-    POSTED,
-    SKIPPED,
-    STATUSES,
-    pin_window,
-    postable_events,
-    record_outcomes,
-)
+from jd_helix.assets.helix_ledger import pin_window, postable_events, record_outcomes
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.sales import GROUP as HOURLY_GROUP
-from jd_helix.assets.sales import naive_utc
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
-from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
-from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.clients.verkada.client import VerkadaClient
 from jd_helix.clients.verkada.events import HelixEvent, PostOutcome
+from jd_helix.helix_status import HelixStatus
+from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
+from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.time_utils import naive_utc
 
-# One posting step at a time across all runs: the org's rate limit is shared.
-HELIX_POOL = "verkada_helix"
 ATTRIBUTE_COLUMNS = ["transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name"]
 
 
@@ -60,16 +52,16 @@ TABLE = HourlyTable(
     preview_columns=(
         "transaction_id, verkada_camera_id, epoch_ms(time_ms) AS event_at, status, reason, attempts, posted_at"
     ),
-    preview_order="status <> 'failed', time_ms, transaction_id",
-    figures={f"status/{status}": f"count(*) FILTER (WHERE status = '{status}')" for status in STATUSES},
+    preview_order=f"status <> '{HelixStatus.FAILED}', time_ms, transaction_id",
+    figures={f"status/{status}": f"count(*) FILTER (WHERE status = '{status}')" for status in HelixStatus},
 )
 
 
 @dg.asset(
     group_name="helix",
     kinds={"verkada", "duckdb"},
-    pool=HELIX_POOL,
-    owners=["team:retail-data"],
+    pool=VERKADA_HELIX_POOL,
+    owners=OWNERS,
     metadata=table_metadata("helix_event_type"),
     description=(
         "The Helix event type sales are posted as (JD_HELIX_EVENT_TYPE): looked up by name, "
@@ -118,7 +110,7 @@ def record_footage_links(
     budget: int,
 ) -> int:
     """Store a Command footage link for up to `budget` of the events just posted."""
-    posted = [e for e, o in zip(events, outcomes) if o.status == POSTED][:budget]
+    posted = [e for e, o in zip(events, outcomes) if o.status == HelixStatus.POSTED][:budget]
     links = [(client.footage_link(e.camera_id, e.time_ms // 1000), e.key) for e in posted]
     if links:
         frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
@@ -144,7 +136,7 @@ class LedgerRecorder:
         self.counts.update((self.hour_of[o.key], o.status) for o in outcomes)
 
     def this_run(self, hour: datetime) -> dict[str, int]:
-        return {f"{status}_this_run": self.counts[(hour, status)] for status in (POSTED, FAILED, SKIPPED)}
+        return {f"{status}_this_run": self.counts[(hour, status)] for status in (HelixStatus.POSTED, HelixStatus.FAILED, HelixStatus.SKIPPED)}
 
     def total(self, status: str) -> int:
         return sum(count for (_, s), count in self.counts.items() if s == status)
@@ -156,8 +148,8 @@ class LedgerRecorder:
     deps=[transaction_camera_events, helix_event_type],
     group_name=HOURLY_GROUP,
     kinds={"verkada", "duckdb"},
-    pool=HELIX_POOL,
-    owners=["team:retail-data"],
+    pool=VERKADA_HELIX_POOL,
+    owners=OWNERS,
     metadata=table_metadata("helix_events"),
     automation_condition=catch_up_condition(),
     description=(
@@ -197,8 +189,8 @@ def helix_events(
         per_hour = TABLE.figures_by_hour(conn, window)
     for hour, figures in per_hour.items():
         figures.update(recorder.this_run(hour))
-    if recorder.total(FAILED):
-        context.log.warning(f"{recorder.total(FAILED)} events failed this run; helix_retry_sensor will retry them")
+    if recorder.total(HelixStatus.FAILED):
+        context.log.warning(f"{recorder.total(HelixStatus.FAILED)} events failed this run; helix_retry_sensor will retry them")
     return hourly_result(
         context,
         window,

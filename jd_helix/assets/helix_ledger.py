@@ -17,14 +17,13 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-POSTED, FAILED, SKIPPED, UNMAPPED, PENDING = "posted", "failed", "skipped", "unmapped", "pending"
-STATUSES = (POSTED, FAILED, SKIPPED, UNMAPPED, PENDING)
+from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE, HELIX_MAX_FUTURE
+from jd_helix.helix_status import HelixStatus
+from jd_helix.time_utils import epoch_ms
 
-# Helix refuses events older than 30 days or more than 5 minutes ahead. A margin keeps an
-# event that is about to age out from being sent and then refused mid-run.
-HELIX_MAX_AGE = timedelta(days=30)
+# A margin keeps an event that is about to leave Helix's window from being sent and then
+# refused mid-run.
 AGE_MARGIN = timedelta(minutes=10)
-HELIX_MAX_AHEAD = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -33,10 +32,6 @@ class PinSummary:
     moved_to_free_ms: int
     newly_unmapped: int
     too_old: int
-
-
-def _ms(instant: datetime) -> int:
-    return int(instant.timestamp() * 1000)
 
 
 def assign_free_milliseconds(wanted: pd.DataFrame, taken: set[tuple[str, int]]) -> pd.Series:
@@ -69,8 +64,9 @@ def pin_window(
         """
         SELECT transaction_id, sale_hour, verkada_camera_id AS camera_id, time_ms
         FROM window_sales
-        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = 'unmapped')
-        """
+        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = ?)
+        """,
+        [HelixStatus.UNMAPPED],
     ).df()
     if wanted.empty:
         return PinSummary(0, 0, newly_unmapped, 0)
@@ -78,7 +74,7 @@ def pin_window(
     moved = _pin_free_milliseconds(conn, wanted, event_type_uid)
     _write_pinned(conn, wanted, event_type_uid, now)
     return PinSummary(
-        newly_pinned=int((wanted["status"] == PENDING).sum()),
+        newly_pinned=int((wanted["status"] == HelixStatus.PENDING).sum()),
         moved_to_free_ms=moved,
         newly_unmapped=newly_unmapped,
         too_old=too_old,
@@ -105,37 +101,41 @@ def _record_unmapped(conn) -> int:
     newly_unmapped = conn.execute(
         """
         INSERT INTO helix_events (transaction_id, sale_hour, status, reason, attempts)
-        SELECT transaction_id, sale_hour, 'unmapped', unmapped_reason, 0 FROM window_sales
+        SELECT transaction_id, sale_hour, ?, unmapped_reason, 0 FROM window_sales
         WHERE verkada_camera_id IS NULL AND ledger_status IS NULL
-        """
+        """,
+        [HelixStatus.UNMAPPED],
     ).fetchone()[0]
     conn.execute(
         """
         UPDATE helix_events SET reason = w.unmapped_reason
         FROM window_sales w
         WHERE helix_events.transaction_id = w.transaction_id
-          AND w.verkada_camera_id IS NULL AND helix_events.status = 'unmapped'
-        """
+          AND w.verkada_camera_id IS NULL AND helix_events.status = ?
+        """,
+        [HelixStatus.UNMAPPED],
     )
     return newly_unmapped
 
 
 def _skip_what_helix_refuses(wanted: pd.DataFrame, now: datetime) -> int:
     """Set status/reason: pending, or skipped when Helix would refuse the instant. Returns how many are too old."""
-    too_old = wanted["time_ms"] < _ms(now - HELIX_MAX_AGE + AGE_MARGIN)
-    too_new = wanted["time_ms"] > _ms(now + HELIX_MAX_AHEAD)
-    wanted["status"] = PENDING
+    too_old = wanted["time_ms"] < epoch_ms(now - HELIX_MAX_EVENT_AGE + AGE_MARGIN)
+    too_new = wanted["time_ms"] > epoch_ms(now + HELIX_MAX_FUTURE)
+    wanted["status"] = HelixStatus.PENDING.value
     wanted["reason"] = None
-    wanted.loc[too_old, "status"] = SKIPPED
-    wanted.loc[too_old, "reason"] = "older than Helix's 30-day window: Helix would refuse it"
-    wanted.loc[too_new, "status"] = SKIPPED
-    wanted.loc[too_new, "reason"] = "more than 5 minutes in the future: Helix would refuse it"
+    wanted.loc[too_old, "status"] = HelixStatus.SKIPPED.value
+    wanted.loc[too_old, "reason"] = f"older than Helix's {HELIX_MAX_EVENT_AGE.days}-day window: Helix would refuse it"
+    wanted.loc[too_new, "status"] = HelixStatus.SKIPPED.value
+    wanted.loc[too_new, "reason"] = (
+        f"more than {HELIX_MAX_FUTURE.seconds // 60} minutes in the future: Helix would refuse it"
+    )
     return int(too_old.sum())
 
 
 def _pin_free_milliseconds(conn, wanted: pd.DataFrame, event_type_uid: str) -> int:
     """Set pinned_ms for the pending rows (a free millisecond on their camera). Returns how many moved."""
-    postable = wanted[wanted["status"] == PENDING]
+    postable = wanted[wanted["status"] == HelixStatus.PENDING]
     taken_rows = conn.execute(
         """
         SELECT verkada_camera_id, time_ms FROM helix_events
@@ -169,10 +169,11 @@ def _write_pinned(conn, wanted: pd.DataFrame, event_type_uid: str, now: datetime
         INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid,
                                   time_ms, status, reason, attempts, pinned_at)
         SELECT transaction_id, sale_hour, camera_id,
-               CASE WHEN status = 'pending' THEN event_type_uid END, pinned_ms, status, reason, 0,
+               CASE WHEN status = ? THEN event_type_uid END, pinned_ms, status, reason, 0,
                pinned_at
         FROM wanted_rows
-        """
+        """,
+        [HelixStatus.PENDING],
     )
     conn.unregister("wanted_rows")
 
@@ -187,10 +188,10 @@ def postable_events(conn, start: datetime, end: datetime, max_attempts: int) -> 
         FROM helix_events l
         JOIN transaction_camera_events e USING (transaction_id)
         WHERE l.sale_hour >= ? AND l.sale_hour < ?
-          AND (l.status = 'pending' OR (l.status = 'failed' AND l.attempts < ?))
+          AND (l.status = ? OR (l.status = ? AND l.attempts < ?))
         ORDER BY l.verkada_camera_id, l.time_ms
         """,
-        [start, end, max_attempts],
+        [start, end, HelixStatus.PENDING, HelixStatus.FAILED, max_attempts],
     ).df()
 
 
@@ -203,11 +204,11 @@ def record_outcomes(conn, outcomes: pd.DataFrame, attempted_at: datetime) -> Non
             reason = o.reason,
             attempts = attempts + 1,
             last_attempt_at = $at,
-            posted_at = CASE WHEN o.status = 'posted' THEN $at ELSE posted_at END
+            posted_at = CASE WHEN o.status = $posted THEN $at ELSE posted_at END
         FROM outcomes o
         WHERE helix_events.transaction_id = o.key
         """,
-        {"at": attempted_at.replace(tzinfo=None)},
+        {"at": attempted_at.replace(tzinfo=None), "posted": HelixStatus.POSTED},
     )
 
 
@@ -218,4 +219,4 @@ def status_counts(conn, start: datetime, end: datetime) -> dict[str, int]:
             [start, end],
         ).fetchall()
     )
-    return {status: int(counts.get(status, 0)) for status in STATUSES}
+    return {status.value: int(counts.get(status, 0)) for status in HelixStatus}

@@ -23,6 +23,7 @@ import pandas as pd
 
 from jd_helix.assets.metadata import preview, window_metadata
 from jd_helix.partitions import partition_key
+from jd_helix.time_utils import naive_utc
 
 HOUR = timedelta(hours=1)
 RUN_PREFIX = "run/"
@@ -38,7 +39,7 @@ class HourWindow:
     @classmethod
     def of(cls, context: dg.AssetExecutionContext) -> "HourWindow":
         window = context.partition_time_window
-        return cls(_naive_utc(window.start), _naive_utc(window.end))
+        return cls(naive_utc(window.start), naive_utc(window.end))
 
     @property
     def hours(self) -> list[datetime]:
@@ -122,10 +123,6 @@ def _number(value: Any) -> int | float:
     if value is None or pd.isna(value):
         return 0
     return int(value) if isinstance(value, (int, np.integer)) else float(value)
-
-
-def _naive_utc(instant: datetime) -> datetime:
-    return instant.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def aware(hour: datetime) -> datetime:

@@ -18,6 +18,7 @@ import dagster as dg
 import orjson
 import pandas as pd
 
+from jd_helix.assets.asset_defaults import OWNERS
 from jd_helix.assets.tables import table_metadata
 from jd_helix.clients.jd.records import DIMENSIONS, Rejection
 
@@ -29,7 +30,7 @@ jd_rejected_records = dg.AssetSpec(
     deps=["jd_transactions", *DIMENSIONS],
     group_name="reference_data",
     kinds={"duckdb"},
-    owners=["team:retail-data"],
+    owners=OWNERS,
     metadata=table_metadata(REJECTED_RECORDS),
     description=(
         "Every JD record that could not be used, with endpoint, hour (or 'refresh'), field, reason "

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.rejected_records import log_rejected_records, rejection_counts, replace_rejections
@@ -15,14 +16,9 @@ from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.clients.jd.records import TRANSACTIONS_ENDPOINT
 from jd_helix.clients.jd.sales_extract import fetch_sales
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.time_utils import naive_utc
 
 GROUP = "hourly_sales"
-POOL = "duckdb_writer"
-
-
-def naive_utc(instant: datetime) -> datetime:
-    """DuckDB TIMESTAMP columns hold UTC without a zone."""
-    return instant.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 TABLE = HourlyTable(
@@ -50,8 +46,8 @@ PARSED_PER_HOUR_SQL = "SELECT date_trunc('hour', epoch_ms(time_ms)), count(*) FR
     backfill_policy=hourly_backfill_policy,
     group_name=GROUP,
     kinds={"duckdb", "python"},
-    pool=POOL,
-    owners=["team:retail-data"],
+    pool=DUCKDB_WRITER_POOL,
+    owners=OWNERS,
     metadata=table_metadata("jd_transactions"),
     description=(
         "The hour's JD sales (GET /v1/sales), one row per transaction_id (the last copy wins), "

@@ -5,19 +5,21 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.helix import helix_events
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
-from jd_helix.assets.sales import POOL, naive_utc
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
 from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
+from jd_helix.helix_status import HelixStatus
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.time_utils import naive_utc
 
 SALES_PER_STORE_AND_HOUR_SQL = """
 SELECT e.sale_hour, e.store_id, any_value(e.store_name) AS store_name,
        count(*) AS transactions, sum(e.transaction_amount)::DECIMAL(18, 2) AS sales_total,
-       count(*) FILTER (WHERE l.status = 'posted') AS events_posted, $built_at
+       count(*) FILTER (WHERE l.status = $posted) AS events_posted, $built_at
 FROM transaction_camera_events e
 LEFT JOIN helix_events l USING (transaction_id)
 WHERE e.sale_hour >= $start AND e.sale_hour < $end
@@ -43,8 +45,8 @@ TABLE = HourlyTable(
     deps=[helix_events],
     group_name="reports",
     kinds={"duckdb", "sql"},
-    pool=POOL,
-    owners=["team:retail-data"],
+    pool=DUCKDB_WRITER_POOL,
+    owners=OWNERS,
     metadata=table_metadata("store_sales"),
     automation_condition=catch_up_condition(),
     description="Per store and hour: transactions, sales total and events posted to Helix.",
@@ -53,6 +55,8 @@ TABLE = HourlyTable(
 def store_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     window = HourWindow.of(context)
     with warehouse.write() as conn:
-        TABLE.replace(conn, window, SALES_PER_STORE_AND_HOUR_SQL, {"built_at": naive_utc(datetime.now(timezone.utc))})
+        TABLE.replace(
+            conn, window, SALES_PER_STORE_AND_HOUR_SQL, {"built_at": naive_utc(datetime.now(timezone.utc)), "posted": HelixStatus.POSTED},
+        )
         per_hour = TABLE.figures_by_hour(conn, window)
     return hourly_result(context, window, per_hour, run_wide={})

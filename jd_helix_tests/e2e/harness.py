@@ -4,7 +4,6 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import duckdb
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.events import transaction_camera_events
@@ -12,7 +11,7 @@ from jd_helix.assets.helix import helix_event_type, helix_events
 from jd_helix.assets.store_sales import store_sales
 from jd_helix.assets.sales import jd_transactions
 from jd_helix.checks import hourly_checks
-from jd_helix.partitions import partition_key
+from jd_helix.partitions import partition_key, partition_range_tags
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
@@ -56,10 +55,7 @@ def run_hour(resources: dict, hour: datetime, **kwargs) -> dg.ExecuteInProcessRe
 
 def run_hours(resources: dict, first: datetime, last: datetime, **kwargs) -> dg.ExecuteInProcessResult:
     """One run over a range of hours, as a backfill with a multi-hour policy launches it."""
-    tags = {
-        ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
-        ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
-    }
+    tags = partition_range_tags(partition_key(first), partition_key(last))
     return dg.materialize(HOURLY_ASSETS, resources=resources, tags=tags, **kwargs)
 
 

@@ -21,6 +21,7 @@ from jd_helix.clients.jd.records import (
     Rejection,
     parse_transaction_page,
 )
+from jd_helix.time_utils import epoch_ms
 
 HOUR = timedelta(hours=1)
 # seq = window index << 32 | position: the last occurrence of an id in a window wins.
@@ -60,10 +61,6 @@ def _iso(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
-def _ms(instant: datetime) -> int:
-    return int(instant.timestamp() * 1000)
-
-
 def _fetch_window(client: JdApiClient, index: int, window: SalesWindow):
     batches: list[pa.RecordBatch] = []
     rejections: list[tuple[datetime, Rejection]] = []
@@ -73,8 +70,8 @@ def _fetch_window(client: JdApiClient, index: int, window: SalesWindow):
         batch, rejected = parse_transaction_page(
             page,
             first_seq=(index << _SEQ_SHIFT) + received,
-            window_start_ms=_ms(window.start),
-            window_end_ms=_ms(window.end),
+            window_start_ms=epoch_ms(window.start),
+            window_end_ms=epoch_ms(window.end),
             local_zone=client.local_zone,
         )
         received += len(page)

@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 
 from jd_helix.clients.verkada.endpoints import BATCH_PATH
 from jd_helix.clients.verkada.errors import VerkadaAuthError, VerkadaError, parse_json, server_message
-from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent, ReportOutcomes, Status
+from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent, ReportOutcomes
 from jd_helix.clients.verkada.limits import MAX_BATCH_ITEMS
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.clients.verkada.transport import VerkadaTransport
+from jd_helix.helix_status import HelixStatus
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class BatchPoster:
         except VerkadaAuthError:
             raise
         except VerkadaError as exc:
-            report([(index, PostOutcome(event.key, "failed", str(exc))) for index, event, _ in batch])
+            report([(index, PostOutcome(event.key, HelixStatus.FAILED, str(exc))) for index, event, _ in batch])
             return None
         status = response.status_code
         if status in (403, 404):
@@ -104,12 +105,12 @@ class BatchPoster:
         if status not in (200, 202):
             message, _ = server_message(response)
             reason = f"batch submit failed (HTTP {status}): {self._transport.redact(message)}"
-            report([(index, PostOutcome(event.key, "failed", reason)) for index, event, _ in batch])
+            report([(index, PostOutcome(event.key, HelixStatus.FAILED, reason)) for index, event, _ in batch])
             return None
         job_id = (parse_json(response, "batch submit") or {}).get("job_id")
         if not job_id:
             reason = "batch submit returned no job_id"
-            report([(index, PostOutcome(event.key, "failed", reason)) for index, event, _ in batch])
+            report([(index, PostOutcome(event.key, HelixStatus.FAILED, reason)) for index, event, _ in batch])
             return None
         now = self._monotonic()
         # A job takes time to run; the first poll comes later for bigger batches.
@@ -135,37 +136,37 @@ class BatchPoster:
         if state == "failed" and isinstance(body, dict):
             # A failed job's items are worth another try, except those its failure file
             # (if it has one) names as invalid: those are skipped with Helix's reason.
-            report(self._completed_outcomes(job, body, default="failed"))
+            report(self._completed_outcomes(job, body, default=HelixStatus.FAILED))
             return True
         if status == 404 or self._monotonic() - job.submitted_at > self._settings.job_timeout_s:
             reason = f"Helix batch job {job.job_id} did not finish (status {state or status})"
-            report([(index, PostOutcome(event.key, "failed", reason)) for index, event in job.entries])
+            report([(index, PostOutcome(event.key, HelixStatus.FAILED, reason)) for index, event in job.entries])
             return True
         job.poll_interval = min(job.poll_interval * 1.6, self._settings.poll_max_interval_s)
         job.next_poll_at = self._monotonic() + job.poll_interval * random.uniform(0.9, 1.1)
         return False
 
     def _completed_outcomes(
-        self, job: _Job, body: dict[str, Any], default: Status = "posted"
+        self, job: _Job, body: dict[str, Any], default: HelixStatus = HelixStatus.POSTED
     ) -> list[tuple[int, PostOutcome]]:
         """Outcomes of a finished job: items in the failure file are skipped with their
         error, the others get ``default`` (posted for a completed job)."""
         failed_items = int(body.get("failed_items") or 0)
         failures: dict[int, str] = {}
-        if failed_items > 0 and (default == "posted" or body.get("failure_file_url")):
+        if failed_items > 0 and (default == HelixStatus.POSTED or body.get("failure_file_url")):
             try:
                 failures = self._read_failure_file(body.get("failure_file_url"))
             except VerkadaAuthError:
                 raise
             except VerkadaError as exc:
                 reason = f"{failed_items} items of job {job.job_id} failed and the failure file is unreadable: {exc}"
-                return [(index, PostOutcome(event.key, "failed", reason)) for index, event in job.entries]
+                return [(index, PostOutcome(event.key, HelixStatus.FAILED, reason)) for index, event in job.entries]
         out = []
         for position, (index, event) in enumerate(job.entries):
             if position in failures:
-                out.append((index, PostOutcome(event.key, "skipped", failures[position])))
-            elif default == "posted":
-                out.append((index, PostOutcome(event.key, "posted")))
+                out.append((index, PostOutcome(event.key, HelixStatus.SKIPPED, failures[position])))
+            elif default == HelixStatus.POSTED:
+                out.append((index, PostOutcome(event.key, HelixStatus.POSTED)))
             else:
                 out.append((index, PostOutcome(event.key, default, f"Helix batch job {job.job_id} failed")))
         return out

@@ -23,11 +23,18 @@ from jd_helix.clients.verkada.batch_jobs import BatchPoster
 from jd_helix.clients.verkada.endpoints import CAMERAS_PATH, EVENT_TYPE_PATH, FOOTAGE_LINK_PATH
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaConfigError, VerkadaError, parse_json
 from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent
-from jd_helix.clients.verkada.limits import CAMERA_PAGE_SIZE, MAX_BATCH_ITEMS, SCHEMA_TYPES
+from jd_helix.clients.verkada.limits import (
+    CAMERA_PAGE_SIZE,
+    HELIX_MAX_EVENT_AGE,
+    HELIX_MAX_FUTURE,
+    MAX_BATCH_ITEMS,
+    SCHEMA_TYPES,
+)
 from jd_helix.clients.verkada.rate_limit import VerkadaRateLimiter, shared_limiter
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.clients.verkada.single_posts import post_singly
 from jd_helix.clients.verkada.transport import VerkadaTransport
+from jd_helix.helix_status import HelixStatus
 
 
 @dataclass(frozen=True)
@@ -242,7 +249,7 @@ class VerkadaClient:
                 except ValueError as exc:
                     reason = str(exc)
             if reason is not None or body is None:
-                rejected.append((index, PostOutcome(event.key, "skipped", reason)))
+                rejected.append((index, PostOutcome(event.key, HelixStatus.SKIPPED, reason)))
             else:
                 ready.append((index, event, body))
         return ready, rejected
@@ -251,7 +258,7 @@ class VerkadaClient:
         if isinstance(event.time_ms, bool) or not isinstance(event.time_ms, int):
             return f"time_ms must be an integer of epoch milliseconds, got {event.time_ms!r}"
         if self._max_event_age_ms is not None and event.time_ms < now_ms - self._max_event_age_ms:
-            return "time_ms is older than Helix accepts (30 days)"
+            return f"time_ms is older than Helix accepts ({HELIX_MAX_EVENT_AGE.days} days)"
         if self._max_future_ms is not None and event.time_ms > now_ms + self._max_future_ms:
-            return "time_ms is more than 5 minutes in the future"
+            return f"time_ms is more than {HELIX_MAX_FUTURE.seconds // 60} minutes in the future"
         return None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
-Status = Literal["posted", "failed", "skipped"]
+from jd_helix.helix_status import HelixStatus
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,13 @@ class HelixEvent:
 class PostOutcome:
     """What became of one event.
 
-    ``status``: ``posted``; ``failed`` (transient: worth retrying later, same triple);
-    ``skipped`` (permanent: Helix, or the client's own check of the same rule, rejected
+    ``status``: ``POSTED``; ``FAILED`` (transient: worth retrying later, same triple);
+    ``SKIPPED`` (permanent: Helix, or the client's own check of the same rule, rejected
     it; ``reason`` says why, in Helix's words where Helix said it).
     """
 
     key: str
-    status: Status
+    status: HelixStatus
     reason: Optional[str] = None
 
 

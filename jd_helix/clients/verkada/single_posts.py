@@ -8,6 +8,7 @@ from jd_helix.clients.verkada.endpoints import EVENT_PATH
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaAuthError, VerkadaError, server_message
 from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent, ReportOutcomes
 from jd_helix.clients.verkada.transport import VerkadaTransport
+from jd_helix.helix_status import HelixStatus
 
 
 def post_singly(transport: VerkadaTransport, ready: list[ReadyEvent], report: ReportOutcomes, chunk: int) -> None:
@@ -24,17 +25,17 @@ def post_one(transport: VerkadaTransport, event: HelixEvent, body: dict[str, Any
     except VerkadaAuthError:
         raise
     except VerkadaError as exc:
-        return PostOutcome(event.key, "failed", str(exc))
+        return PostOutcome(event.key, HelixStatus.FAILED, str(exc))
     if response.status_code in (200, 201, 202, 204):
-        return PostOutcome(event.key, "posted")
+        return PostOutcome(event.key, HelixStatus.POSTED)
     message, _ = server_message(response)
     message = transport.redact(message)
     if response.status_code in (400, 404, 409, 413, 422):
-        return PostOutcome(event.key, "skipped", message)
+        return PostOutcome(event.key, HelixStatus.SKIPPED, message)
     if response.status_code == 403:
         raise VerkadaError(
             f"Verkada refused to create an event (403: {message}); the key behind {API_KEY_ENV} "
             "needs Helix read/write",
             status=403,
         )
-    return PostOutcome(event.key, "failed", f"HTTP {response.status_code}: {message}")
+    return PostOutcome(event.key, HelixStatus.FAILED, f"HTTP {response.status_code}: {message}")
