@@ -1,12 +1,15 @@
 """The DuckDB warehouse: its tables, and short-lived connections for reads and writes.
 
-DuckDB lets one process at a time open the file for writing, so connections are opened
-only around the SQL that needs them (HTTP and parsing happen before), and opening one
-waits (with backoff, in DuckDBResource) while another process holds the file.
+DuckDB lets one process at a time open the file for writing (or several for reading), so
+connections are opened only around the SQL that needs them (HTTP and parsing happen
+before), opening one waits with backoff while another process holds the file, and every
+connection is closed as soon as its block ends, by an exception too.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -84,20 +87,38 @@ def open_read_only(database: str) -> duckdb.DuckDBPyConnection | None:
         return None
 
 
+# Opening the file while another process writes it raises: wait 0.1 s, 0.2 s, 0.4 s...
+# (about 100 s in all, as DuckDBResource does) before giving up.
+CONNECT_RETRIES = 10
+FIRST_RETRY_WAIT_S = 0.1
+
+_schema_lock = threading.Lock()
+_schema_ready: set[str] = set()  # databases whose schema this process has created or checked
+
+
 class WarehouseResource(DuckDBResource):
-    """DuckDBResource plus the project's schema and a transaction helper."""
+    """DuckDBResource plus the project's schema, read-only reads and a transaction helper.
+
+    The schema DDL runs once per process and database (the first time a connection is
+    asked for), not on every connection.
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection, closed when the block ends, by an exception too."""
+        with self._connection(read_only=False) as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.get_connection() as conn:
-            conn.execute(SCHEMA)
+        """A read-only connection: it shares the file with other readers and cannot write."""
+        with self._connection(read_only=True) as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction: everything inside commits together or not at all."""
-        with self.read() as conn:
+        with self._connection(read_only=False) as conn:
             conn.begin()
             try:
                 yield conn
@@ -105,3 +126,38 @@ class WarehouseResource(DuckDBResource):
                 conn.rollback()
                 raise
             conn.commit()
+
+    @contextmanager
+    def _connection(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        self._ensure_schema()
+        conn = self._connect(read_only)
+        try:
+            yield conn
+        finally:
+            # At once, even while an exception is alive: another process may be waiting
+            # for the file.
+            conn.close()
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        config = {"custom_user_agent": "dagster", **self.connection_config}
+        wait = FIRST_RETRY_WAIT_S
+        for _ in range(CONNECT_RETRIES):
+            try:
+                return duckdb.connect(self.database, read_only=read_only, config=config)
+            except (RuntimeError, duckdb.IOException):
+                time.sleep(wait)
+                wait *= 2
+        return duckdb.connect(self.database, read_only=read_only, config=config)
+
+    def _ensure_schema(self) -> None:
+        key = str(Path(self.database).resolve())
+        with _schema_lock:
+            if key in _schema_ready and Path(key).exists():
+                return
+            Path(key).parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect(read_only=False)
+            try:
+                conn.execute(SCHEMA)
+            finally:
+                conn.close()
+            _schema_ready.add(key)
