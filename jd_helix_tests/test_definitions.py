@@ -1,4 +1,4 @@
-"""The code location loads, and its public names (specs/pipeline-interface.md) stay put."""
+"""The code location loads, and its public names (the README's tables) stay put."""
 
 import dagster as dg
 

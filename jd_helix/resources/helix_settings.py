@@ -7,7 +7,7 @@ from pydantic import Field
 
 DEFAULT_EVENT_TYPE_NAME = "JD Sports Sale"
 
-# The event type schema of specs/pipeline-interface.md ("Helix event").
+# The event type schema (docs/verkada-helix-api.md, "The event").
 EVENT_SCHEMA = {
     "transaction_id": "string",
     "transaction_amount": "float",

@@ -1,4 +1,4 @@
-"""The JD Sports side of the sandbox, per specs/jd-sports-api.md (served under /jd)."""
+"""The JD Sports side of the sandbox, per docs/jd-api.md (served under /jd)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Verkada organisation's rate limit, as the sandbox enforces it (spec section 3 and 8).
+"""The Verkada organisation's rate limit, as the sandbox enforces it (docs/verkada-helix-api.md, "Decisions").
 
 Sliding windows over *accepted* requests: at most `per_5s` in any 5 s and `per_minute`
 in any 60 s. A request over either limit is refused with 429 and starts a cooldown

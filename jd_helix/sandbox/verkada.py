@@ -1,5 +1,5 @@
 """The Verkada side of the sandbox, served under /verkada: routing, API token, camera list
-and footage link, per specs/verkada-helix-api.md section 8. Helix event types, events and
+and footage link, per docs/verkada-helix-api.md ("Decisions"). Helix event types, events and
 search live in `helix_events.py`, batch jobs in `helix_batch.py`.
 """
 

@@ -1,4 +1,4 @@
-"""The JD record parsers: every oddity of the spec either parses exactly or is set aside."""
+"""The JD record parsers: every oddity of docs/jd-api.md either parses exactly or is set aside."""
 
 from decimal import Decimal
 from zoneinfo import ZoneInfo

@@ -1,6 +1,6 @@
 """Turning JD's raw JSON records into clean rows, or into a rejection with its reason.
 
-The JD spec ("What real data looks like") says ids arrive as ints or strings, amounts as
+docs/jd-api.md ("What the records really look like") says ids arrive as ints or strings, amounts as
 numbers or numeric strings, dates with or without an offset, and that some records are
 simply broken. Every parser here either returns a clean value or raises `RecordError`
 naming the field, so a bad record is set aside with its reason and never stops the page.

@@ -1,10 +1,11 @@
 """One rate limiter per Verkada organisation per process, shared by every thread and client.
 
 Verkada allows 300 requests a minute per organisation, counted in 5 s windows of at most
-25 (spec section 3 and 8). The sandbox enforces both as *sliding* windows on the arrival
-time of each request and answers a breach with 429 and a 5 s cooldown, so the client
-must stay under both, for every request it sends: token, event types, cameras, batch
-submits, polls, failure files, single posts and every retry of any of them.
+25 (docs/verkada-helix-api.md, "Decisions"). The sandbox enforces both as *sliding*
+windows on the arrival time of each request and answers a breach with 429 and a 5 s
+cooldown, so the client must stay under both, for every request it sends: token, event
+types, cameras, batch submits, polls, failure files, single posts and every retry of
+any of them.
 
 How it works
 ------------
@@ -26,7 +27,7 @@ How it works
   this project) in a module-level registry.
 
 Scope: one process. Dagster steps in other processes have their own limiters, so the
-project runs posting steps one at a time (a concurrency pool) — see DESIGN.md.
+project runs posting steps one at a time (the Dagster concurrency pool ``verkada_helix``).
 """
 
 from __future__ import annotations
