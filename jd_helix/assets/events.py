@@ -6,14 +6,13 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
+from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
-from jd_helix.assets.sales import GROUP, jd_transactions
+from jd_helix.assets.sales import jd_transactions
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
-from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.time_utils import naive_utc
 
@@ -83,14 +82,10 @@ TABLE = HourlyTable(
 )
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    backfill_policy=hourly_backfill_policy,
+@hourly_asset(
     deps=[jd_transactions, verkada_cameras, *jd_dimension_assets],
-    group_name=GROUP,
     kinds={"duckdb", "sql"},
     pool=DUCKDB_WRITER_POOL,
-    owners=OWNERS,
     metadata=table_metadata("transaction_camera_events"),
     automation_condition=catch_up_condition(),
     description=(

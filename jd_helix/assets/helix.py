@@ -8,18 +8,16 @@ import dagster as dg
 import orjson
 import pandas as pd
 
-from jd_helix.assets.asset_defaults import OWNERS, VERKADA_HELIX_POOL
+from jd_helix.assets.asset_defaults import OWNERS, VERKADA_HELIX_POOL, hourly_asset
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.helix_ledger import pin_window, postable_events, record_outcomes
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
-from jd_helix.assets.sales import GROUP as HOURLY_GROUP
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
 from jd_helix.clients.verkada.client import VerkadaClient
 from jd_helix.clients.verkada.events import HelixEvent, PostOutcome
 from jd_helix.helix_status import HelixStatus
-from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
@@ -142,14 +140,10 @@ class LedgerRecorder:
         return sum(count for (_, s), count in self.counts.items() if s == status)
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    backfill_policy=hourly_backfill_policy,
+@hourly_asset(
     deps=[transaction_camera_events, helix_event_type],
-    group_name=HOURLY_GROUP,
     kinds={"verkada", "duckdb"},
     pool=VERKADA_HELIX_POOL,
-    owners=OWNERS,
     metadata=table_metadata("helix_events"),
     automation_condition=catch_up_condition(),
     description=(

@@ -6,19 +6,17 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
+from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.rejected_records import log_rejected_records, rejection_counts, replace_rejections
 from jd_helix.assets.tables import table_metadata
-from jd_helix.partitions import hourly_backfill_policy, hourly_partitions, partition_key
+from jd_helix.partitions import partition_key
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.clients.jd.records import TRANSACTIONS_ENDPOINT
 from jd_helix.clients.jd.sales_extract import fetch_sales
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.time_utils import naive_utc
-
-GROUP = "hourly_sales"
 
 
 TABLE = HourlyTable(
@@ -41,13 +39,9 @@ QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) = 1
 PARSED_PER_HOUR_SQL = "SELECT date_trunc('hour', epoch_ms(time_ms)), count(*) FROM incoming GROUP BY 1"
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    backfill_policy=hourly_backfill_policy,
-    group_name=GROUP,
+@hourly_asset(
     kinds={"duckdb", "python"},
     pool=DUCKDB_WRITER_POOL,
-    owners=OWNERS,
     metadata=table_metadata("jd_transactions"),
     description=(
         "The hour's JD sales (GET /v1/sales), one row per transaction_id (the last copy wins), "

@@ -5,13 +5,12 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
+from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.helix import helix_events
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
-from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
 from jd_helix.helix_status import HelixStatus
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.time_utils import naive_utc
@@ -39,14 +38,11 @@ TABLE = HourlyTable(
 )
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    backfill_policy=hourly_backfill_policy,
+@hourly_asset(
     deps=[helix_events],
     group_name="reports",
     kinds={"duckdb", "sql"},
     pool=DUCKDB_WRITER_POOL,
-    owners=OWNERS,
     metadata=table_metadata("store_sales"),
     automation_condition=catch_up_condition(),
     description="Per store and hour: transactions, sales total and events posted to Helix.",
