@@ -1,10 +1,11 @@
 # make run   - create the environment if needed, start the sandbox and Dagster on http://localhost:3000
 # make test  - run the test suite
+# make lint  - lint (ruff) and type-check (basedpyright) the code
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test sandbox bench
+.PHONY: run test lint sandbox bench
 
 $(BIN)/jd-helix: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +18,10 @@ run: $(BIN)/jd-helix
 
 test: $(BIN)/jd-helix
 	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/jd-helix
+	$(BIN)/ruff check .
+	$(BIN)/basedpyright
 
 sandbox: $(BIN)/jd-helix
 	$(BIN)/jd-helix sandbox --port 8765

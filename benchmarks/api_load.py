@@ -38,12 +38,22 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from backfill import (  # noqa: E402
-    BENCH_TAG, HOURLY_ASSETS, PARTITION_FORMAT, PROJECT_ROOT, Proc, World, free_port, hour_keys, log,
-    port_open, run_dimensions, wait_tagged_runs,
+from backfill import (
+    BENCH_TAG,
+    HOURLY_ASSETS,
+    PARTITION_FORMAT,
+    PROJECT_ROOT,
+    Proc,
+    World,
+    free_port,
+    hour_keys,
+    log,
+    port_open,
+    run_dimensions,
+    wait_tagged_runs,
 )
 
-from jd_helix.api.keys import hash_key, new_key  # noqa: E402
+from jd_helix.api.keys import hash_key, new_key
 
 REPORTS = ("transactions", "sales_per_day", "stores")
 

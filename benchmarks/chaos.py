@@ -27,16 +27,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jd_helix.resources.helix_settings import HelixSettings  # noqa: E402
-from jd_helix.resources.jd_api import JdApiResource  # noqa: E402
-from jd_helix.sandbox import Sandbox, SandboxConfig  # noqa: E402
-from jd_helix_tests.chaos.harness import (  # noqa: E402
+from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.jd_api import JdApiResource
+from jd_helix.sandbox import Sandbox, SandboxConfig
+from jd_helix_tests.chaos.harness import (
     check_against_truth,
     faults_injected,
     run_until_quiet,
     shipped_run_retries,
 )
-from jd_helix_tests.e2e.harness import recent_hours, resources_for  # noqa: E402
+from jd_helix_tests.e2e.harness import recent_hours, resources_for
 
 QUIET = {"run_config": {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}}
 

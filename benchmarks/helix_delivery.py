@@ -34,15 +34,14 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _sandbox_proc import sandbox_process  # noqa: E402
 
-from jd_helix.resources.helix_settings import EVENT_SCHEMA  # noqa: E402
 from jd_helix.clients.verkada.events import HelixEvent  # noqa: E402
+from jd_helix.resources.helix_settings import EVENT_SCHEMA  # noqa: E402
 from jd_helix.resources.verkada import VerkadaResource  # noqa: E402
 from jd_helix.sandbox import Sandbox, SandboxConfig  # noqa: E402
 

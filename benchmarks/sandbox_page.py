@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 import tracemalloc
-
-import sys
 from pathlib import Path
 
 import orjson

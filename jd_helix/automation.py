@@ -12,11 +12,11 @@ import dagster as dg
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
-from jd_helix.assets.store_sales import store_sales
 from jd_helix.assets.sales import jd_transactions
+from jd_helix.assets.store_sales import store_sales
 from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE
 from jd_helix.helix_status import HelixStatus
-from jd_helix.partitions import hourly_partitions, partition_key, partition_range_tags, partition_start
+from jd_helix.partitions import hourly_partitions, partition_key, partition_range_tags
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource, open_read_only
 
@@ -83,7 +83,7 @@ def lookback_hours() -> int:
 def hours_to_run(scheduled_at: datetime, lookback: int) -> tuple[str, str]:
     """The partition range a tick runs: the hour that just ended and `lookback` before it."""
     last_hour = scheduled_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    first_hour = max(last_hour - timedelta(hours=lookback), partition_start(hourly_partitions.get_first_partition_key()))
+    first_hour = max(last_hour - timedelta(hours=lookback), hourly_partitions.start)
     return partition_key(first_hour), partition_key(last_hour)
 
 
@@ -154,7 +154,7 @@ def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
     )
     if failed_hours is None:
         return dg.SkipReason(WAREHOUSE_BUSY)
-    first_hour = partition_start(hourly_partitions.get_first_partition_key())
+    first_hour = hourly_partitions.start
     requests = [
         dg.RunRequest(
             job_name=helix_retry_job.name,
@@ -183,7 +183,7 @@ def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
 )
 def rejoin_unmapped_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    first_hour = partition_start(hourly_partitions.get_first_partition_key()).replace(tzinfo=None)
+    first_hour = hourly_partitions.start.replace(tzinfo=None)
     found = read_warehouse(
         warehouse,
         f"""

@@ -12,12 +12,9 @@ import dagster as dg
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
-from jd_helix.assets.store_sales import store_sales
-from jd_helix.assets.sales import jd_transactions
 from jd_helix.assets.rejected_records import jd_rejected_records
-from jd_helix.checks import hourly_checks
-from jd_helix.freshness import freshness_job, freshness_schedule, last_hour_posted_by_deadline
-from jd_helix.notifications import alert_sensors
+from jd_helix.assets.sales import jd_transactions
+from jd_helix.assets.store_sales import store_sales
 from jd_helix.automation import (
     dimensions_job,
     dimensions_schedule,
@@ -29,6 +26,9 @@ from jd_helix.automation import (
     hourly_sales_schedule,
     rejoin_unmapped_sensor,
 )
+from jd_helix.checks import hourly_checks
+from jd_helix.freshness import freshness_job, freshness_schedule, last_hour_posted_by_deadline
+from jd_helix.notifications import alert_sensors
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource

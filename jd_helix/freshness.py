@@ -13,7 +13,7 @@ import dagster as dg
 from dagster import AssetRecordsFilter
 
 from jd_helix.assets.helix import helix_events
-from jd_helix.partitions import hourly_partitions, partition_key, partition_start
+from jd_helix.partitions import hourly_partitions, partition_key
 
 DEADLINE_MINUTE = 45
 
@@ -37,7 +37,7 @@ def last_hour_posted_by_deadline(context: dg.AssetCheckExecutionContext) -> dg.A
     due = hour_due(datetime.now(timezone.utc))
     key = partition_key(due)
     any_hour = context.instance.get_latest_materialization_event(helix_events.key)
-    if any_hour is None or due < partition_start(hourly_partitions.get_first_partition_key()):
+    if any_hour is None or due < hourly_partitions.start:
         return dg.AssetCheckResult(
             passed=True,
             severity=dg.AssetCheckSeverity.WARN,
@@ -52,7 +52,7 @@ def last_hour_posted_by_deadline(context: dg.AssetCheckExecutionContext) -> dg.A
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "hour_due": key,
-            "last_posted_hour": any_hour.dagster_event.partition or "",
+            "last_posted_hour": (any_hour.dagster_event and any_hour.dagster_event.partition) or "",
             **({"posted_at": dg.MetadataValue.timestamp(records[0].timestamp)} if records else {}),
         },
         description=f"{key} is posted" if records else f"{key} is not posted yet (due by :{DEADLINE_MINUTE})",

@@ -20,11 +20,6 @@ DEFAULT_HISTORY_DAYS = 2
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
 
-def partition_start(partition_key: str) -> datetime:
-    """The UTC instant an hourly partition key stands for."""
-    return datetime.strptime(partition_key, PARTITION_KEY_FORMAT).replace(tzinfo=timezone.utc)
-
-
 def partition_key(hour_start: datetime) -> str:
     return hour_start.astimezone(timezone.utc).strftime(PARTITION_KEY_FORMAT)
 

@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 
 from jd_helix.automation import helix_retry_sensor, hourly_sales_schedule, rejoin_unmapped_sensor, retry_due
+from jd_helix.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource
-from jd_helix.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 
 def test_the_schedule_runs_the_hour_that_ended_with_its_look_back(monkeypatch):

@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
+from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.metadata import preview
 from jd_helix.assets.rejected_records import (
     REFRESH_SCOPE,
@@ -15,10 +16,9 @@ from jd_helix.assets.rejected_records import (
     rejection_counts,
     replace_rejections,
 )
-from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.tables import table_metadata
-from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.clients.jd.records import DIMENSIONS, DimensionSpec, parse_dimension_records
+from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 

@@ -2,7 +2,9 @@
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 import dagster as dg
 import orjson
@@ -108,7 +110,7 @@ def record_footage_links(
     budget: int,
 ) -> int:
     """Store a Command footage link for up to `budget` of the events just posted."""
-    posted = [e for e, o in zip(events, outcomes) if o.status == HelixStatus.POSTED][:budget]
+    posted = [e for e, o in zip(events, outcomes, strict=True) if o.status == HelixStatus.POSTED][:budget]
     links = [(client.footage_link(e.camera_id, e.time_ms // 1000), e.key) for e in posted]
     if links:
         frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
@@ -122,7 +124,7 @@ def record_footage_links(
 class LedgerRecorder:
     """Writes each batch's outcomes to the ledger as Helix answers, and counts them per hour."""
 
-    def __init__(self, warehouse: WarehouseResource, hour_of: dict[str, datetime]):
+    def __init__(self, warehouse: WarehouseResource, hour_of: Mapping[str, Any]):
         self.warehouse = warehouse
         self.hour_of = hour_of
         self.counts: Counter[tuple[datetime, str]] = Counter()
@@ -170,7 +172,7 @@ def helix_events(
             f"{len(to_post)} events to post ({pinned.newly_pinned} newly pinned, "
             f"{pinned.moved_to_free_ms} moved to a free millisecond)"
         )
-        hour_of = {key: pd.Timestamp(hour).to_pydatetime() for key, hour in zip(to_post["transaction_id"], to_post["sale_hour"])}
+        hour_of = {key: pd.Timestamp(hour).to_pydatetime() for key, hour in zip(to_post["transaction_id"], to_post["sale_hour"], strict=True)}
         recorder = LedgerRecorder(warehouse, hour_of)
         events = [_event(row) for row in to_post.itertuples(index=False)]
         outcomes = client.post_events(events, on_batch_done=recorder, schema=EVENT_SCHEMA) if events else []

@@ -37,7 +37,7 @@ class HourWindow:
     end: datetime
 
     @classmethod
-    def of(cls, context: dg.AssetExecutionContext) -> "HourWindow":
+    def of(cls, context: dg.AssetExecutionContext | dg.OpExecutionContext) -> "HourWindow":
         window = context.partition_time_window
         return cls(naive_utc(window.start), naive_utc(window.end))
 

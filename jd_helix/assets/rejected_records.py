@@ -8,11 +8,10 @@ own downstream of them, and each write is recorded as one of its materialization
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime
 from typing import Iterable, Sequence
-
-import json
 
 import dagster as dg
 import orjson

@@ -11,13 +11,12 @@ from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.rejected_records import log_rejected_records, rejection_counts, replace_rejections
 from jd_helix.assets.tables import table_metadata
-from jd_helix.partitions import partition_key
-from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.clients.jd.records import TRANSACTIONS_ENDPOINT
 from jd_helix.clients.jd.sales_extract import fetch_sales
+from jd_helix.partitions import partition_key
+from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.time_utils import naive_utc
-
 
 TABLE = HourlyTable(
     name="jd_transactions",

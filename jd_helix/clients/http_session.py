@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import random
 import time
-from urllib.parse import urlsplit
 from typing import Any, Callable, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 import requests
 from dagster import get_dagster_logger
@@ -149,10 +149,12 @@ def _hooked_pool_classes(
     def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> None:
         if before_attempt is not None:
             before_attempt(method, url)
-        return super(type(self), self).request(method, url, *args, **kwargs)
+        parent: Any = super(type(self), self)
+        return parent.request(method, url, *args, **kwargs)
 
     def getresponse(self: Any) -> Any:
-        response = super(type(self), self).getresponse()
+        parent: Any = super(type(self), self)
+        response = parent.getresponse()
         if after_attempt is not None:
             after_attempt(response.status, response.headers)
         return response
@@ -190,7 +192,7 @@ class PoliteHTTPAdapter(HTTPAdapter):
         manager.pool_classes_by_scheme = dict(self._pool_classes)
         return manager
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().send(request, **kwargs)

@@ -12,7 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import duckdb
 from dagster_duckdb import DuckDBResource
@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS store_sales (
     transactions BIGINT, sales_total DECIMAL(18, 2), events_posted BIGINT,
     built_at TIMESTAMP);
 """
+
+
+def single_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The one row of an aggregate query's ``result`` (DuckDB types ``fetchone()`` as optional)."""
+    row = result.fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row
 
 
 def open_read_only(database: str) -> duckdb.DuckDBPyConnection | None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from jd_helix.clients.jd.client import JdAuthError
+from jd_helix.clients.verkada.errors import VerkadaAuthError, VerkadaConfigError
 from jd_helix.definitions import build_resources
 from jd_helix.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
-from jd_helix.clients.jd.client import JdAuthError
-from jd_helix.clients.verkada.errors import VerkadaAuthError, VerkadaConfigError
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource

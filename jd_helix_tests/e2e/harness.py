@@ -8,8 +8,8 @@ import duckdb
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
-from jd_helix.assets.store_sales import store_sales
 from jd_helix.assets.sales import jd_transactions
+from jd_helix.assets.store_sales import store_sales
 from jd_helix.checks import hourly_checks
 from jd_helix.partitions import partition_key, partition_range_tags
 from jd_helix.resources.helix_settings import HelixSettings

@@ -7,7 +7,15 @@ import pytest
 from jd_helix.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig
-from jd_helix_tests.e2e.harness import HOURLY_ASSETS, naive, query, recent_hours, refresh_dimensions, resources_for, run_hour
+from jd_helix_tests.e2e.harness import (
+    HOURLY_ASSETS,
+    naive,
+    query,
+    recent_hours,
+    refresh_dimensions,
+    resources_for,
+    run_hour,
+)
 
 HOUR = recent_hours(1)[0]
 CLEAN = SandboxConfig(seed=3, clean=True, fixed_sales_per_hour=80, rate_limit_per_5s=None, rate_limit_per_minute=None)

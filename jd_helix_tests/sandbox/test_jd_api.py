@@ -107,7 +107,7 @@ def test_start_end_filter_is_exact(make_sandbox):
     cuts = ["2024-03-02T14:00:00Z", "2024-03-02T14:17:23.400Z", "2024-03-02T15:31:07+01:00",
             "2024-03-02T14:59:59Z", "2024-03-02T15:00:00Z"]
     parts = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in zip(cuts, cuts[1:], strict=False):
         recs, _ = all_pages(s, url, start=a, end=b, limit=13)
         lo, hi = datetime.fromisoformat(a), datetime.fromisoformat(b)
         for r in recs:

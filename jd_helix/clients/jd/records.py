@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Callable, Literal, overload
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -41,6 +41,10 @@ def _value(record: dict, field: str, required: bool):
     return value
 
 
+@overload
+def parse_id(record: dict, field: str, required: Literal[True] = True) -> str: ...
+@overload
+def parse_id(record: dict, field: str, required: bool) -> str | None: ...
 def parse_id(record: dict, field: str, required: bool = True) -> str | None:
     """Ids are kept as text: `123` and `"123"` are the same id."""
     value = _value(record, field, required)
@@ -56,6 +60,10 @@ def parse_id(record: dict, field: str, required: bool = True) -> str | None:
     return text
 
 
+@overload
+def parse_amount_cents(record: dict, field: str, required: Literal[True] = True) -> int: ...
+@overload
+def parse_amount_cents(record: dict, field: str, required: bool) -> int | None: ...
 def parse_amount_cents(record: dict, field: str, required: bool = True) -> int | None:
     """Money as exact integer cents: never through a binary float."""
     value = _value(record, field, required)
@@ -262,7 +270,7 @@ def parse_transaction_page(
     rejected: list[Rejection] = []
     # A busy page repeats each second's date text and each item's price many times:
     # parse each distinct value once. Only successful parses are remembered.
-    instants: dict[str, int] = {}
+    instants: dict[Any, int] = {}  # by the raw value; only text gets here
     amounts: dict[tuple[type, Any], int] = {}
     for offset, record in enumerate(records):
         if not isinstance(record, dict):
@@ -318,4 +326,4 @@ def _fast_id(record: dict, field: str) -> str:
         text = str(value)
         if len(text) <= MAX_ID_LENGTH:
             return text
-    return parse_id(record, field)  # type: ignore[return-value]  # required: never None
+    return parse_id(record, field)

@@ -87,7 +87,7 @@ def fetch_sales(client: JdApiClient, hours: list[datetime], concurrency: int) ->
         results = list(pool.map(lambda iw: _fetch_window(client, *iw), enumerate(windows)))
     batches = [batch for window_batches, _, _ in results for batch in window_batches]
     received_by_hour = dict.fromkeys(hours, 0)
-    for window, (_, _, received) in zip(windows, results):
+    for window, (_, _, received) in zip(windows, results, strict=True):
         received_by_hour[window.hour] += received
     return SalesExtract(
         table=pa.Table.from_batches(batches, schema=TRANSACTION_SCHEMA),

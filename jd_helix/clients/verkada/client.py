@@ -58,13 +58,14 @@ class VerkadaClient:
         self,
         base_url: str,
         api_key: str,
-        settings: VerkadaClientSettings = VerkadaClientSettings(),
+        settings: Optional[VerkadaClientSettings] = None,
         *,
         limiter: Optional[VerkadaRateLimiter] = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        settings = settings or VerkadaClientSettings()
         if not api_key:
             raise VerkadaConfigError(f"No Verkada API key: set {API_KEY_ENV}")
         if not 1 <= settings.batch_size <= MAX_BATCH_ITEMS:

@@ -139,6 +139,7 @@ class VerkadaRateLimiter:
                             self._bucket.leak(now)
                         return
                     wait_ms = self._bucket.waiting(item)
+                    assert isinstance(wait_ms, int)  # an InMemoryBucket answers at once
                     if wait_ms < 0:  # cannot happen with weight 1 and limits >= 1
                         raise RuntimeError("rate limiter can never admit a request")
                     wait_ms = max(wait_ms, 1)
