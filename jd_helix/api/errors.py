@@ -7,6 +7,7 @@ parameter; a 500 would be a bug of ours (and is logged with its traceback).
 from __future__ import annotations
 
 import logging
+from typing import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,7 +45,7 @@ def not_found(detail: str) -> ApiError:
     return ApiError(404, "Not found", detail)
 
 
-def _respond(problem: Problem, headers: dict | None = None) -> JSONResponse:
+def _respond(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(problem.model_dump(), status_code=problem.status, headers=headers)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import overload
 
 from jd_helix.api.errors import bad_parameter
 
@@ -66,6 +67,10 @@ class Window:
         return [self.start.isoformat(), self.end.isoformat()]
 
 
+@overload
+def format_instant(instant: datetime) -> str: ...
+@overload
+def format_instant(instant: None) -> None: ...
 def format_instant(instant: datetime | None) -> str | None:
     """A stored (naive UTC) or aware instant as ISO 8601 with milliseconds and Z."""
     if instant is None:

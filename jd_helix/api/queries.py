@@ -14,6 +14,7 @@ import orjson
 
 from jd_helix.api.models import Granularity
 from jd_helix.api.params import Window, format_instant
+from jd_helix.resources.warehouse import single_row
 
 
 @dataclass(frozen=True)
@@ -168,16 +169,19 @@ def stores_with_sales(conn: duckdb.DuckDBPyConnection, window: Window, after: st
     """
     rows = conn.execute(sql, params).fetchall()
     columns = ["store_id", "store_name", "store_address", "store_phone", "store_email", "transactions"]
-    items = [{**dict(zip(columns, r)), "sales_total": _money(r[6])} for r in rows]
+    items = [{**dict(zip(columns, r, strict=False)), "sales_total": _money(r[6])} for r in rows]
     return Rows(items, [[r[0]] for r in rows])
 
 
 def store_known(conn: duckdb.DuckDBPyConnection, store_id: str) -> bool:
     """A store JD lists, or one that has sales on record."""
-    return conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM jd_stores WHERE store_id = $id) OR EXISTS (SELECT 1 FROM store_sales WHERE store_id = $id)",
-        {"id": store_id},
-    ).fetchone()[0]
+    return single_row(
+        conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM jd_stores WHERE store_id = $id) "
+            "OR EXISTS (SELECT 1 FROM store_sales WHERE store_id = $id)",
+            {"id": store_id},
+        )
+    )[0]
 
 
 # -- rejected records ------------------------------------------------------------------
@@ -201,7 +205,7 @@ def rejected_records(
     conn: duckdb.DuckDBPyConnection,
     window: Window | None,
     endpoint: str | None,
-    after: tuple[str, str, str] | None,
+    after: tuple[str, ...] | None,  # (scope, endpoint, record_key), checked by decode_cursor
     limit: int,
 ) -> Rows:
     """Records set aside, in (scope, endpoint, record_key) order: hours in time order, then refreshes."""
@@ -235,4 +239,4 @@ def rejected_records(
 
 
 def latest_sales_hour(conn: duckdb.DuckDBPyConnection) -> datetime | None:
-    return conn.execute("SELECT max(sale_hour) FROM jd_transactions").fetchone()[0]
+    return single_row(conn.execute("SELECT max(sale_hour) FROM jd_transactions"))[0]
