@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 
 import dagster as dg
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
-from dagster._core.events import DagsterEventType
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
+
+from jd_helix.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
 WEBHOOK_URL_ENV = "JD_HELIX_ALERT_WEBHOOK_URL"
 UI_URL_ENV = "JD_HELIX_UI_URL"
@@ -49,7 +46,7 @@ def first_line(text: str | None) -> str:
     return line if len(line) <= MAX_CAUSE_CHARS else line[: MAX_CAUSE_CHARS - 1] + "…"
 
 
-def hours_of(tags: dict[str, str]) -> str:
+def hours_of(tags: Mapping[str, str]) -> str:
     if PARTITION_NAME_TAG in tags:
         return f"hour {tags[PARTITION_NAME_TAG]} UTC"
     if ASSET_PARTITION_RANGE_START_TAG in tags:
@@ -89,7 +86,7 @@ def failed_run_message(context: dg.RunFailureSensorContext) -> str:
     step_failures = context.get_step_failure_events()
     if step_failures:
         asset = step_failures[0].step_key
-        cause = _root_cause(step_failures[0].event_specific_data.error)
+        cause = _root_cause(step_failures[0].step_failure_data.error)
     else:
         # The run died outside a step (killed worker, lost pod): name the step it was in.
         unfinished = [s.step_key for s in context.instance.get_run_step_stats(run.run_id) if s.end_time is None]
@@ -165,7 +162,7 @@ def alert_on_red_checks(context: dg.SensorEvaluationContext):
         return dg.SkipReason(NOT_CONFIGURED)
     state = json.loads(context.cursor) if context.cursor else {"after": None, "red": []}
     records = context.instance.event_log_storage.get_event_records(
-        dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=state["after"]),
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=state["after"]),
         limit=EVALUATIONS_PER_TICK,
         ascending=True,
     )

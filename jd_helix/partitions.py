@@ -12,9 +12,15 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-# Dagster reads a run's partition range from these tags but exports no public name for
-# them; this is the one place that imports them.
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+# Dagster reads a run's partition (or range of them) from these tags but exports no public
+# name for them; this is the one place that imports them.
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from dagster._core.storage.tags import (
+    PARTITION_NAME_TAG as PARTITION_NAME_TAG,  # re-exported for the run-failure alerts
+)
 
 DEFAULT_HISTORY_DAYS = 2
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"

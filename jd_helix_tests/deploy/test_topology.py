@@ -22,7 +22,12 @@ from unittest import mock
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.scheduler.instigation import InstigatorState, InstigatorStatus, InstigatorType, ScheduleInstigatorData
+from dagster._core.scheduler.instigation import (
+    InstigatorState,
+    InstigatorStatus,
+    InstigatorType,
+    ScheduleInstigatorData,
+)
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import GrpcServerTarget
 

@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import time_machine
-
 from dagster._grpc.client import DagsterGrpcClient
 
 from benchmarks.dagster_graphql_client import DagsterGraphQL, GraphQLError
