@@ -29,6 +29,7 @@ from jd_helix.automation import (
     hourly_sales_schedule,
     rejoin_unmapped_sensor,
 )
+from jd_helix.pools.executor import pool_aware_in_process_executor
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
@@ -70,6 +71,6 @@ defs = dg.Definitions(
     schedules=[hourly_sales_schedule, dimensions_schedule, freshness_schedule],
     sensors=[helix_retry_sensor, rejoin_unmapped_sensor, hourly_catch_up_sensor, *alert_sensors],
     resources=build_resources(),
-    # Steps of a run share one process: a process per step would only cost start-up time.
-    executor=dg.in_process_executor,
+    # Steps of a run share one process; waits for pools sleep and free dead runs' slots.
+    executor=pool_aware_in_process_executor,
 )
