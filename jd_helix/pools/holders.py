@@ -68,9 +68,13 @@ def release(instance: dg.DagsterInstance, holder: Holder, why: str) -> None:
     instance.event_log_storage.free_concurrency_slots_for_run(holder.run_id)
 
 
-def cannot_check_message(pool: str, step_key: str, holder: Holder) -> str:
+def free_slots_hint(instance: dg.DagsterInstance, run_id: str) -> str:
+    return f"DAGSTER_HOME={instance.root_directory} {FREE_SLOTS_COMMAND} {run_id}"
+
+
+def cannot_check_message(instance: dg.DagsterInstance, pool: str, step_key: str, holder: Holder) -> str:
     """The one line a waiting step prints about a holder it cannot check."""
     return (
         f"Step {step_key} waits for pool {pool}, held by {holder.describe()}, whose worker this "
-        f"process cannot check. If that run is dead, free its slots: {FREE_SLOTS_COMMAND} {holder.run_id}"
+        f"process cannot check. If that run is dead, free its slots: {free_slots_hint(instance, holder.run_id)}"
     )

@@ -55,5 +55,5 @@ class PoolWaitContext(InstanceConcurrencyContext):
                 released = True
             elif holder.liveness == Liveness.UNKNOWN and (pool, holder.run_id) not in self._named:
                 self._named.add((pool, holder.run_id))
-                self._log.warning(pool_holders.cannot_check_message(pool, step_key, holder))
+                self._log.warning(pool_holders.cannot_check_message(self._instance, pool, step_key, holder))
         return released
