@@ -3,6 +3,7 @@
 import click
 
 from jd_helix.api.command import serve_command
+from jd_helix.ledger_command import ledger_command
 from jd_helix.pools.command import free_slots_command
 from jd_helix.report_cli import report_command
 from jd_helix.sandbox.command import sandbox_command
@@ -26,6 +27,7 @@ main.add_command(sandbox_command)
 main.add_command(report_command)
 main.add_command(serve_command)
 main.add_command(free_slots_command)
+main.add_command(ledger_command)
 
 if __name__ == "__main__":
     main()
