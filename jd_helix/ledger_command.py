@@ -21,13 +21,13 @@ def start_fresh_command(database: str) -> None:
     For pointing a warehouse at another Helix: the next run of each hour pins and posts its
     sales there. Stop the pipeline first (the warehouse has one writer).
     """
-    archive = f"helix_events_until_{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+    table = f"helix_events_until_{datetime.now(timezone.utc):%Y%m%d%H%M%S}"  # the old ledger's new home
     with WarehouseResource(database=database).write() as conn:
         conn.execute(DESTINATION_TABLE)
         destination = conn.execute("SELECT api_base_url, event_type_uid FROM helix_destination").fetchone()
-        conn.execute(f"CREATE TABLE {archive} AS SELECT * FROM helix_events")
+        conn.execute(f"CREATE TABLE {table} AS SELECT * FROM helix_events")
         rows = conn.execute("DELETE FROM helix_events").fetchone()[0]
         conn.execute("DELETE FROM helix_destination")
     was = f" (posted to {destination[0]}, event type {destination[1]})" if destination else ""
-    click.echo(f"{rows} ledger rows{was} kept in table {archive} of {database}; helix_events is empty.")
+    click.echo(f"{rows} ledger rows{was} kept in table {table} of {database}; helix_events is empty.")
     click.echo("Re-materialize the hours to post (Dagster UI or a backfill); they are pinned for the Helix now configured.")
