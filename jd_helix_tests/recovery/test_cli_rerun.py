@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -26,11 +25,11 @@ from jd_helix.pools import holders as pool_holders
 from jd_helix.pools.worker import WORKER_TAG, Liveness
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import refresh_dimensions, resources_for
-from jd_helix_tests.recovery.deployment import PROJECT_ROOT, api_environment, new_dagster_home, wait_for
+from jd_helix_tests.recovery.deployment import PROJECT_ROOT, api_environment, new_dagster_home, real_hour, wait_for
 from jd_helix_tests.recovery.test_killed_run_worker import CONFIG, pinned
 
-HOUR = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=20)
-CLI_SANDBOX = CONFIG.replace(seed=43)
+HOUR = real_hour(20)
+CLI_SANDBOX = CONFIG.replace(seed=43, now=real_hour(0))
 
 
 class Cli:

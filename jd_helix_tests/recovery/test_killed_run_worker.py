@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import duckdb
 import pytest
@@ -24,16 +24,16 @@ import pytest
 from jd_helix.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import naive, refresh_dimensions, resources_for
-from jd_helix_tests.recovery.deployment import DagsterDev, api_environment, new_dagster_home, wait_for
+from jd_helix_tests.recovery.deployment import DagsterDev, api_environment, new_dagster_home, real_hour, wait_for
 
+# Hours well before the scheduled run's look-back, so a schedule tick during the test never touches them.
+_BASE = real_hour(12)
 # The sandbox decides the volume: 60 sales in every hour, whatever the clock says.
 CONFIG = SandboxConfig(
     seed=41, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=60,
-    rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.05,
+    rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.05, now=_BASE + timedelta(hours=12),
 )
 RECOVERY_BUDGET_S = 120
-# Hours well before the scheduled run's look-back, so a schedule tick during the test never touches them.
-_BASE = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)
 EXTRACT_HOUR, POSTING_HOUR, AFTER_KILL_HOUR = _BASE, _BASE + timedelta(hours=1), _BASE + timedelta(hours=2)
 
 
