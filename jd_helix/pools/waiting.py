@@ -31,9 +31,10 @@ class PoolWaitContext(InstanceConcurrencyContext):
         self._named: set[tuple[str, str]] = set()
 
     def interval_to_next_pending_claim_check(self) -> float:
-        if not self._pending_claims or not self._pending_timeouts:
+        if not self._pending_claims:
             return 0.0
-        return max(0.0, min(self._pending_timeouts.values()) - time.time())
+        due = min(self._pending_timeouts.get(step_key, 0.0) for step_key in self._pending_claims)
+        return max(0.0, due - time.time())
 
     def claim(self, concurrency_key: str, step_key: str, step_priority: int = 0) -> bool:
         asked_before = self._pending_claim_counts[step_key]
@@ -49,9 +50,9 @@ class PoolWaitContext(InstanceConcurrencyContext):
         released = False
         for holder in pool_holders.holders(self._instance, pool, exclude_run_id=self._run_id):
             if holder.releasable:
-                why = f"Run worker gone ({holder.describe()}): slots freed by run {self._run_id} waiting for pool {pool}."
+                why = f"No longer running ({holder.describe()}): slots freed by run {self._run_id}, waiting for pool {pool}."
                 pool_holders.release(self._instance, holder, why)
-                self._log.warning(f"Freed the {pool} slots of {holder.describe()}: its worker is gone.")
+                self._log.warning(f"Freed the {pool} slots of {holder.describe()}: it is no longer running.")
                 released = True
             elif holder.liveness == Liveness.UNKNOWN and (pool, holder.run_id) not in self._named:
                 self._named.add((pool, holder.run_id))
