@@ -23,13 +23,20 @@ class OtherHelixError(RuntimeError):
     """The warehouse's ledger belongs to another Helix."""
 
 
+def recorded_destination(conn) -> tuple[str, str] | None:
+    """(api_base_url, event_type_uid) the ledger was pinned for; works on a read-only connection."""
+    exists = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'helix_destination'").fetchone()
+    if not exists or not exists[0]:
+        return None
+    return conn.execute("SELECT api_base_url, event_type_uid FROM helix_destination").fetchone()
+
+
 def check_destination(conn, database: str, api_base_url: str, event_type_uid: str | None = None) -> None:
     """Refuse if the ledger holds rows pinned for another Helix than this one.
 
     Without `event_type_uid` (before any request) only the API base URL is compared.
     """
-    conn.execute(DESTINATION_TABLE)
-    recorded = conn.execute("SELECT api_base_url, event_type_uid FROM helix_destination").fetchone()
+    recorded = recorded_destination(conn)
     if recorded is None or (recorded[0] == api_base_url and event_type_uid in (None, recorded[1])):
         return
     posted, pinned = conn.execute(
@@ -48,5 +55,6 @@ def check_destination(conn, database: str, api_base_url: str, event_type_uid: st
 def record_destination(conn, database: str, api_base_url: str, event_type_uid: str, now: datetime) -> None:
     """Check, then remember the Helix the ledger pins triples for; inside the pinning transaction."""
     check_destination(conn, database, api_base_url, event_type_uid)
+    conn.execute(DESTINATION_TABLE)
     conn.execute("DELETE FROM helix_destination")
     conn.execute("INSERT INTO helix_destination VALUES (?, ?, ?)", [api_base_url, event_type_uid, now])
