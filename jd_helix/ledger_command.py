@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import click
 
-from jd_helix.assets.helix_destination import DESTINATION_TABLE
+from jd_helix.assets.helix_destination import DESTINATION_TABLE, recorded_destination
 from jd_helix.resources.warehouse import WarehouseResource, database_path
 
 
@@ -23,10 +23,10 @@ def start_fresh_command(database: str) -> None:
     """
     table = f"helix_events_until_{datetime.now(timezone.utc):%Y%m%d%H%M%S}"  # the old ledger's new home
     with WarehouseResource(database=database).write() as conn:
-        conn.execute(DESTINATION_TABLE)
-        destination = conn.execute("SELECT api_base_url, event_type_uid FROM helix_destination").fetchone()
+        destination = recorded_destination(conn)
         conn.execute(f"CREATE TABLE {table} AS SELECT * FROM helix_events")
-        rows = conn.execute("DELETE FROM helix_events").fetchone()[0]
+        rows = len(conn.execute("DELETE FROM helix_events RETURNING transaction_id").fetchall())
+        conn.execute(DESTINATION_TABLE)
         conn.execute("DELETE FROM helix_destination")
     was = f" (posted to {destination[0]}, event type {destination[1]})" if destination else ""
     click.echo(f"{rows} ledger rows{was} kept in table {table} of {database}; helix_events is empty.")

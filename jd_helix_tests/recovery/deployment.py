@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 import dagster as dg
+import requests
 import time_machine
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, PARTITION_NAME_TAG
 from dagster_graphql import DagsterGraphQLClient
@@ -27,6 +28,9 @@ from dagster_graphql import DagsterGraphQLClient
 from jd_helix.pools.worker import WORKER_TAG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOCATION_STATUS = """
+{ workspaceOrError { ... on Workspace { locationEntries { loadStatus locationOrLoadError { __typename } } } } }
+"""
 T = TypeVar("T")
 
 
@@ -90,17 +94,20 @@ class DagsterDev:
             start_new_session=True,
         )
         self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
-        wait_for("the Dagster webserver", self._location_loaded, 120, every_s=1)
+        wait_for("the code location to load in dagster dev", self._location_loaded, 120, every_s=1)
         return self
 
     def _location_loaded(self) -> bool:
         if self._process.poll() is not None:
             raise AssertionError(f"dagster dev exited: {self.log_path.read_text()[-3000:]}")
         try:
-            self.client._execute("{ version }")
-            return True
-        except Exception:
+            answer = requests.post(
+                f"http://127.0.0.1:{self.port}/graphql", json={"query": LOCATION_STATUS}, timeout=5
+            ).json()
+        except (requests.RequestException, ValueError):
             return False
+        entries = answer["data"]["workspaceOrError"].get("locationEntries", [])
+        return any(e["loadStatus"] == "LOADED" and e["locationOrLoadError"]["__typename"] == "RepositoryLocation" for e in entries)
 
     def __exit__(self, *exc) -> None:
         self.instance.dispose()
