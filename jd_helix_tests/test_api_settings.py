@@ -83,3 +83,12 @@ def test_with_no_settings_at_all_the_first_step_fails_naming_the_setting(tmp_pat
         [jd_transactions], resources=resources, partition_key=partition_key(recent_hours(1)[0]), raise_on_error=False
     )
     assert "JD_API_BASE_URL is not set" in failure_messages(hour)[0]
+
+
+def test_make_run_points_all_four_settings_at_the_sandbox_only_when_none_is_given():
+    from jd_helix.dev import choose_apis
+
+    chosen = choose_apis({})
+    assert chosen is not None and set(chosen) == set(API_SETTINGS)
+    assert chosen["VERKADA_API_BASE_URL"].startswith("http://127.0.0.1:")
+    assert choose_apis(ALL) is None, "all four given: the real APIs, no sandbox"
