@@ -143,6 +143,11 @@ class DagsterDev:
     def holds_slots(self, run_id: str) -> bool:
         return run_id in self.instance.event_log_storage.get_concurrency_run_ids()
 
+    def idle(self) -> bool:
+        """No run queued, starting or in progress."""
+        busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+        return not self.instance.get_runs(filters=dg.RunsFilter(statuses=busy), limit=1)
+
     def ended(self, run_id: str) -> dg.DagsterRunStatus | None:
         run = self.run(run_id)
         return run.status if run.is_finished else None

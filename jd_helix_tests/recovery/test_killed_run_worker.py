@@ -155,6 +155,9 @@ def scenario(tmp_path_factory):
             phases["extraction, posting recovered"] = time.monotonic() - began
             # The join: the warehouse is held by this test, so the remap run's
             # transaction_camera_events step waits for the file with the duckdb_writer slot.
+            # Other runs (the catch-up automation's, run retries) would wait on the file this
+            # test holds while keeping the duckdb_writer slot the join needs: start when idle.
+            wait_for("no run in progress", dev.idle, COMPLETION_TIMEOUT_S, every_s=1)
             holder = duckdb.connect(database)
             join = Kill("join", dev.launch("helix_remap_job", partition_key(EXTRACT_HOUR)), EXTRACT_HOUR)
             wait_for("the join to start", lambda: dev.step_started(join.run_id, "transaction_camera_events"), 120)
