@@ -3,6 +3,8 @@
 import click
 
 from jd_helix.api.command import serve_command
+from jd_helix.ledger_command import ledger_command
+from jd_helix.pools.command import free_slots_command
 from jd_helix.report_cli import report_command
 from jd_helix.sandbox.command import sandbox_command
 
@@ -15,7 +17,7 @@ def main() -> None:
 @main.command("dev")
 @click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
 def dev_command(port: int) -> None:
-    """Start the sandbox (unless real APIs are configured) and the Dagster UI with the shipped settings."""
+    """Start the Dagster UI with the shipped settings, and the sandbox if no API setting is given."""
     from jd_helix.dev import run_dev
 
     raise SystemExit(run_dev(port))
@@ -24,6 +26,8 @@ def dev_command(port: int) -> None:
 main.add_command(sandbox_command)
 main.add_command(report_command)
 main.add_command(serve_command)
+main.add_command(free_slots_command)
+main.add_command(ledger_command)
 
 if __name__ == "__main__":
     main()

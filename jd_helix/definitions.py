@@ -1,14 +1,16 @@
 """The jd_helix code location: assets, checks, jobs, schedules, sensor and resources.
 
-Settings come from the environment (see .env.example). A setting that is not set falls
-back to its default - for the two APIs, the built-in sandbox - and secrets are passed as
-EnvVar so that the UI shows the variable's name, never its value.
+Settings come from the environment (see .env.example). The four API settings come all
+together or the code location refuses to load, naming the missing ones (jd_helix/api_settings.py);
+when none is set, the first step that needs one fails naming it. Secrets are passed as EnvVar
+so that the UI shows the variable's name, never its value.
 """
 
 import os
 
 import dagster as dg
 
+from jd_helix.api_settings import check_api_settings
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_event_type, helix_events
@@ -29,10 +31,11 @@ from jd_helix.automation import (
 from jd_helix.checks import hourly_checks
 from jd_helix.freshness import freshness_job, freshness_schedule, last_hour_posted_by_deadline
 from jd_helix.notifications import alert_sensors
+from jd_helix.pools.executor import pool_aware_in_process_executor
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
-from jd_helix.resources.warehouse import DEFAULT_DATABASE, WarehouseResource
+from jd_helix.resources.warehouse import WarehouseResource, database_path
 
 
 def _from_env(**fields: str) -> dict:
@@ -40,6 +43,7 @@ def _from_env(**fields: str) -> dict:
 
 
 def build_resources() -> dict:
+    check_api_settings(os.environ)
     return {
         "jd_api": JdApiResource(
             **_from_env(base_url="JD_API_BASE_URL", api_key="JD_API_KEY", timezone="JD_API_TIMEZONE")
@@ -47,9 +51,7 @@ def build_resources() -> dict:
         "verkada": VerkadaResource(
             **_from_env(base_url="VERKADA_API_BASE_URL", api_key="VERKADA_API_KEY")
         ),
-        "warehouse": WarehouseResource(
-            database=os.environ.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE
-        ),
+        "warehouse": WarehouseResource(database=database_path()),
         "helix_settings": HelixSettings(**_from_env(event_type_name="JD_HELIX_EVENT_TYPE")),
     }
 
@@ -70,6 +72,6 @@ defs = dg.Definitions(
     schedules=[hourly_sales_schedule, dimensions_schedule, freshness_schedule],
     sensors=[helix_retry_sensor, rejoin_unmapped_sensor, hourly_catch_up_sensor, *alert_sensors],
     resources=build_resources(),
-    # Steps of a run share one process: a process per step would only cost start-up time.
-    executor=dg.in_process_executor,
+    # Steps of a run share one process; waits for pools sleep and free dead runs' slots.
+    executor=pool_aware_in_process_executor,
 )

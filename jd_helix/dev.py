@@ -1,4 +1,8 @@
-"""`jd-helix dev`: the sandbox (unless real APIs are configured) and `dagster dev`, together.
+"""`jd-helix dev`: `dagster dev`, and the sandbox when no API setting is given at all.
+
+The sandbox is chosen on purpose: with none of the four API settings, the sandbox is
+started and the four are pointed at it; with all four, the real APIs are used; with some,
+nothing starts and the missing ones are named.
 
 DAGSTER_HOME is the project's own `.dagster_home/`, refreshed with the shipped
 `dagster.yaml`, so runs, schedules and backfills keep their history between starts and
@@ -21,6 +25,7 @@ from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 from dotenv import dotenv_values
 
+from jd_helix.api_settings import HalfConfiguredError, api_settings_given, check_api_settings
 from jd_helix.partitions import partition_key, partition_range_tags
 from jd_helix.resources.warehouse import DEFAULT_DATABASE
 from jd_helix.sandbox import defaults as sandbox_defaults
@@ -39,6 +44,26 @@ def _port_open(host: str, port: int) -> bool:
 def _settings() -> dict:
     """The environment as `dagster dev` will see it: .env first, real variables on top."""
     return {**dotenv_values(PROJECT_ROOT / ".env"), **os.environ}
+
+
+def sandbox_api_settings() -> dict[str, str]:
+    """The four API settings of the sandbox `jd-helix dev` starts."""
+    return {
+        "JD_API_BASE_URL": sandbox_defaults.jd_base_url(),
+        "JD_API_KEY": sandbox_defaults.JD_SANDBOX_API_KEY,
+        "VERKADA_API_BASE_URL": sandbox_defaults.verkada_base_url(),
+        "VERKADA_API_KEY": sandbox_defaults.VERKADA_SANDBOX_API_KEY,
+    }
+
+
+def choose_apis(settings: dict) -> dict[str, str] | None:
+    """The sandbox's settings when no API setting is given, None when all four are (real
+    APIs); a half configuration stops here, naming what is missing."""
+    try:
+        check_api_settings(settings)
+    except HalfConfiguredError as error:
+        raise SystemExit(f"jd-helix dev: {error}") from None
+    return None if api_settings_given(settings) else sandbox_api_settings()
 
 
 def _start_sandbox() -> subprocess.Popen | None:
@@ -89,15 +114,20 @@ def _launch_first_data(ui_port: int) -> None:
 
 
 def run_dev(ui_port: int = 3000) -> int:
+    settings = _settings()
+    sandbox_settings = choose_apis(settings)
     DAGSTER_HOME.mkdir(exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", DAGSTER_HOME / "dagster.yaml")
-    settings = _settings()
-    uses_sandbox = not (settings.get("JD_API_BASE_URL") and settings.get("VERKADA_API_BASE_URL"))
-    sandbox = _start_sandbox() if uses_sandbox else None
-    first_start = uses_sandbox and not Path(settings.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE).exists()
+    sandbox = None
+    if sandbox_settings is not None:
+        print("No API settings given: using the built-in sandbox (set all four in .env for the real APIs).")
+        sandbox = _start_sandbox()
+    # dagster dev runs in the project folder: a relative warehouse path is relative to it.
+    warehouse = PROJECT_ROOT / (settings.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE)
+    first_start = sandbox_settings is not None and not warehouse.exists()
     if first_start:
         threading.Thread(target=_launch_first_data, args=(ui_port,), daemon=True).start()
-    env = {**os.environ, "DAGSTER_HOME": str(DAGSTER_HOME)}
+    env = {**os.environ, **(sandbox_settings or {}), "DAGSTER_HOME": str(DAGSTER_HOME)}
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(ui_port)]
     print(f"Dagster UI: http://localhost:{ui_port}  (DAGSTER_HOME={DAGSTER_HOME})")
     try:

@@ -1,12 +1,11 @@
 """`jd-helix report ...`: the old app's reports, printed from the warehouse."""
 
-import os
 from datetime import datetime, timedelta, timezone
 
 import click
 
 from jd_helix import report_queries as reports
-from jd_helix.resources.warehouse import DEFAULT_DATABASE
+from jd_helix.resources.warehouse import database_path
 
 
 def _utc(value: datetime | None, default: datetime) -> datetime:
@@ -34,8 +33,8 @@ _window = [
     click.option("--start", type=_DATETIME, default=None,
                  help="UTC, e.g. 2026-11-28T09:00 (default: 24 hours before --end)."),
     click.option("--end", type=_DATETIME, default=None, help="UTC, exclusive (default: now)."),
-    click.option("--database", default=lambda: os.environ.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE,
-                 show_default="JD_HELIX_DUCKDB_PATH or data/jd_helix.duckdb"),
+    click.option("--database", default=database_path,
+                 show_default="JD_HELIX_DUCKDB_PATH or ./data/jd_helix.duckdb"),
     click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
 ]
 

@@ -54,3 +54,11 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 @pytest.fixture
 def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
     return make_sandbox()
+
+
+@pytest.fixture(scope="session")
+def project_wheel(tmp_path_factory):
+    """The project's wheel, built once per session (jd_helix_tests/wheel.py)."""
+    from jd_helix_tests.wheel import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))

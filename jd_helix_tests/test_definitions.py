@@ -1,6 +1,7 @@
 """The code location loads, and its public names (the README's tables) stay put."""
 
 import dagster as dg
+import pytest
 
 from jd_helix.definitions import defs
 
@@ -88,7 +89,9 @@ def test_partitions_start_a_few_days_back_unless_pinned():
 def test_secrets_are_passed_as_env_vars_so_the_ui_shows_names_not_values(monkeypatch):
     from jd_helix.definitions import build_resources
 
+    monkeypatch.setenv("JD_API_BASE_URL", "https://jd.example.com")
     monkeypatch.setenv("JD_API_KEY", "jd-secret-value")
+    monkeypatch.setenv("VERKADA_API_BASE_URL", "https://api.verkada.com")
     monkeypatch.setenv("VERKADA_API_KEY", "vk-secret-value")
     resources = build_resources()
     for resource, variable in ((resources["jd_api"], "JD_API_KEY"), (resources["verkada"], "VERKADA_API_KEY")):
@@ -96,10 +99,12 @@ def test_secrets_are_passed_as_env_vars_so_the_ui_shows_names_not_values(monkeyp
         assert resource.api_key == variable  # the name, never the value
 
 
-def test_unset_settings_fall_back_to_the_sandbox(monkeypatch):
+def test_with_no_api_settings_the_resources_point_nowhere(monkeypatch):
     from jd_helix.definitions import build_resources
 
     for variable in ("JD_API_BASE_URL", "JD_API_KEY", "VERKADA_API_BASE_URL", "VERKADA_API_KEY"):
         monkeypatch.delenv(variable, raising=False)
     resources = build_resources()
     assert resources["jd_api"].base_url is None and resources["verkada"].base_url is None
+    with pytest.raises(Exception, match="VERKADA_API_BASE_URL and VERKADA_API_KEY are not set"):
+        resources["verkada"].get_client()

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from jd_helix.api.keys import KEYS_ENV, KeyConfigError, KeyRing, hash_key, new_key
-from jd_helix.resources.warehouse import DEFAULT_DATABASE
+from jd_helix.resources.warehouse import database_path
 
 KEYS_FILE_ENV = "JD_HELIX_API_KEYS_FILE"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -41,8 +41,8 @@ def _print_new_key(name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Loopback by default; anything else should sit behind a TLS reverse proxy.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--database", default=lambda: os.environ.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE,
-              show_default="JD_HELIX_DUCKDB_PATH or data/jd_helix.duckdb", help="The warehouse the pipeline writes.")
+@click.option("--database", default=database_path,
+              show_default="JD_HELIX_DUCKDB_PATH or ./data/jd_helix.duckdb", help="The warehouse the pipeline writes.")
 @click.option("--keys-file", type=click.Path(dir_okay=False, path_type=Path), envvar=KEYS_FILE_ENV,
               help=f"File of API key entries, one a line (or {KEYS_FILE_ENV}); re-read when it changes.")
 @click.option("--replica-dir", type=click.Path(file_okay=False, path_type=Path), default=None,

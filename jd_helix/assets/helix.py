@@ -13,6 +13,7 @@ import pandas as pd
 from jd_helix.assets.asset_defaults import OWNERS, VERKADA_HELIX_POOL, hourly_asset
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.failures import explained_failures
+from jd_helix.assets.helix_destination import check_destination, record_destination
 from jd_helix.assets.helix_ledger import pin_window, postable_events, record_outcomes
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.tables import table_metadata
@@ -29,7 +30,11 @@ ATTRIBUTE_COLUMNS = ["transaction_amount", "item_id", "item_name", "store_id", "
 
 
 def ensure_event_type(client: VerkadaClient, warehouse: WarehouseResource, name: str):
-    """Find or create the event type (bringing its schema up to date) and record it."""
+    """Find or create the event type (bringing its schema up to date) and record it.
+
+    Refused before any request when the ledger belongs to another Helix."""
+    with warehouse.read() as conn:
+        check_destination(conn, warehouse.database, client.base_url)
     ensured = client.ensure_event_type(name, EVENT_SCHEMA)
     with warehouse.write() as conn:
         conn.execute("DELETE FROM helix_event_type")
@@ -166,6 +171,7 @@ def helix_events(
     with verkada.get_client() as client:
         event_type = ensure_event_type(client, warehouse, helix_settings.event_type_name)
         with warehouse.write() as conn:
+            record_destination(conn, warehouse.database, client.base_url, event_type.uid, naive_utc(datetime.now(timezone.utc)))
             pinned = pin_window(conn, window.start, window.end, event_type.uid, datetime.now(timezone.utc))
             to_post = postable_events(conn, window.start, window.end, helix_settings.max_attempts)
         context.log.info(

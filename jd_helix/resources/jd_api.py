@@ -10,14 +10,13 @@ from pydantic import Field
 
 from jd_helix.clients.base_url import checked_base_url
 from jd_helix.clients.jd.client import MAX_PAGE_SIZE, JdApiClient, JdApiError, JdAuthError
-from jd_helix.sandbox import defaults as sandbox_defaults
 
 
 class JdApiResource(dg.ConfigurableResource):
-    """JD Sports retail API. With no base URL set, the built-in sandbox is used."""
+    """JD Sports retail API. The base URL and key are required: nothing is ever guessed."""
 
     base_url: Optional[str] = Field(
-        default=None, description="JD_API_BASE_URL; unset means the built-in sandbox."
+        default=None, description="JD_API_BASE_URL (required: the step fails, naming it, when unset)."
     )
     api_key: Optional[str] = Field(default=None, description="JD_API_KEY, sent as X-API-Key.")
     timezone: str = Field(
@@ -32,13 +31,14 @@ class JdApiResource(dg.ConfigurableResource):
     read_timeout_s: float = 60.0
 
     def get_client(self) -> JdApiClient:
-        if self.base_url:
-            if not self.api_key:
-                raise JdAuthError("JD_API_BASE_URL is set but JD_API_KEY is not: set JD_API_KEY.")
-            base_url, api_key = checked_base_url(self.base_url, "JD_API_BASE_URL"), self.api_key
-        else:
-            base_url = sandbox_defaults.jd_base_url()
-            api_key = self.api_key or sandbox_defaults.JD_SANDBOX_API_KEY
+        if not self.base_url:
+            raise JdApiError(
+                "JD_API_BASE_URL is not set: set it and JD_API_KEY (for the built-in sandbox, "
+                "start `make run` with no API settings at all)."
+            )
+        if not self.api_key:
+            raise JdAuthError("JD_API_BASE_URL is set but JD_API_KEY is not: set JD_API_KEY.")
+        base_url, api_key = checked_base_url(self.base_url, "JD_API_BASE_URL"), self.api_key
         try:
             local_zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -24,13 +24,13 @@ from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_
 class VerkadaResource(dg.ConfigurableResource):
     """The Verkada API (cameras and Helix) for one organisation.
 
-    With no ``base_url`` it talks to the built-in sandbox with the sandbox's key.
+    ``base_url`` and ``api_key`` are required; ``get_client()`` names the one missing.
     ``get_client()`` returns a :class:`VerkadaClient` (a context manager: close it, or
     use ``with``). All clients of one base URL in a process share one rate limiter.
     """
 
     base_url: Optional[str] = Field(
-        default=None, description="Verkada API base URL (VERKADA_API_BASE_URL); unset: the built-in sandbox"
+        default=None, description="Verkada API base URL (VERKADA_API_BASE_URL); required"
     )
     api_key: Optional[str] = Field(
         default=None, description="Verkada API key (VERKADA_API_KEY); required when base_url is set"
@@ -56,20 +56,19 @@ class VerkadaResource(dg.ConfigurableResource):
     )
 
     def resolved_base_url(self) -> str:
-        if self.base_url:
-            return check_base_url(self.base_url)
-        from jd_helix.sandbox.defaults import verkada_base_url
-
-        return verkada_base_url()
+        if not self.base_url:
+            raise VerkadaConfigError(
+                "VERKADA_API_BASE_URL is not set: set it and VERKADA_API_KEY (for the built-in "
+                "sandbox, start `make run` with no API settings at all)."
+            )
+        return check_base_url(self.base_url)
 
     def _resolved_api_key(self) -> str:
         if self.api_key:
             return self.api_key
         if self.base_url:
             raise VerkadaConfigError(f"VERKADA_API_BASE_URL is set but {API_KEY_ENV} is not: set {API_KEY_ENV}")
-        from jd_helix.sandbox.defaults import VERKADA_SANDBOX_API_KEY
-
-        return VERKADA_SANDBOX_API_KEY
+        raise VerkadaConfigError(f"VERKADA_API_BASE_URL and {API_KEY_ENV} are not set: set both.")
 
     def client_settings(self) -> VerkadaClientSettings:
         return VerkadaClientSettings(

@@ -8,17 +8,24 @@ connection is closed as soon as its block ends, by an exception too.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATABASE = str(PROJECT_ROOT / "data" / "jd_helix.duckdb")
+# Relative to the working directory of the Dagster processes (`make run`: the project
+# folder; an image: its WORKDIR), never to where the package is installed.
+DEFAULT_DATABASE = "data/jd_helix.duckdb"
+
+
+def database_path(environment: Mapping[str, str] = os.environ) -> str:
+    """The warehouse file: JD_HELIX_DUCKDB_PATH, else DEFAULT_DATABASE, made absolute."""
+    return os.path.abspath(environment.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE)
 
 # Instants are stored as UTC TIMESTAMPs (no zone) plus epoch milliseconds where Helix needs them.
 SCHEMA = """

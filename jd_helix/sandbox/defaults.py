@@ -1,7 +1,7 @@
 """Where the built-in sandbox listens when nobody says otherwise, and the keys it accepts.
 
-The pipeline falls back to these when JD_API_BASE_URL / VERKADA_API_BASE_URL are unset,
-so `make run` works end to end with no settings at all. They open nothing real.
+`make run` (jd_helix/dev.py) starts the sandbox here and points the four API settings at
+it when none of them is given; the pipeline itself never falls back to them.
 """
 
 SANDBOX_HOST = "127.0.0.1"

@@ -16,7 +16,6 @@ from jd_helix.clients.verkada.events import HelixEvent, PostOutcome
 from jd_helix.clients.verkada.rate_limit import RateLimitSettings, VerkadaRateLimiter
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.resources.verkada import VerkadaResource
-from jd_helix.sandbox.defaults import VERKADA_SANDBOX_API_KEY, verkada_base_url
 
 NOW_MS = 1_800_000_000_000
 
@@ -38,11 +37,11 @@ def test_refused_base_urls(url: str) -> None:
         check_base_url(url)
 
 
-def test_resource_defaults_to_the_sandbox() -> None:
-    resource = VerkadaResource()
-    with resource.get_client() as client:
-        assert client.base_url == verkada_base_url()
-        assert client.transport._api_key == VERKADA_SANDBOX_API_KEY
+def test_resource_without_settings_names_them_and_never_guesses_a_url() -> None:
+    with pytest.raises(VerkadaConfigError, match="VERKADA_API_BASE_URL and VERKADA_API_KEY are not set"):
+        VerkadaResource().get_client()
+    with pytest.raises(VerkadaConfigError, match="VERKADA_API_BASE_URL is not set"):
+        VerkadaResource(api_key="k").get_client()
 
 
 def test_resource_with_a_base_url_needs_a_key() -> None:

@@ -20,8 +20,8 @@ API_KEYS = {"JD_API_KEY", "VERKADA_API_KEY"}
 SECRETS = API_KEYS | {"JD_HELIX_ALERT_WEBHOOK_URL"}
 
 
-# The environment as the code names it: `os.environ`, or a parameter `environ` defaulting to it.
-ENVIRONMENTS = ("os.environ", "environ")
+# The environment as the code names it: `os.environ`, or a parameter (`environ`, `environment`) defaulting to it.
+ENVIRONMENTS = ("os.environ", "environ", "environment")
 
 
 def _is_env_read(call: ast.Call) -> bool:
