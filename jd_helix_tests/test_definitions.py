@@ -28,7 +28,7 @@ def test_asset_graph_is_frozen():
     parents = {key: {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys} for key in HOURLY}
     assert parents["transaction_camera_events"] == {"jd_transactions", *UNPARTITIONED} - {"helix_event_type"}
     assert parents["helix_events"] == {"transaction_camera_events", "helix_event_type"}
-    assert parents["store_sales"] == {"helix_events"}
+    assert parents["store_sales"] == {"transaction_camera_events", "helix_events"}
 
 
 def test_every_asset_that_writes_duckdb_is_in_a_pool_of_its_own_kind():

@@ -57,6 +57,21 @@ def ensure_event_type(client: VerkadaClient, warehouse: WarehouseResource, name:
     return ensured
 
 
+def recorded_event_type_uid(warehouse: WarehouseResource, name: str) -> str:
+    """The uid helix_event_type recorded for `name`: helix_events posts under it, and only
+    helix_event_type writes that table (so the lineage says who does)."""
+    with warehouse.read() as conn:
+        row = conn.execute("SELECT event_type_uid FROM helix_event_type WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise dg.Failure(
+            description=(
+                f"No Helix event type named {name!r} is recorded yet: materialize helix_event_type "
+                "(dimensions_job runs it at :05 every hour and on the first `make run`), then retry this run."
+            )
+        )
+    return row[0]
+
+
 TABLE = HourlyTable(
     name="helix_events",
     # Instants as UTC timestamps: what a person reads; the epoch milliseconds are in the table.
@@ -179,10 +194,10 @@ def helix_events(
     started = time.monotonic()
     window = HourWindow.of(context)
     with verkada.get_client() as client:
-        event_type = ensure_event_type(client, warehouse, helix_settings.event_type_name)
+        event_type_uid = recorded_event_type_uid(warehouse, helix_settings.event_type_name)
         with warehouse.write() as conn:
-            record_destination(conn, warehouse.database, client.base_url, event_type.uid, naive_utc(datetime.now(timezone.utc)))
-            pinned = pin_window(conn, window.start, window.end, event_type.uid, datetime.now(timezone.utc))
+            record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
+            pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
             to_post = postable_events(conn, window.start, window.end, helix_settings.max_attempts)
         context.log.info(
             f"{len(to_post)} events to post ({pinned.newly_pinned} newly pinned, "
@@ -210,7 +225,7 @@ def helix_events(
         run_wide={
             "moved_to_free_ms": pinned.moved_to_free_ms,
             "footage_links": links,
-            "event_type_uid": event_type.uid,
+            "event_type_uid": event_type_uid,
             "requests": requests,
             "rate_limited_429": rate_limited,
             "duration_s": round(time.monotonic() - started, 3),

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from jd_helix.assets.failures import explained_failures
+from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.helix import helix_events
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.sales import POOL, naive_utc
@@ -40,7 +41,8 @@ TABLE = HourlyTable(
 @dg.asset(
     partitions_def=hourly_partitions,
     backfill_policy=hourly_backfill_policy,
-    deps=[helix_events],
+    # Both tables the SQL below reads.
+    deps=[transaction_camera_events, helix_events],
     group_name="reports",
     kinds={"duckdb", "sql"},
     pool=POOL,
