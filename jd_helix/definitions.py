@@ -57,7 +57,9 @@ def build_resources() -> dict:
 
 
 defs = dg.Definitions(
-    assets=[
+    # Each asset links to the file and line of its body (the asset page's "Code reference").
+    # Local paths only: the repository has no remote to link to.
+    assets=dg.with_source_code_references([
         *jd_dimension_assets,
         verkada_cameras,
         jd_transactions,
@@ -66,7 +68,7 @@ defs = dg.Definitions(
         helix_events,
         store_sales,
         jd_rejected_records,
-    ],
+    ]),
     asset_checks=[*hourly_checks, last_hour_posted_by_deadline],
     jobs=[dimensions_job, hourly_sales_job, helix_retry_job, helix_remap_job, freshness_job],
     schedules=[hourly_sales_schedule, dimensions_schedule, freshness_schedule],

@@ -108,3 +108,14 @@ def test_with_no_api_settings_the_resources_point_nowhere(monkeypatch):
     assert resources["jd_api"].base_url is None and resources["verkada"].base_url is None
     with pytest.raises(Exception, match="VERKADA_API_BASE_URL and VERKADA_API_KEY are not set"):
         resources["verkada"].get_client()
+
+
+def test_every_asset_links_to_the_file_that_defines_it():
+    import jd_helix
+
+    package = jd_helix.__path__[0]
+    graph = defs.resolve_asset_graph()
+    for key in HOURLY | UNPARTITIONED | {"jd_rejected_records"}:
+        references = graph.get(dg.AssetKey(key)).metadata["dagster/code_references"].code_references
+        paths = [r.file_path for r in references if isinstance(r, dg.LocalFileCodeReference)]
+        assert paths and all(p.startswith(package) for p in paths), (key, references)
