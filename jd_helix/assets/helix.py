@@ -9,7 +9,7 @@ import orjson
 import pandas as pd
 
 from jd_helix.assets.events import transaction_camera_events
-from jd_helix.assets.failures import explained_failures
+from jd_helix.assets.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.assets.helix_destination import check_destination, record_destination
 from jd_helix.assets.helix_ledger import (
     FAILED,
@@ -93,6 +93,7 @@ TABLE = HourlyTable(
         "The Helix event type sales are posted as (JD_HELIX_EVENT_TYPE): looked up by name, "
         "created if missing, its schema brought up to date."
     ),
+    retry_policy=TRANSIENT_RETRY,  # find-or-create by name: a retry finds what the first try made
 )
 @explained_failures
 def helix_event_type(
