@@ -14,6 +14,8 @@ import dagster as dg
 
 DEFAULT_HISTORY_DAYS = 2
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
+# The last complete hour is due in Helix by this minute past the next hour.
+DEADLINE_MINUTE = 45
 
 
 def partition_start(partition_key: str) -> datetime:

@@ -119,3 +119,14 @@ def test_every_asset_links_to_the_file_that_defines_it():
         references = graph.get(dg.AssetKey(key)).metadata["dagster/code_references"].code_references
         paths = [r.file_path for r in references if isinstance(r, dg.LocalFileCodeReference)]
         assert paths and all(p.startswith(package) for p in paths), (key, references)
+
+
+def test_helix_events_carries_a_freshness_policy_beside_its_freshness_check():
+    from datetime import timedelta
+
+    node = defs.resolve_asset_graph().get(dg.AssetKey("helix_events"))
+    policy = node.freshness_policy
+    assert isinstance(policy, dg.FreshnessPolicy)
+    assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == ("45 * * * *", timedelta(hours=1), "UTC")
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key == node.key}
+    assert "last_hour_posted_by_deadline" in checks

@@ -2,7 +2,7 @@
 
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import orjson
@@ -25,13 +25,18 @@ from jd_helix.assets.sales import GROUP as HOURLY_GROUP
 from jd_helix.assets.sales import naive_utc
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
-from jd_helix.partitions import hourly_backfill_policy, hourly_partitions
+from jd_helix.partitions import DEADLINE_MINUTE, hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import HelixEvent, PostOutcome, VerkadaClient, VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 
 # One posting step at a time across all runs: the org's rate limit is shared.
 HELIX_POOL = "verkada_helix"
+# The catalog's freshness badge: some hour posted in the hour before each :45 deadline
+# (the per-hour verdict is the last_hour_posted_by_deadline check, see freshness.py).
+HELIX_EVENTS_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron=f"{DEADLINE_MINUTE} * * * *", lower_bound_delta=timedelta(hours=1), timezone="UTC"
+)
 ATTRIBUTE_COLUMNS = ["transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name"]
 
 
@@ -179,6 +184,7 @@ class LedgerRecorder:
     owners=["team:retail-data"],
     metadata=table_metadata("helix_events"),
     automation_condition=catch_up_condition(),
+    freshness_policy=HELIX_EVENTS_FRESHNESS,
     description=(
         "The Helix ledger: one row per sale with its Helix triple (pinned before the first "
         "attempt) and status: posted, failed (retried by helix_retry_sensor), skipped (Helix "
