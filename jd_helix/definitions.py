@@ -33,6 +33,7 @@ from jd_helix.automation import (
 )
 from jd_helix.pools.executor import pool_aware_in_process_executor
 from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource, database_path
@@ -40,6 +41,17 @@ from jd_helix.resources.warehouse import WarehouseResource, database_path
 
 def _from_env(**fields: str) -> dict:
     return {field: dg.EnvVar(var) for field, var in fields.items() if os.environ.get(var)}
+
+
+def _share_from_env(variable: str) -> dict:
+    # Dagster's EnvVar resolves strings and ints only: a share is read here, at load time.
+    value = os.environ.get(variable)
+    if not value:
+        return {}
+    try:
+        return {"max_unmapped_share": float(value)}
+    except ValueError:
+        raise ValueError(f"{variable}={value!r} is not a number (a share between 0 and 1, e.g. 0.10)") from None
 
 
 def build_resources() -> dict:
@@ -53,6 +65,10 @@ def build_resources() -> dict:
         ),
         "warehouse": WarehouseResource(database=database_path()),
         "helix_settings": HelixSettings(**_from_env(event_type_name="JD_HELIX_EVENT_TYPE")),
+        "hourly_settings": HourlySettings(
+            **({"lookback_hours": dg.EnvVar.int("JD_HELIX_LOOKBACK_HOURS")} if os.environ.get("JD_HELIX_LOOKBACK_HOURS") else {}),
+            **_share_from_env("JD_HELIX_MAX_UNMAPPED_SHARE"),
+        ),
     }
 
 

@@ -14,6 +14,7 @@ from jd_helix.assets.sales import jd_transactions
 from jd_helix.checks import hourly_checks
 from jd_helix.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
@@ -43,6 +44,7 @@ def resources_for(sandbox, database: str, rate_limited: bool = False, **verkada_
         ),
         "warehouse": WarehouseResource(database=database),
         "helix_settings": HelixSettings(),
+        "hourly_settings": HourlySettings(),
     }
 
 
