@@ -130,3 +130,14 @@ def test_helix_events_carries_a_freshness_policy_beside_its_freshness_check():
     assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == ("45 * * * *", timedelta(hours=1), "UTC")
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key == node.key}
     assert "last_hour_posted_by_deadline" in checks
+
+
+def test_loading_the_code_location_prints_no_warning():
+    # A fresh interpreter as the code server and run workers load it, every warning shown.
+    import subprocess
+    import sys
+
+    load = "from jd_helix.definitions import defs; defs.resolve_asset_graph(); defs.get_repository_def()"
+    loaded = subprocess.run([sys.executable, "-W", "always", "-c", load], capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stderr == ""
