@@ -1,23 +1,25 @@
 """Dagster's Beta/Preview notices for the features this project uses on purpose, silenced.
 
-Imported first by definitions.py, so the code server, the daemon's and every run's process
-install these filters before any asset is defined. Each filter names one exact message of
-the pinned dagster (pyproject.toml): a notice about anything else still shows.
+Imported by the package itself (jd_helix/__init__.py), so definitions.py, the code server,
+every run's process and any module imported on its own install these filters before any
+asset is defined. Each filter names one exact message of the pinned dagster (pyproject.toml):
+a notice about anything else still shows. The categories come from dagster_shared, which
+loads in milliseconds (the sandbox imports this package too).
 """
 
 import warnings
 
-import dagster as dg
+from dagster_shared.utils.warnings import BetaWarning, PreviewWarning
 
 DELIBERATE = [
     # Many hours per run (the backfill speed of issue 5).
-    (dg.BetaWarning, r"Parameter `backfill_policy` of function `asset` is currently in beta"),
+    (BetaWarning, r"Parameter `backfill_policy` of function `asset` is currently in beta"),
     # A check result per hour in the UI.
-    (dg.PreviewWarning, r"Specifying a partitions_def on an AssetCheckSpec is currently in preview"),
+    (PreviewWarning, r"Specifying a partitions_def on an AssetCheckSpec is currently in preview"),
     # Links from each asset to its source.
-    (dg.BetaWarning, r"Function `with_source_code_references` is currently in beta"),
-    (dg.BetaWarning, r"Class `LocalFileCodeReference` is currently in beta"),
-    (dg.BetaWarning, r"Class `CodeReferencesMetadataValue` is currently in beta"),
+    (BetaWarning, r"Function `with_source_code_references` is currently in beta"),
+    (BetaWarning, r"Class `LocalFileCodeReference` is currently in beta"),
+    (BetaWarning, r"Class `CodeReferencesMetadataValue` is currently in beta"),
 ]
 
 for category, message in DELIBERATE:

@@ -10,7 +10,6 @@ import os
 
 import dagster as dg
 
-from jd_helix import dagster_warnings  # noqa: F401 - first: quiets the deliberate Beta/Preview notices
 from jd_helix.api_settings import check_api_settings
 from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
 from jd_helix.assets.events import transaction_camera_events

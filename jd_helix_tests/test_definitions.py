@@ -141,3 +141,14 @@ def test_loading_the_code_location_prints_no_warning():
     loaded = subprocess.run([sys.executable, "-W", "always", "-c", load], capture_output=True, text=True, timeout=120)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stderr == ""
+
+
+def test_pytest_silences_exactly_what_the_code_location_silences():
+    import tomllib
+    from pathlib import Path
+
+    from jd_helix.dagster_warnings import DELIBERATE
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    ignored = pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"]
+    assert ignored == [f"ignore:{message}:dagster.{category.__name__}" for category, message in DELIBERATE]
