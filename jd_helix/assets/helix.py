@@ -27,7 +27,7 @@ from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
 from jd_helix.partitions import DEADLINE_MINUTE, hourly_backfill_policy, hourly_partitions
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
-from jd_helix.resources.verkada import HelixEvent, PostOutcome, VerkadaClient, VerkadaResource
+from jd_helix.resources.verkada import EnsuredEventType, HelixEvent, PostOutcome, VerkadaClient, VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 
 # One posting step at a time across all runs: the org's rate limit is shared.
@@ -40,13 +40,18 @@ HELIX_EVENTS_FRESHNESS = dg.FreshnessPolicy.cron(
 ATTRIBUTE_COLUMNS = ["transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name"]
 
 
-def ensure_event_type(client: VerkadaClient, warehouse: WarehouseResource, name: str):
-    """Find or create the event type (bringing its schema up to date) and record it.
+def ensure_on_helix(client: VerkadaClient, warehouse: WarehouseResource, name: str):
+    """Find or create the event type on the Helix the client points at (its schema brought up
+    to date). Refused before any request when the ledger belongs to another Helix.
 
-    Refused before any request when the ledger belongs to another Helix."""
+    helix_events calls this on every run, so it always posts under the uid of the Helix it
+    posts to; only the helix_event_type asset records the result in DuckDB."""
     with warehouse.read() as conn:
         check_destination(conn, warehouse.database, client.base_url)
-    ensured = client.ensure_event_type(name, EVENT_SCHEMA)
+    return client.ensure_event_type(name, EVENT_SCHEMA)
+
+
+def record_event_type(warehouse: WarehouseResource, ensured: EnsuredEventType) -> None:
     with warehouse.write() as conn:
         conn.execute("DELETE FROM helix_event_type")
         conn.execute(
@@ -59,22 +64,6 @@ def ensure_event_type(client: VerkadaClient, warehouse: WarehouseResource, name:
                 naive_utc(datetime.now(timezone.utc)),
             ],
         )
-    return ensured
-
-
-def recorded_event_type_uid(warehouse: WarehouseResource, name: str) -> str:
-    """The uid helix_event_type recorded for `name`: helix_events posts under it, and only
-    helix_event_type writes that table (so the lineage says who does)."""
-    with warehouse.read() as conn:
-        row = conn.execute("SELECT event_type_uid FROM helix_event_type WHERE name = ?", [name]).fetchone()
-    if row is None:
-        raise dg.Failure(
-            description=(
-                f"No Helix event type named {name!r} is recorded yet: materialize helix_event_type "
-                "(dimensions_job runs it at :05 every hour and on the first `make run`), then retry this run."
-            )
-        )
-    return row[0]
 
 
 TABLE = HourlyTable(
@@ -105,7 +94,8 @@ def helix_event_type(
     verkada: VerkadaResource, warehouse: WarehouseResource, helix_settings: HelixSettings
 ) -> dg.MaterializeResult:
     with verkada.get_client() as client:
-        ensured = ensure_event_type(client, warehouse, helix_settings.event_type_name)
+        ensured = ensure_on_helix(client, warehouse, helix_settings.event_type_name)
+        record_event_type(warehouse, ensured)
         requests = client.requests_made
     return dg.MaterializeResult(
         metadata={
@@ -201,7 +191,7 @@ def helix_events(
     started = time.monotonic()
     window = HourWindow.of(context)
     with verkada.get_client() as client:
-        event_type_uid = recorded_event_type_uid(warehouse, helix_settings.event_type_name)
+        event_type_uid = ensure_on_helix(client, warehouse, helix_settings.event_type_name).uid
         with warehouse.write() as conn:
             record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
             pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
