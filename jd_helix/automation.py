@@ -4,7 +4,6 @@ re-joining unmapped sales, catching up hours that fell behind.
 All ship switched on: the project exists to run unattended.
 """
 
-import os
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -18,13 +17,13 @@ from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE
 from jd_helix.helix_status import HelixStatus
 from jd_helix.partitions import hourly_partitions, partition_key, partition_range_tags
 from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource, open_read_only
 
 # Sales can reach the JD API a little after they happen: the hour's run starts 15 minutes
 # after the hour ends and also re-reads the hours before it (idempotent: each hour is
 # replaced whole and the ledger never re-posts what is posted).
 HOURLY_RUN_MINUTE = 15
-DEFAULT_LOOKBACK_HOURS = 2
 # What decides a sale's camera: the names and ids of both camera lists. Its hash is the
 # sensor's cursor, so a refresh that changes nothing re-joins nothing.
 CAMERA_LISTS_VERSION_SQL = """
@@ -76,10 +75,6 @@ hourly_catch_up_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 
-def lookback_hours() -> int:
-    return int(os.environ.get("JD_HELIX_LOOKBACK_HOURS", DEFAULT_LOOKBACK_HOURS))
-
-
 def hours_to_run(scheduled_at: datetime, lookback: int) -> tuple[str, str]:
     """The partition range a tick runs: the hour that just ended and `lookback` before it."""
     last_hour = scheduled_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
@@ -92,10 +87,10 @@ def hours_to_run(scheduled_at: datetime, lookback: int) -> tuple[str, str]:
     job=hourly_sales_job,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Each hour, once it has ended (plus 15 minutes for late sales), with a look-back of JD_HELIX_LOOKBACK_HOURS.",
+    description="Each hour, once it has ended (plus 15 minutes for late sales), with a look-back of hourly_settings.lookback_hours (JD_HELIX_LOOKBACK_HOURS).",
 )
-def hourly_sales_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    first, last = hours_to_run(context.scheduled_execution_time, lookback_hours())
+def hourly_sales_schedule(context: dg.ScheduleEvaluationContext, hourly_settings: HourlySettings) -> dg.RunRequest:
+    first, last = hours_to_run(context.scheduled_execution_time, hourly_settings.lookback_hours)
     return dg.RunRequest(
         run_key=last,
         tags=partition_range_tags(first, last),

@@ -6,7 +6,6 @@ Every check evaluates each hour of its run on its own and files the result under
 hour (see hourly_check_results).
 """
 
-import os
 from datetime import datetime
 
 import dagster as dg
@@ -19,9 +18,8 @@ from jd_helix.helix_status import HelixStatus
 from jd_helix.hourly_check_results import results_per_hour
 from jd_helix.partitions import hourly_partitions
 from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource
-
-DEFAULT_MAX_UNMAPPED_SHARE = 0.10
 
 
 @dg.multi_asset_check(
@@ -98,8 +96,10 @@ def _transactions_by_hour(conn, window: HourWindow) -> dict[datetime, list[dg.As
     partitions_def=hourly_partitions,
     description="The share of sales with no Verkada camera stays under JD_HELIX_MAX_UNMAPPED_SHARE (default 10%).",
 )
-def unmapped_share_below_threshold(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    threshold = float(os.environ.get("JD_HELIX_MAX_UNMAPPED_SHARE", DEFAULT_MAX_UNMAPPED_SHARE))
+def unmapped_share_below_threshold(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, hourly_settings: HourlySettings
+):
+    threshold = hourly_settings.max_unmapped_share
     with warehouse.read() as conn:
         yield from results_per_hour(context, lambda window: _unmapped_by_hour(conn, window, threshold))
 

@@ -33,6 +33,7 @@ from jd_helix.freshness import freshness_job, freshness_schedule, last_hour_post
 from jd_helix.notifications import alert_sensors
 from jd_helix.pools.executor import pool_aware_in_process_executor
 from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource, database_path
@@ -40,6 +41,17 @@ from jd_helix.resources.warehouse import WarehouseResource, database_path
 
 def _from_env(**fields: str) -> dict:
     return {field: dg.EnvVar(var) for field, var in fields.items() if os.environ.get(var)}
+
+
+def _share_from_env(variable: str) -> dict:
+    # Dagster's EnvVar resolves strings and ints only: a share is read here, at load time.
+    value = os.environ.get(variable)
+    if not value:
+        return {}
+    try:
+        return {"max_unmapped_share": float(value)}
+    except ValueError:
+        raise ValueError(f"{variable}={value!r} is not a number (a share between 0 and 1, e.g. 0.10)") from None
 
 
 def build_resources() -> dict:
@@ -53,11 +65,17 @@ def build_resources() -> dict:
         ),
         "warehouse": WarehouseResource(database=database_path()),
         "helix_settings": HelixSettings(**_from_env(event_type_name="JD_HELIX_EVENT_TYPE")),
+        "hourly_settings": HourlySettings(
+            **({"lookback_hours": dg.EnvVar.int("JD_HELIX_LOOKBACK_HOURS")} if os.environ.get("JD_HELIX_LOOKBACK_HOURS") else {}),
+            **_share_from_env("JD_HELIX_MAX_UNMAPPED_SHARE"),
+        ),
     }
 
 
 defs = dg.Definitions(
-    assets=[
+    # Each asset links to the file and line of its body (the asset page's "Code reference").
+    # Local paths only: the repository has no remote to link to.
+    assets=dg.with_source_code_references([
         *jd_dimension_assets,
         verkada_cameras,
         jd_transactions,
@@ -66,7 +84,7 @@ defs = dg.Definitions(
         helix_events,
         store_sales,
         jd_rejected_records,
-    ],
+    ]),
     asset_checks=[*hourly_checks, last_hour_posted_by_deadline],
     jobs=[dimensions_job, hourly_sales_job, helix_retry_job, helix_remap_job, freshness_job],
     schedules=[hourly_sales_schedule, dimensions_schedule, freshness_schedule],

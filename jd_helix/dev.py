@@ -13,6 +13,7 @@ few hours, so a new user opens the UI to data rather than to empty tables.
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -122,19 +123,47 @@ def run_dev(ui_port: int = 3000) -> int:
     if sandbox_settings is not None:
         print("No API settings given: using the built-in sandbox (set all four in .env for the real APIs).")
         sandbox = _start_sandbox()
-    # dagster dev runs in the project folder: a relative warehouse path is relative to it.
+    # A relative warehouse path is relative to the project folder.
     warehouse = PROJECT_ROOT / (settings.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE)
     first_start = sandbox_settings is not None and not warehouse.exists()
     if first_start:
         threading.Thread(target=_launch_first_data, args=(ui_port,), daemon=True).start()
-    env = {**os.environ, **(sandbox_settings or {}), "DAGSTER_HOME": str(DAGSTER_HOME)}
+    # dagster dev runs in DAGSTER_HOME: started in the project folder it warns that the
+    # project's dagster.yaml "will not be used" (the copy above is). So the paths and the
+    # .env it would read from the project folder are handed over here.
+    env = {
+        **{name: value for name, value in settings.items() if value is not None},
+        **(sandbox_settings or {}),
+        "JD_HELIX_DUCKDB_PATH": str(warehouse),
+        "DAGSTER_HOME": str(DAGSTER_HOME),
+    }
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(ui_port)]
     print(f"Dagster UI: http://localhost:{ui_port}  (DAGSTER_HOME={DAGSTER_HOME})")
+    # Its own process group, so that Ctrl-C here stops dagster dev and everything it started.
+    dagster = subprocess.Popen(command, env=env, cwd=DAGSTER_HOME, start_new_session=True)
     try:
-        return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
+        return dagster.wait()
     except KeyboardInterrupt:
         return 0
     finally:
+        _stop_group(dagster, grace_s=4)
         if sandbox is not None:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
+            _stop_group(sandbox, grace_s=2, whole_group=False)
+
+
+def _stop_group(process: subprocess.Popen, grace_s: float, whole_group: bool = True) -> None:
+    """SIGTERM, then SIGKILL after `grace_s`: Ctrl-C stops every process within 10 s."""
+    def send(sig: int) -> None:
+        try:
+            os.killpg(process.pid, sig) if whole_group else process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    # The group's other members (code server, daemon, run workers) may outlive its leader.
+    send(signal.SIGKILL)
+    process.wait()

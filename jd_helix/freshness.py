@@ -5,6 +5,10 @@ deployment starts, seconds before the first runs can have written anything. This
 measures freshness from the first hour ever posted on: until `helix_events` has been
 materialized once, it passes and says so. A schedule evaluates it once an hour, just
 after the deadline, so it never runs before there could be data.
+
+Beside it, helix_events carries Dagster's FreshnessPolicy (`HELIX_EVENTS_FRESHNESS`): the
+asset's freshness badge in the catalog. That policy looks at the asset as a whole (some hour
+materialized in the hour before each :45), the check at the exact hour due.
 """
 
 from datetime import datetime, timedelta, timezone
@@ -13,9 +17,7 @@ import dagster as dg
 from dagster import AssetRecordsFilter
 
 from jd_helix.assets.helix import helix_events
-from jd_helix.partitions import hourly_partitions, partition_key
-
-DEADLINE_MINUTE = 45
+from jd_helix.partitions import DEADLINE_MINUTE, hourly_partitions, partition_key
 
 
 def hour_due(now: datetime) -> datetime:

@@ -24,6 +24,8 @@ from dagster._core.storage.tags import (
 
 DEFAULT_HISTORY_DAYS = 2
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
+# The last complete hour is due in Helix by this minute past the next hour.
+DEADLINE_MINUTE = 45
 
 
 def partition_key(hour_start: datetime) -> str:

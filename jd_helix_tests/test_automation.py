@@ -8,21 +8,26 @@ import pytest
 from jd_helix.automation import helix_retry_sensor, hourly_sales_schedule, rejoin_unmapped_sensor, retry_due
 from jd_helix.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource
 
 
-def test_the_schedule_runs_the_hour_that_ended_with_its_look_back(monkeypatch):
-    monkeypatch.setenv("JD_HELIX_LOOKBACK_HOURS", "2")
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 28, 10, 15, tzinfo=timezone.utc))
+def test_the_schedule_runs_the_hour_that_ended_with_its_look_back():
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 28, 10, 15, tzinfo=timezone.utc),
+        resources={"hourly_settings": HourlySettings(lookback_hours=2)},
+    )
     request = hourly_sales_schedule(context)
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-28-07:00"
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-28-09:00"
     assert request.run_key == "2026-11-28-09:00"
 
 
-def test_the_schedule_crosses_midnight_and_honours_a_zero_look_back(monkeypatch):
-    monkeypatch.setenv("JD_HELIX_LOOKBACK_HOURS", "0")
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 29, 0, 15, tzinfo=timezone.utc))
+def test_the_schedule_crosses_midnight_and_honours_a_zero_look_back():
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 29, 0, 15, tzinfo=timezone.utc),
+        resources={"hourly_settings": HourlySettings(lookback_hours=0)},
+    )
     request = hourly_sales_schedule(context)
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-28-23:00"
 
@@ -109,3 +114,26 @@ def test_the_sensors_skip_quietly_when_there_is_no_warehouse_yet(tmp_path):
     absent = WarehouseResource(database=str(tmp_path / "absent.duckdb"))
     assert isinstance(evaluate(absent), dg.SkipReason)
     assert isinstance(evaluate_rejoin(absent), dg.SkipReason)
+
+
+def test_the_deployed_schedule_reads_its_look_back_from_the_resource_fed_by_the_environment(monkeypatch):
+    from jd_helix.definitions import build_resources
+
+    monkeypatch.setenv("JD_HELIX_LOOKBACK_HOURS", "5")
+    monkeypatch.setenv("JD_HELIX_MAX_UNMAPPED_SHARE", "0.25")
+    resources = build_resources()
+    settings = resources["hourly_settings"]
+    assert settings.lookback_hours.env_var_name == "JD_HELIX_LOOKBACK_HOURS"  # the UI shows the variable's name
+    assert settings.max_unmapped_share == 0.25
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 28, 10, 15, tzinfo=timezone.utc), resources=resources
+    )
+    assert hourly_sales_schedule(context).tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-28-04:00"
+
+
+def test_a_share_that_is_not_a_number_names_the_setting(monkeypatch):
+    from jd_helix.definitions import build_resources
+
+    monkeypatch.setenv("JD_HELIX_MAX_UNMAPPED_SHARE", "ten percent")
+    with pytest.raises(ValueError, match="JD_HELIX_MAX_UNMAPPED_SHARE='ten percent' is not a number"):
+        build_resources()

@@ -28,7 +28,7 @@ def test_asset_graph_is_frozen():
     parents = {key: {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys} for key in HOURLY}
     assert parents["transaction_camera_events"] == {"jd_transactions", *UNPARTITIONED} - {"helix_event_type"}
     assert parents["helix_events"] == {"transaction_camera_events", "helix_event_type"}
-    assert parents["store_sales"] == {"helix_events"}
+    assert parents["store_sales"] == {"transaction_camera_events", "helix_events"}
 
 
 def test_every_asset_that_writes_duckdb_is_in_a_pool_of_its_own_kind():
@@ -108,3 +108,47 @@ def test_with_no_api_settings_the_resources_point_nowhere(monkeypatch):
     assert resources["jd_api"].base_url is None and resources["verkada"].base_url is None
     with pytest.raises(Exception, match="VERKADA_API_BASE_URL and VERKADA_API_KEY are not set"):
         resources["verkada"].get_client()
+
+
+def test_every_asset_links_to_the_file_that_defines_it():
+    import jd_helix
+
+    package = jd_helix.__path__[0]
+    graph = defs.resolve_asset_graph()
+    for key in HOURLY | UNPARTITIONED | {"jd_rejected_records"}:
+        references = graph.get(dg.AssetKey(key)).metadata["dagster/code_references"].code_references
+        paths = [r.file_path for r in references if isinstance(r, dg.LocalFileCodeReference)]
+        assert paths and all(p.startswith(package) for p in paths), (key, references)
+
+
+def test_helix_events_carries_a_freshness_policy_beside_its_freshness_check():
+    from datetime import timedelta
+
+    node = defs.resolve_asset_graph().get(dg.AssetKey("helix_events"))
+    policy = node.freshness_policy
+    assert isinstance(policy, dg.FreshnessPolicy)
+    assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == ("45 * * * *", timedelta(hours=1), "UTC")
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key == node.key}
+    assert "last_hour_posted_by_deadline" in checks
+
+
+def test_loading_the_code_location_prints_no_warning():
+    # A fresh interpreter as the code server and run workers load it, every warning shown.
+    import subprocess
+    import sys
+
+    load = "from jd_helix.definitions import defs; defs.resolve_asset_graph(); defs.get_repository_def()"
+    loaded = subprocess.run([sys.executable, "-W", "always", "-c", load], capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stderr == ""
+
+
+def test_pytest_silences_exactly_what_the_code_location_silences():
+    import tomllib
+    from pathlib import Path
+
+    from jd_helix.dagster_warnings import DELIBERATE
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    ignored = pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"]
+    assert ignored == [f"ignore:{message}:dagster.{category.__name__}" for category, message in DELIBERATE]

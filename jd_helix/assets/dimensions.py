@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
-from jd_helix.assets.failures import explained_failures
+from jd_helix.assets.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.assets.metadata import preview
 from jd_helix.assets.rejected_records import (
     REFRESH_SCOPE,
@@ -53,6 +53,7 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
         owners=OWNERS,
         metadata=table_metadata(table),
         description=_DESCRIPTIONS[table],
+        retry_policy=TRANSIENT_RETRY,
     )
     @explained_failures
     def _dimension(
@@ -106,6 +107,7 @@ jd_dimension_assets = [_build_jd_dimension(table, spec) for table, spec in DIMEN
     owners=OWNERS,
     metadata=table_metadata("verkada_cameras"),
     description="Verkada's camera list (GET /cameras/v1/devices): the cameras a sale can be posted to.",
+    retry_policy=TRANSIENT_RETRY,
 )
 @explained_failures
 def verkada_cameras(verkada: VerkadaResource, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -3,7 +3,7 @@
 import time
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dagster as dg
@@ -12,30 +12,41 @@ import pandas as pd
 
 from jd_helix.assets.asset_defaults import OWNERS, VERKADA_HELIX_POOL, hourly_asset
 from jd_helix.assets.events import transaction_camera_events
-from jd_helix.assets.failures import explained_failures
+from jd_helix.assets.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.assets.helix_destination import check_destination, record_destination
 from jd_helix.assets.helix_ledger import pin_window, postable_events, record_outcomes
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
-from jd_helix.clients.verkada.client import VerkadaClient
+from jd_helix.clients.verkada.client import EnsuredEventType, VerkadaClient
 from jd_helix.clients.verkada.events import HelixEvent, PostOutcome
 from jd_helix.helix_status import HelixStatus
+from jd_helix.partitions import DEADLINE_MINUTE
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.time_utils import naive_utc
 
+# The catalog's freshness badge: some hour posted in the hour before each :45 deadline
+# (the per-hour verdict is the last_hour_posted_by_deadline check, see freshness.py).
+HELIX_EVENTS_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron=f"{DEADLINE_MINUTE} * * * *", lower_bound_delta=timedelta(hours=1), timezone="UTC"
+)
 ATTRIBUTE_COLUMNS = ["transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name"]
 
 
-def ensure_event_type(client: VerkadaClient, warehouse: WarehouseResource, name: str):
-    """Find or create the event type (bringing its schema up to date) and record it.
+def ensure_on_helix(client: VerkadaClient, warehouse: WarehouseResource, name: str):
+    """Find or create the event type on the Helix the client points at (its schema brought up
+    to date). Refused before any request when the ledger belongs to another Helix.
 
-    Refused before any request when the ledger belongs to another Helix."""
+    helix_events calls this on every run, so it always posts under the uid of the Helix it
+    posts to; only the helix_event_type asset records the result in DuckDB."""
     with warehouse.read() as conn:
         check_destination(conn, warehouse.database, client.base_url)
-    ensured = client.ensure_event_type(name, EVENT_SCHEMA)
+    return client.ensure_event_type(name, EVENT_SCHEMA)
+
+
+def record_event_type(warehouse: WarehouseResource, ensured: EnsuredEventType) -> None:
     with warehouse.write() as conn:
         conn.execute("DELETE FROM helix_event_type")
         conn.execute(
@@ -48,7 +59,6 @@ def ensure_event_type(client: VerkadaClient, warehouse: WarehouseResource, name:
                 naive_utc(datetime.now(timezone.utc)),
             ],
         )
-    return ensured
 
 
 TABLE = HourlyTable(
@@ -72,13 +82,15 @@ TABLE = HourlyTable(
         "The Helix event type sales are posted as (JD_HELIX_EVENT_TYPE): looked up by name, "
         "created if missing, its schema brought up to date."
     ),
+    retry_policy=TRANSIENT_RETRY,  # find-or-create by name: a retry finds what the first try made
 )
 @explained_failures
 def helix_event_type(
     verkada: VerkadaResource, warehouse: WarehouseResource, helix_settings: HelixSettings
 ) -> dg.MaterializeResult:
     with verkada.get_client() as client:
-        ensured = ensure_event_type(client, warehouse, helix_settings.event_type_name)
+        ensured = ensure_on_helix(client, warehouse, helix_settings.event_type_name)
+        record_event_type(warehouse, ensured)
         requests = client.requests_made
     return dg.MaterializeResult(
         metadata={
@@ -153,6 +165,7 @@ class LedgerRecorder:
     pool=VERKADA_HELIX_POOL,
     metadata=table_metadata("helix_events"),
     automation_condition=catch_up_condition(),
+    freshness_policy=HELIX_EVENTS_FRESHNESS,
     description=(
         "The Helix ledger: one row per sale with its Helix triple (pinned before the first "
         "attempt) and status: posted, failed (retried by helix_retry_sensor), skipped (Helix "
@@ -169,10 +182,10 @@ def helix_events(
     started = time.monotonic()
     window = HourWindow.of(context)
     with verkada.get_client() as client:
-        event_type = ensure_event_type(client, warehouse, helix_settings.event_type_name)
+        event_type_uid = ensure_on_helix(client, warehouse, helix_settings.event_type_name).uid
         with warehouse.write() as conn:
-            record_destination(conn, warehouse.database, client.base_url, event_type.uid, naive_utc(datetime.now(timezone.utc)))
-            pinned = pin_window(conn, window.start, window.end, event_type.uid, datetime.now(timezone.utc))
+            record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
+            pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
             to_post = postable_events(conn, window.start, window.end, helix_settings.max_attempts)
         context.log.info(
             f"{len(to_post)} events to post ({pinned.newly_pinned} newly pinned, "
@@ -200,7 +213,7 @@ def helix_events(
         run_wide={
             "moved_to_free_ms": pinned.moved_to_free_ms,
             "footage_links": links,
-            "event_type_uid": event_type.uid,
+            "event_type_uid": event_type_uid,
             "requests": requests,
             "rate_limited_429": rate_limited,
             "duration_s": round(time.monotonic() - started, 3),

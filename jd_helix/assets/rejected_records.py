@@ -30,7 +30,13 @@ jd_rejected_records = dg.AssetSpec(
     group_name="reference_data",
     kinds={"duckdb"},
     owners=OWNERS,
-    metadata=table_metadata(REJECTED_RECORDS),
+    metadata={
+        **table_metadata(REJECTED_RECORDS),
+        # No body for with_source_code_references to find: link the file that writes it.
+        "dagster/code_references": dg.CodeReferencesMetadataValue(
+            code_references=[dg.LocalFileCodeReference(file_path=__file__, label="replace_rejections")]
+        ),
+    },
     description=(
         "Every JD record that could not be used, with endpoint, hour (or 'refresh'), field, reason "
         "and the raw record. Written by the assets upstream as they fetch; "

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
-from jd_helix.assets.failures import explained_failures
+from jd_helix.assets.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.rejected_records import log_rejected_records, rejection_counts, replace_rejections
 from jd_helix.assets.tables import table_metadata
@@ -46,6 +46,7 @@ PARSED_PER_HOUR_SQL = "SELECT date_trunc('hour', epoch_ms(time_ms)), count(*) FR
         "The hour's JD sales (GET /v1/sales), one row per transaction_id (the last copy wins), "
         "instants in UTC, amounts exact. Records that cannot be used go to jd_rejected_records."
     ),
+    retry_policy=TRANSIENT_RETRY,
 )
 @explained_failures
 def jd_transactions(

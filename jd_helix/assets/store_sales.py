@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from jd_helix.assets.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
+from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.failures import explained_failures
 from jd_helix.assets.helix import helix_events
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
@@ -39,7 +40,8 @@ TABLE = HourlyTable(
 
 
 @hourly_asset(
-    deps=[helix_events],
+    # Both tables the SQL below reads.
+    deps=[transaction_camera_events, helix_events],
     group_name="reports",
     kinds={"duckdb", "sql"},
     pool=DUCKDB_WRITER_POOL,

@@ -13,6 +13,7 @@ from jd_helix.assets.store_sales import store_sales
 from jd_helix.checks import hourly_checks
 from jd_helix.partitions import partition_key, partition_range_tags
 from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
@@ -42,6 +43,7 @@ def resources_for(sandbox, database: str, rate_limited: bool = False, **verkada_
         ),
         "warehouse": WarehouseResource(database=database),
         "helix_settings": HelixSettings(),
+        "hourly_settings": HourlySettings(),
     }
 
 
