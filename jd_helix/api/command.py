@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -10,19 +9,11 @@ from pathlib import Path
 import click
 
 from jd_helix.api.keys import KEYS_ENV, KeyConfigError, KeyRing, hash_key, new_key
+from jd_helix.clients.base_url import is_loopback_host
 from jd_helix.resources.warehouse import database_path
 
 KEYS_FILE_ENV = "JD_HELIX_API_KEYS_FILE"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _print_new_key(name: str) -> None:
@@ -68,7 +59,7 @@ def serve_command(host, port, database, keys_file, replica_dir, refresh_seconds,
         raise click.ClickException(str(error)) from None
     if str(database).startswith("md:"):
         raise click.ClickException("jd-helix serve reads a local DuckDB file; a MotherDuck database is not supported.")
-    if not _is_loopback(host):
+    if not is_loopback_host(host):
         click.echo(f"Listening on {host} in plain HTTP: put a TLS-terminating reverse proxy in front of it.", err=True)
     replica = ReplicaKeeper(database, replica_dir or Path(f"{database}.api-replica"))
     app = create_app(replica, keys, refresh_interval_s=refresh_seconds)
