@@ -21,7 +21,7 @@ test: $(BIN)/jd-helix
 
 lint: $(BIN)/jd-helix
 	$(BIN)/ruff check .
-	$(BIN)/basedpyright
+	$(BIN)/basedpyright --project pyproject.toml  # this project's settings, whatever config lies above it
 
 sandbox: $(BIN)/jd-helix
 	$(BIN)/jd-helix sandbox --port 8765
