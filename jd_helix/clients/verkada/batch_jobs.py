@@ -60,7 +60,9 @@ class BatchPoster:
         singles: list[ReadyEvent] = []
         in_flight: list[_Job] = []
         while batches or in_flight:
-            # Submit while there is room: polls wait until several jobs are out.
+            # Submit while there is room: polls wait until several jobs are out. With
+            # enough jobs in flight (max_jobs_in_flight) a request is ready for every slot
+            # the rate limiter gives, and each job is polled once, after it has finished.
             while batches and len(in_flight) < max(1, self._settings.max_jobs_in_flight) and self.supported:
                 job = self._submit(batches.pop(0), report, singles)
                 if job is not None:
