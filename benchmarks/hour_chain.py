@@ -131,7 +131,9 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
                "--verkada-base-url", sb.verkada_base_url, "--verkada-api-key", sb.verkada_api_key]
         if profile:
             cmd += ["--profile", profile]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        # The child's log (Dagster's events) goes to a file, shown if it fails.
+        log = tempfile.TemporaryFile("w+")
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         assert proc.stdin is not None and proc.stdout is not None
         lines = []
         for line in proc.stdout:
@@ -146,7 +148,8 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
         after, refused = _verkada_requests(sb)
         result = next((json.loads(x[len("RESULT "):]) for x in lines if x.startswith("RESULT ")), None)
         if proc.returncode or result is None:
-            raise RuntimeError(f"the chain failed (exit {proc.returncode}):\n{''.join(lines)[-4000:]}")
+            log.seek(0)
+            raise RuntimeError(f"the chain failed (exit {proc.returncode}):\n{''.join(lines)[-2000:]}{log.read()[-4000:]}")
         # Every posted sale is one event of the sandbox's store, written once.
         held = {e["attributes"].get("transaction_id") for e in sb.admin("events")["events"]}
         writes = len(sb.admin("writes")["writes"])

@@ -30,6 +30,7 @@ from jd_helix.clients.verkada.limits import (
     MAX_BATCH_ITEMS,
     SCHEMA_TYPES,
 )
+from jd_helix.clients.verkada.outcome_reporter import OutcomeReporter
 from jd_helix.clients.verkada.rate_limit import VerkadaRateLimiter, shared_limiter
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.clients.verkada.single_posts import post_singly
@@ -211,26 +212,33 @@ class VerkadaClient:
         flight, polled with backoff), or one POST each where the batch endpoint answers
         404/403. ``on_batch_done(outcomes)`` is called as each group of outcomes becomes
         final, so the caller can persist them as it goes; every event is reported there
-        exactly once.
+        exactly once, in order, from a thread of its own (so that the caller's writes do
+        not hold up the requests); all calls are done when ``post_events`` returns or
+        raises. An exception from ``on_batch_done`` stops the posting and is raised here.
 
         Raises VerkadaAuthError if the key is refused mid-way (outcomes already passed
         to ``on_batch_done`` stand; the rest were not reported).
         """
         outcomes: list[Optional[PostOutcome]] = [None] * len(events)
+        reporter = OutcomeReporter(on_batch_done) if on_batch_done is not None else None
 
         def report(done: list[tuple[int, PostOutcome]]) -> None:
             if not done:
                 return
             for index, outcome in done:
                 outcomes[index] = outcome
-            if on_batch_done is not None:
-                on_batch_done([outcome for _, outcome in done])
+            if reporter is not None:
+                reporter.put([outcome for _, outcome in done])
 
-        ready, rejected = self._prepare(events, schema)
-        report(rejected)
-        if self._batches.supported:
-            ready = self._batches.post(ready, report)
-        post_singly(self.transport, ready, report, self.settings.single_post_chunk)
+        try:
+            ready, rejected = self._prepare(events, schema)
+            report(rejected)
+            if self._batches.supported:
+                ready = self._batches.post(ready, report)
+            post_singly(self.transport, ready, report, self.settings.single_post_chunk)
+        finally:
+            if reporter is not None:
+                reporter.close()  # every outcome reported so far is handed over, by an error too
         assert all(o is not None for o in outcomes)
         return [o for o in outcomes if o is not None]
 
