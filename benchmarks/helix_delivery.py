@@ -66,6 +66,33 @@ def _events(n: int, cameras: list[str], event_type_uid: str, tag: str) -> list[H
     return out
 
 
+def _time_the_parts(client) -> dict[str, float]:
+    """Wrap the client's limiter wait, HTTP round trips and poll sleeps to add up their time.
+
+    What is left of post_events is the client's own CPU (bodies, JSON) and the caller's
+    on_batch_done (none here).
+    """
+    timing = {"limiter_wait_s": 0.0, "http_s": 0.0, "poll_sleep_s": 0.0}
+    limiter, session, poster = client.transport.limiter, client.transport._session, client._batches
+
+    def timed(key, fn):
+        def wrapper(*args, **kwargs):
+            t = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                timing[key] += time.monotonic() - t
+        return wrapper
+
+    limiter_wait_before = limiter.waited_s
+    request = session.request
+    session.request = lambda *a, **k: timed("http_s", request)(*a, **k)
+    poster._sleep = timed("poll_sleep_s", poster._sleep)
+    timing["_limiter"] = limiter
+    timing["_limiter_before"] = limiter_wait_before
+    return timing
+
+
 def _sandbox_stats(sb) -> dict[tuple[str, int], int]:
     out: dict[tuple[str, int], int] = {}
     for s in sb.admin("stats")["stats"]:
@@ -95,6 +122,7 @@ def run(n: int, batch_mode: str) -> dict:
             event_type = client.ensure_event_type(f"JD Sports Sale bench {batch_mode}", EVENT_SCHEMA)
             setup_requests = client.requests_made
             events = _events(n, cameras, event_type.uid, batch_mode)
+            timing = _time_the_parts(client)
             t1 = time.monotonic()
             outcomes = client.post_events(events)
             t2 = time.monotonic()
@@ -104,6 +132,7 @@ def run(n: int, batch_mode: str) -> dict:
                 "client_429": client.rate_limited, "batch_supported": client.batch_supported,
                 "posted": sum(o.status == "posted" for o in outcomes),
                 "not_posted": [o for o in outcomes if o.status != "posted"][:5],
+                "timing": timing,
             }
         stats = _sandbox_stats(sb)
         result["server_requests"] = sum(stats.values())
@@ -128,6 +157,12 @@ def report_batch(r: dict) -> bool:
           f"{r['total_s'] / bound_min:.2f}x; {bound_actual:.1f} s for the requests made -> "
           f"{r['total_s'] / bound_actual:.2f}x")
     print(f"  429s: client saw {r['client_429']}, sandbox sent {r['server_429']}")
+    t = r["timing"]
+    limiter_wait = t["_limiter"].waited_s - t["_limiter_before"]
+    http_only = t["http_s"] - limiter_wait  # the limiter waits inside each request's first hook
+    print(f"  post_events {r['post_s']:.1f} s = limiter wait {limiter_wait:.1f} s + HTTP round trips "
+          f"{http_only:.1f} s + sleeping for a poll {t['poll_sleep_s']:.1f} s + the rest (client CPU) "
+          f"{r['post_s'] - t['http_s'] - t['poll_sleep_s']:.1f} s")
     print(f"  {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
     print("  sandbox requests by endpoint: " + ", ".join(f"{e} {s}: {c}" for (e, s), c in sorted(r["server_stats"].items())))
     ok = r["total_s"] <= 1.5 * bound_min and r["server_429"] == 0 and r["store_ok"] and r["posted"] == n

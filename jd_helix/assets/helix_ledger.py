@@ -40,15 +40,16 @@ def assign_free_milliseconds(wanted: pd.DataFrame, taken: set[tuple[str, int]]) 
     Rows are served in (camera, time, transaction_id) order, so the result does not depend
     on the order the rows arrived in. `taken` is updated with what is handed out.
     """
-    order = wanted.sort_values(["camera_id", "time_ms", "transaction_id"]).index
-    assigned = pd.Series(0, index=wanted.index, dtype="int64")
-    for index in order:
-        camera, ms = wanted.at[index, "camera_id"], int(wanted.at[index, "time_ms"])
+    ordered = wanted.sort_values(["camera_id", "time_ms", "transaction_id"])
+    # Plain lists: three pandas `.at` per row took over a minute for a 100,000-sale hour.
+    assigned = []
+    for camera, ms in zip(ordered["camera_id"].tolist(), ordered["time_ms"].tolist(), strict=True):
+        ms = int(ms)
         while (camera, ms) in taken:
             ms += 1
         taken.add((camera, ms))
-        assigned.at[index] = ms
-    return assigned
+        assigned.append(ms)
+    return pd.Series(assigned, index=ordered.index, dtype="int64").reindex(wanted.index)
 
 
 def pin_window(

@@ -212,3 +212,17 @@ def test_batch_refused_falls_back_to_single_posts_for_good(batch_status: int) ->
     fake.calls.clear()
     client.post_events([_event("e")])
     assert fake.calls == [("POST", "/cameras/v1/video_tagging/event")]
+
+
+def test_an_error_recording_outcomes_stops_post_events_and_is_raised() -> None:
+    def handler(method, path, body):
+        if method == "POST":
+            return _response(202, {"job_id": path})
+        return _response(200, {"job_id": "j", "status": "completed", "total_items": 1, "failed_items": 0})
+
+    def on_batch_done(outcomes: list[PostOutcome]) -> None:
+        raise OSError("database is locked")
+
+    client, _ = _client(handler, batch_size=1, max_jobs_in_flight=1)
+    with pytest.raises(OSError, match="database is locked"):
+        client.post_events([_event(f"t{i}") for i in range(20)], on_batch_done=on_batch_done)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
 from jd_helix.clients.verkada.endpoints import BATCH_PATH
@@ -53,22 +53,30 @@ class BatchPoster:
         self._sleep = sleep
         self.supported = True  # False once the batch endpoint answered 404/403
 
-    def post(self, ready: list[ReadyEvent], report: ReportOutcomes) -> list[ReadyEvent]:
-        """Post ``ready`` through batch jobs; return what must go one by one instead."""
-        size = self._settings.batch_size
-        batches = [ready[i : i + size] for i in range(0, len(ready), size)]
+    def post(self, batches: Iterable[list[ReadyEvent]], report: ReportOutcomes) -> list[ReadyEvent]:
+        """Post each of ``batches`` as a job; return what must go one by one instead.
+
+        ``batches`` may be lazy: the next one is taken only when it can be submitted.
+        """
+        pending = iter(batches)
+        batch = next(pending, None)
         singles: list[ReadyEvent] = []
         in_flight: list[_Job] = []
-        while batches or in_flight:
-            # Submit while there is room: polls wait until several jobs are out.
-            while batches and len(in_flight) < max(1, self._settings.max_jobs_in_flight) and self.supported:
-                job = self._submit(batches.pop(0), report, singles)
+        while batch is not None or in_flight:
+            # Submit while there is room: polls wait until several jobs are out. With
+            # enough jobs in flight (max_jobs_in_flight) a request is ready for every slot
+            # the rate limiter gives, and each job is polled once, after it has finished.
+            while batch is not None and len(in_flight) < max(1, self._settings.max_jobs_in_flight) and self.supported:
+                job = self._submit(batch, report, singles)
                 if job is not None:
                     in_flight.append(job)
+                batch = next(pending, None)
             if not self.supported:
-                for batch in batches:
+                if batch is not None:
                     singles.extend(batch)
-                batches = []
+                for rest in pending:
+                    singles.extend(rest)
+                batch = None
             if not in_flight:
                 continue
             job = min(in_flight, key=lambda j: j.next_poll_at)

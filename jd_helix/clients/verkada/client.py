@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, Optional, Sequence
 
 from jd_helix.clients.verkada.attribute_values import event_body
 from jd_helix.clients.verkada.batch_jobs import BatchPoster
 from jd_helix.clients.verkada.endpoints import CAMERAS_PATH, EVENT_TYPE_PATH, FOOTAGE_LINK_PATH
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaConfigError, VerkadaError, parse_json
-from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent
+from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent, ReportOutcomes
 from jd_helix.clients.verkada.limits import (
     CAMERA_PAGE_SIZE,
     HELIX_MAX_EVENT_AGE,
@@ -30,6 +30,7 @@ from jd_helix.clients.verkada.limits import (
     MAX_BATCH_ITEMS,
     SCHEMA_TYPES,
 )
+from jd_helix.clients.verkada.outcome_reporter import OutcomeReporter
 from jd_helix.clients.verkada.rate_limit import VerkadaRateLimiter, shared_limiter
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.clients.verkada.single_posts import post_singly
@@ -211,33 +212,48 @@ class VerkadaClient:
         flight, polled with backoff), or one POST each where the batch endpoint answers
         404/403. ``on_batch_done(outcomes)`` is called as each group of outcomes becomes
         final, so the caller can persist them as it goes; every event is reported there
-        exactly once.
+        exactly once, in order, from a thread of its own (so that the caller's writes do
+        not hold up the requests); all calls are done when ``post_events`` returns or
+        raises. An exception from ``on_batch_done`` stops the posting and is raised here.
 
         Raises VerkadaAuthError if the key is refused mid-way (outcomes already passed
         to ``on_batch_done`` stand; the rest were not reported).
         """
         outcomes: list[Optional[PostOutcome]] = [None] * len(events)
+        reporter = OutcomeReporter(on_batch_done) if on_batch_done is not None else None
 
         def report(done: list[tuple[int, PostOutcome]]) -> None:
             if not done:
                 return
             for index, outcome in done:
                 outcomes[index] = outcome
-            if on_batch_done is not None:
-                on_batch_done([outcome for _, outcome in done])
+            if reporter is not None:
+                reporter.put([outcome for _, outcome in done])
 
-        ready, rejected = self._prepare(events, schema)
-        report(rejected)
-        if self._batches.supported:
-            ready = self._batches.post(ready, report)
-        post_singly(self.transport, ready, report, self.settings.single_post_chunk)
+        try:
+            batches = self._ready_batches(events, schema, report)
+            if self._batches.supported:
+                ready = self._batches.post(batches, report)
+            else:
+                ready = [event for batch in batches for event in batch]
+            post_singly(self.transport, ready, report, self.settings.single_post_chunk)
+        finally:
+            if reporter is not None:
+                reporter.close()  # every outcome reported so far is handed over, by an error too
         assert all(o is not None for o in outcomes)
         return [o for o in outcomes if o is not None]
 
-    def _prepare(
-        self, events: Sequence[HelixEvent], schema: Optional[Mapping[str, str]]
-    ) -> tuple[list[ReadyEvent], list[tuple[int, PostOutcome]]]:
-        """Split ``events`` into those ready to send (with their bodies) and those skipped."""
+    def _ready_batches(
+        self, events: Sequence[HelixEvent], schema: Optional[Mapping[str, str]], report: ReportOutcomes
+    ) -> Iterator[list[ReadyEvent]]:
+        """``events`` ready to send (with their bodies), ``batch_size`` at a time; the ones
+        Helix would refuse are reported skipped on the way.
+
+        Lazy: a batch's bodies are built when the poster is about to submit it, mostly
+        while the rate limiter would have it wait anyway, instead of all before the first
+        request (seconds for 100,000 events).
+        """
+        size = self.settings.batch_size
         ready: list[ReadyEvent] = []
         rejected: list[tuple[int, PostOutcome]] = []
         now = self._now_ms()
@@ -253,7 +269,14 @@ class VerkadaClient:
                 rejected.append((index, PostOutcome(event.key, HelixStatus.SKIPPED, reason)))
             else:
                 ready.append((index, event, body))
-        return ready, rejected
+            if len(ready) == size:
+                report(rejected)
+                rejected = []
+                yield ready
+                ready = []
+        report(rejected)
+        if ready:
+            yield ready
 
     def _local_rejection(self, event: HelixEvent, now_ms: int) -> Optional[str]:
         if isinstance(event.time_ms, bool) or not isinstance(event.time_ms, int):

@@ -27,7 +27,7 @@ class VerkadaClientSettings:
     token_renew_margin_s: float = 180.0
     # Batch jobs: size, how many are submitted before polling, how they are polled.
     batch_size: int = MAX_BATCH_ITEMS
-    max_jobs_in_flight: int = 4
+    max_jobs_in_flight: int = 12
     poll_first_after_s: float = 1.0
     poll_max_interval_s: float = 15.0
     job_timeout_s: float = 600.0

@@ -1,0 +1,201 @@
+"""Issue 16: one hour of N sales through the whole chain, JD → DuckDB → join → Helix.
+
+A sandbox runs in its own process (`python -m jd_helix.cli sandbox --clean
+--fixed-sales-per-hour N`, its server-side Verkada limit on: 25 per 5 s, 300 per minute,
+a breach answered 429 with a 5 s cooldown). A fresh child process then materializes, with
+the real resources on a temp DuckDB file:
+
+  1. the dimensions (JD stores, tills, cameras, items; Verkada cameras) — set-up, not timed;
+  2. the hour: `jd_transactions` → `transaction_camera_events` → `helix_events` (with
+     `helix_event_type`), one `dg.materialize` for one partition — timed.
+
+The hour is a fixed one inside Helix's 30-day window (the hour that began 3 hours ago by
+default), and every hour of this sandbox holds exactly N sales, so the volume does not
+depend on the clock. Printed: wall time of the hour, each asset's own `duration_s`, the peak
+RSS of the child (`ru_maxrss`; `dg.materialize` runs every step in that one process, so it
+is the process tree's peak; the sandbox process is the stand-in API and not counted), and
+the Verkada requests of the hour (the sandbox's own count) against their floor, requests ÷
+5 per second, for the hour and for the `helix_events` step alone. Afterwards the sandbox's
+store is checked: every posted sale is one Helix event.
+
+Run:  python benchmarks/hour_chain.py [--sales 100000] [--sales 1000000] [--hours-ago 3]
+          [--profile FILE]   # pyinstrument profile of the hour (text)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+ALLOWED_PER_S = 25 / 5  # the org's limit: 25 per 5 s (300 per minute is the same rate)
+CHAIN = ("jd_transactions", "transaction_camera_events", "helix_events")
+
+
+def _rss_now_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def child(args: argparse.Namespace) -> None:
+    import dagster as dg
+    import duckdb
+
+    from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
+    from jd_helix.assets.events import transaction_camera_events
+    from jd_helix.assets.helix import helix_event_type, helix_events
+    from jd_helix.assets.sales import jd_transactions
+    from jd_helix.resources.helix_settings import HelixSettings
+    from jd_helix.resources.jd_api import JdApiResource
+    from jd_helix.resources.verkada import VerkadaResource
+    from jd_helix.resources.warehouse import WarehouseResource
+
+    database = os.path.join(tempfile.mkdtemp(prefix="hour_chain_"), "bench.duckdb")
+    resources = {
+        "jd_api": JdApiResource(base_url=args.jd_base_url, api_key=args.jd_api_key),
+        "verkada": VerkadaResource(base_url=args.verkada_base_url, api_key=args.verkada_api_key),
+        "warehouse": WarehouseResource(database=database),
+        "helix_settings": HelixSettings(),
+    }
+    dimensions = [*jd_dimension_assets, verkada_cameras]
+    assert dg.materialize(dimensions, resources=resources).success
+    baseline = _rss_now_bytes()
+    print("DIMENSIONS_DONE", flush=True)  # the parent reads the sandbox's request count here
+    input()
+
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler.start()
+    t0 = time.perf_counter()
+    result = dg.materialize(
+        [*dimensions, jd_transactions, transaction_camera_events, helix_event_type, helix_events],
+        selection=[jd_transactions, transaction_camera_events, helix_event_type, helix_events],
+        resources=resources,
+        partition_key=args.hour_key,
+    )
+    seconds = time.perf_counter() - t0
+    if profiler is not None:
+        profiler.stop()
+        Path(args.profile).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    assert result.success
+    steps = {}
+    for name in CHAIN:
+        meta = result.asset_materializations_for_node(name)[0].metadata
+        steps[name] = {k: getattr(v, "value", v) for k, v in meta.items()
+                       if k in ("duration_s", "fetch_s", "requests", "rate_limited_429", "posted_this_run",
+                                "failed_this_run", "skipped_this_run", "dagster/row_count")}
+    with duckdb.connect(database, read_only=True) as conn:
+        posted = conn.execute("SELECT transaction_id FROM helix_events WHERE status = 'posted'").fetchall()
+        counts = dict(conn.execute("SELECT status, count(*) FROM helix_events GROUP BY 1").fetchall())
+    out = {"seconds": seconds, "baseline_rss": baseline,
+           "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+           "steps": steps, "ledger": counts, "posted_ids": [p[0] for p in posted]}
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def _verkada_requests(sb) -> tuple[int, int]:
+    """(requests, 429s) the sandbox's Verkada side has answered so far."""
+    total = refused = 0
+    for s in sb.admin("stats")["stats"]:
+        if s["api"] == "verkada":
+            total += s["count"]
+            refused += s["count"] if s["status"] == 429 else 0
+    return total, refused
+
+
+def run(n: int, hours_ago: int, profile: str | None) -> dict:
+    from _sandbox_proc import sandbox_process
+
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
+    hour_key = hour.strftime("%Y-%m-%d-%H:%M")
+    with sandbox_process("--clean", "--fixed-sales-per-hour", str(n)) as sb:
+        cmd = [sys.executable, __file__, "--child", "--hour-key", hour_key,
+               "--jd-base-url", sb.jd_base_url, "--jd-api-key", sb.jd_api_key,
+               "--verkada-base-url", sb.verkada_base_url, "--verkada-api-key", sb.verkada_api_key]
+        if profile:
+            cmd += ["--profile", profile]
+        # The child's log (Dagster's events) goes to a file, shown if it fails.
+        log = tempfile.TemporaryFile("w+")
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("DIMENSIONS_DONE"):
+                break
+        before, _ = _verkada_requests(sb)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        lines += proc.stdout.readlines()
+        proc.wait()
+        after, refused = _verkada_requests(sb)
+        result = next((json.loads(x[len("RESULT "):]) for x in lines if x.startswith("RESULT ")), None)
+        if proc.returncode or result is None:
+            log.seek(0)
+            raise RuntimeError(f"the chain failed (exit {proc.returncode}):\n{''.join(lines)[-2000:]}{log.read()[-4000:]}")
+        # Every posted sale is one event of the sandbox's store, written once.
+        held = {e["attributes"].get("transaction_id") for e in sb.admin("events")["events"]}
+        writes = len(sb.admin("writes")["writes"])
+    posted = set(result.pop("posted_ids"))
+    result.update(n=n, hour_key=hour_key, requests=after - before, server_429=refused,
+                  store_ok=posted <= held and len(held) == len(posted) == writes,
+                  store_msg=f"{len(posted):,} posted in the ledger, {len(held):,} events and {writes:,} writes in Helix",
+                  tree_peak_rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+    return result
+
+
+def report(r: dict) -> None:
+    mib = 2**20
+    helix = r["steps"]["helix_events"]
+    floor = r["requests"] / ALLOWED_PER_S
+    helix_floor = helix["requests"] / ALLOWED_PER_S
+    print(f"\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
+          f"(jd_transactions {r['steps']['jd_transactions']['duration_s']:.1f} s, of which fetch "
+          f"{r['steps']['jd_transactions']['fetch_s']:.1f} s; transaction_camera_events "
+          f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; helix_events {helix['duration_s']:.1f} s)")
+    print(f"  peak RSS {r['peak_rss'] / mib:,.0f} MiB (after imports and dimensions "
+          f"{r['baseline_rss'] / mib:,.0f} MiB; largest process of the tree {r['tree_peak_rss'] / mib:,.0f} MiB)")
+    print(f"  Verkada requests of the hour: {r['requests']} (floor {floor:.1f} s at 5/s; the hour took "
+          f"{r['seconds'] / floor:.2f}x of it); helix_events: {helix['requests']} requests, floor "
+          f"{helix_floor:.1f} s -> {helix['duration_s'] / helix_floor:.2f}x; 429s: sandbox sent {r['server_429']}, "
+          f"client saw {helix['rate_limited_429']}")
+    print(f"  ledger {r['ledger']}; {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sales", type=int, action="append", help="sales in the hour (repeatable); default 100,000")
+    p.add_argument("--hours-ago", type=int, default=3, help="the hour benchmarked began this many hours ago")
+    p.add_argument("--profile", help="write a pyinstrument profile of the hour here (one size only)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    for name in ("hour-key", "jd-base-url", "jd-api-key", "verkada-base-url", "verkada-api-key"):
+        p.add_argument(f"--{name}", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        child(args)
+        return
+    print(f"one hour through jd_transactions -> transaction_camera_events -> helix_events; sandbox in its own "
+          f"process with Verkada's limit on; {os.cpu_count()} cores")
+    for n in args.sales or [100_000]:
+        report(run(n, args.hours_ago, args.profile))
+
+
+if __name__ == "__main__":
+    main()

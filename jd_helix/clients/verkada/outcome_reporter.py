@@ -1,0 +1,57 @@
+"""Hands outcomes to the caller's ``on_batch_done`` in a thread of its own, in order.
+
+The caller records outcomes as they become final (the ledger: a DuckDB write per batch).
+Done in the posting thread, that write delays the next request: a slot the rate limiter
+would have given goes unused, and the whole schedule slides. Here the posting thread
+only queues the outcomes; one worker thread calls ``on_batch_done`` with them, in the
+order they came, each exactly once.
+
+If ``on_batch_done`` raises, the posting thread gets the error at its next ``put`` (or at
+``close``) and stops; outcomes queued after the failed call are not handed over, as if
+the process had stopped there (the caller's rows stay pending and are sent again, with the
+same triple, next time). ``close`` waits until every queued outcome has been handed over.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Optional
+
+from jd_helix.clients.verkada.events import PostOutcome
+
+
+class OutcomeReporter:
+    def __init__(self, on_batch_done: Callable[[list[PostOutcome]], None]) -> None:
+        self._on_batch_done = on_batch_done
+        self._queue: queue.Queue[Optional[list[PostOutcome]]] = queue.Queue()
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, name="verkada-outcomes", daemon=True)
+        self._thread.start()
+
+    def put(self, outcomes: list[PostOutcome]) -> None:
+        """Queue ``outcomes`` for ``on_batch_done``; raise what an earlier call raised."""
+        self._raise_error()
+        self._queue.put(outcomes)
+
+    def close(self) -> None:
+        """Wait until every queued outcome has been handed over; raise what a call raised."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while True:
+            outcomes = self._queue.get()
+            if outcomes is None:  # close() was called
+                return
+            if self._error is not None:
+                continue  # stopped: what comes after a failed call is not handed over
+            try:
+                self._on_batch_done(outcomes)
+            except BaseException as exc:  # noqa: BLE001 - handed to the posting thread, raised there
+                self._error = exc
