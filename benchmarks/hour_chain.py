@@ -35,20 +35,15 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from _memory import peak_rss_bytes, rss_now_bytes  # benchmarks/ is the script's folder
+from _step_figures import step_figures
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 ALLOWED_PER_S = 25 / 5  # the org's limit: 25 per 5 s (300 per minute is the same rate)
 CHAIN = ("jd_transactions", "transaction_camera_events", "helix_events")
-
-
-def _rss_now_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def child(args: argparse.Namespace) -> None:
@@ -73,7 +68,7 @@ def child(args: argparse.Namespace) -> None:
     }
     dimensions = [*jd_dimension_assets, verkada_cameras]
     assert dg.materialize(dimensions, resources=resources).success
-    baseline = _rss_now_bytes()
+    baseline = rss_now_bytes()
     print("DIMENSIONS_DONE", flush=True)  # the parent reads the sandbox's request count here
     input()
 
@@ -97,15 +92,15 @@ def child(args: argparse.Namespace) -> None:
     assert result.success
     steps = {}
     for name in CHAIN:
-        meta = result.asset_materializations_for_node(name)[0].metadata
-        steps[name] = {k: getattr(v, "value", v) for k, v in meta.items()
+        figures = step_figures(result, name)
+        steps[name] = {k: v for k, v in figures.items()
                        if k in ("duration_s", "fetch_s", "requests", "rate_limited_429", "posted_this_run",
                                 "failed_this_run", "skipped_this_run", "dagster/row_count")}
     with duckdb.connect(database, read_only=True) as conn:
         posted = conn.execute("SELECT transaction_id FROM helix_events WHERE status = 'posted'").fetchall()
         counts = dict(conn.execute("SELECT status, count(*) FROM helix_events GROUP BY 1").fetchall())
     out = {"seconds": seconds, "baseline_rss": baseline,
-           "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+           "peak_rss": peak_rss_bytes(),
            "steps": steps, "ledger": counts, "posted_ids": [p[0] for p in posted]}
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -157,7 +152,7 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
     result.update(n=n, hour_key=hour_key, requests=after - before, server_429=refused,
                   store_ok=posted <= held and len(held) == len(posted) == writes,
                   store_msg=f"{len(posted):,} posted in the ledger, {len(held):,} events and {writes:,} writes in Helix",
-                  tree_peak_rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+                  tree_peak_rss=peak_rss_bytes(resource.RUSAGE_CHILDREN))
     return result
 
 
