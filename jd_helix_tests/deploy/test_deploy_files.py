@@ -30,8 +30,8 @@ def _is_env_read(call: ast.Call) -> bool:
 
 
 # Not part of the Dagster deployment: the sandbox (never deployed) and the HTTP API
-# (`jd-helix serve`, a service of its own that deploy/ does not run yet).
-NOT_DEPLOYED = ("sandbox", "api")
+# (`jd-helix serve`, a service of its own, checked on its own below).
+NOT_IN_THE_CODE_LOCATION = ("sandbox", "api")
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str]:
@@ -44,24 +44,34 @@ def _module_constants(tree: ast.Module) -> dict[str, str]:
     }
 
 
-def variables_the_code_reads() -> set[str]:
-    """Every variable name the deployed package reads (os.environ / os.getenv / EnvVar /
-    _from_env), as a literal or a module constant (of any module: constants are imported)."""
-    trees = {
-        path: ast.parse(path.read_text())
-        for path in PACKAGE.rglob("*.py")
-        if path.relative_to(PACKAGE).parts[0] not in NOT_DEPLOYED
-    }
+def _env_arguments(node: ast.AST) -> list[ast.expr]:
+    """The expressions naming a variable at `node`, if it reads one: os.environ / os.getenv /
+    EnvVar / _from_env, or a click option's `envvar=`."""
+    if isinstance(node, ast.Call) and _is_env_read(node):
+        return [*node.args[:1], *(keyword.value for keyword in node.keywords)]
+    if isinstance(node, ast.Call):
+        return [keyword.value for keyword in node.keywords if keyword.arg == "envvar"]
+    if isinstance(node, ast.Subscript) and ast.unparse(node.value) in ENVIRONMENTS:
+        return [node.slice]
+    return []
+
+
+def variables_read(*, under: str | None = None) -> set[str]:
+    """Every variable name the package's modules read (all but NOT_IN_THE_CODE_LOCATION, or
+    those under `under`), as a literal or a module constant (of any module: constants are imported)."""
+    trees = {path: ast.parse(path.read_text()) for path in PACKAGE.rglob("*.py")}
     constants = {name: value for tree in trees.values() for name, value in _module_constants(tree).items()}
+
+    def chosen(path: Path) -> bool:
+        top = path.relative_to(PACKAGE).parts[0]
+        return top == under if under else top not in NOT_IN_THE_CODE_LOCATION
+
     names: set[str] = set()
-    for tree in trees.values():
+    for path, tree in trees.items():
+        if not chosen(path):
+            continue
         for node in ast.walk(tree):
-            arguments = []
-            if isinstance(node, ast.Call) and _is_env_read(node):
-                arguments = [*node.args[:1], *(keyword.value for keyword in node.keywords)]
-            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) in ENVIRONMENTS:
-                arguments = [node.slice]
-            for argument in arguments:
+            for argument in _env_arguments(node):
                 if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
                     names.add(argument.value)
                 elif isinstance(argument, ast.Name) and argument.id in constants:
@@ -84,7 +94,8 @@ def load(path: Path):
     return yaml.safe_load(path.read_text())
 
 
-CODE_VARIABLES = variables_the_code_reads()
+CODE_VARIABLES = variables_read()
+API_VARIABLES = variables_read(under="api")
 INSTANCE = load(DEPLOY / "dagster.yaml")
 INSTANCE_VARIABLES = env_references(INSTANCE) | env_references(load(DEPLOY / "workspace.yaml"))
 COMPOSE = load(DEPLOY / "docker-compose.yaml")
@@ -224,3 +235,62 @@ def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_bu
     volume = dockerfile_instructions("VOLUME")[0].strip()
     duckdb_env = re.search(r"JD_HELIX_DUCKDB_PATH=(\S+)", " ".join(dockerfile_instructions("ENV"))).group(1)
     assert str(Path(duckdb_env).parent) == volume
+
+
+# The HTTP API (`jd-helix serve`): keys from the environment (or a keys file, which the
+# deployments do not use), and the pipeline's DuckDB file through JD_HELIX_DUCKDB_PATH.
+API_VARIABLES = variables_read(under="api")
+API_KEYS_FILE = "JD_HELIX_API_KEYS_FILE"
+API_MANIFEST = {document["kind"]: document for document in yaml.safe_load_all((DEPLOY / "helm" / "api.yaml").read_text())}
+
+
+def api_needs() -> set[str]:
+    return API_VARIABLES - {API_KEYS_FILE} | {"JD_HELIX_DUCKDB_PATH"}
+
+
+def serve_port(command: list[str]) -> int:
+    assert command[:2] == ["jd-helix", "serve"]
+    assert tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]["jd-helix"]
+    return int(command[command.index("--port") + 1])
+
+
+def test_the_api_variables_are_found_in_the_code():
+    assert {"JD_HELIX_API_KEYS", API_KEYS_FILE} <= API_VARIABLES  # os.environ and click's envvar=
+
+
+def test_compose_runs_the_api_on_the_warehouse_volume_with_its_own_keys_only():
+    api, code = COMPOSE["services"]["api"], COMPOSE["services"]["code-location"]
+    environment = compose_environment("api")
+    assert api_needs() <= set(environment), sorted(api_needs() - set(environment))
+    assert re.fullmatch(r"\$\{JD_HELIX_API_KEYS:\?[^}]*\}", environment["JD_HELIX_API_KEYS"])
+    assert not (SECRETS | {"DAGSTER_PG_PASSWORD"}) & set(environment), "the API needs neither the JD/Verkada keys nor the instance"
+    assert environment["JD_HELIX_DUCKDB_PATH"] == compose_environment("code-location")["JD_HELIX_DUCKDB_PATH"]
+    assert set(code["volumes"]) & set(api["volumes"]), "the same named volume at the same path as the code location"
+    assert api["image"] == code["image"]
+    port = serve_port(api["command"])
+    assert api["ports"] == [f"127.0.0.1:{port}:{port}"], "plain HTTP: published on the host's loopback only"
+
+
+def test_kubernetes_runs_the_api_beside_the_volume_with_the_user_deployments_image():
+    deployment, service = API_MANIFEST["Deployment"], API_MANIFEST["Service"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    image = USER_DEPLOYMENT["image"]
+    assert container["image"] == f"{image['repository']}:{image['tag']}"
+    # ReadWriteOnce: on the node that mounts the claim, like the code server and the run pods.
+    assert pod["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"]
+    [mount] = container["volumeMounts"]
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["persistentVolumeClaim"]["claimName"] == load(DEPLOY / "helm" / "duckdb-volume.yaml")["metadata"]["name"]
+    env = {entry["name"]: entry for entry in container["env"]}
+    assert api_needs() <= set(env), sorted(api_needs() - set(env))
+    assert env["JD_HELIX_DUCKDB_PATH"]["value"] == helm_env()["JD_HELIX_DUCKDB_PATH"]["value"]
+    assert str(Path(env["JD_HELIX_DUCKDB_PATH"]["value"]).parent) == mount["mountPath"]
+    assert env["JD_HELIX_API_KEYS"] == {
+        "name": "JD_HELIX_API_KEYS", "valueFrom": {"secretKeyRef": {"name": "jd-helix-api-keys", "key": "JD_HELIX_API_KEYS"}}}
+    assert not SECRETS & set(env)
+    [port] = container["ports"]
+    assert port["containerPort"] == serve_port(container["command"])
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
+    assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == [port["name"]]
