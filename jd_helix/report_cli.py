@@ -13,10 +13,13 @@ def _utc(value: datetime | None, default: datetime) -> datetime:
     return (value or default).replace(tzinfo=None)
 
 
-def _show(report, output: str) -> None:
+def _show(report, output: str, wait_s: float) -> None:
+    def say_waiting() -> None:
+        click.echo(f"A run is writing the warehouse; waiting for a pause (up to {wait_s:g} s, --wait)...", err=True)
+
     try:
-        frame = report()
-    except reports.WarehouseBusy as error:
+        frame = report(reports.WriterWait(wait_s, say_waiting))
+    except reports.WarehouseUnreadable as error:
         raise click.ClickException(str(error)) from None
     if output == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
@@ -36,6 +39,8 @@ _window = [
     click.option("--database", default=database_path,
                  show_default="JD_HELIX_DUCKDB_PATH or ./data/jd_helix.duckdb"),
     click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
+    click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=120, show_default=True,
+                 help="Seconds to wait while a run is writing the warehouse (runs hold it only while they write)."),
 ]
 
 
@@ -52,33 +57,33 @@ def _bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 @click.group("report")
 def report_command() -> None:
-    """Reports over the warehouse (read-only; retry if a run is writing it)."""
+    """Reports over the warehouse (read-only; they wait while a run is writing it)."""
 
 
 @report_command.command("transactions")
 @window_options
-def transactions_report(start, end, database, output) -> None:
+def transactions_report(start, end, database, output, wait_s) -> None:
     """The sales of a period, with store, till, camera and Helix status."""
-    _show(lambda: reports.transactions(database, *_bounds(start, end)), output)
+    _show(lambda wait: reports.transactions(database, *_bounds(start, end), wait), output, wait_s)
 
 
 @report_command.command("store-sales")
 @click.argument("store_id")
 @window_options
-def store_sales_report(store_id, start, end, database, output) -> None:
+def store_sales_report(store_id, start, end, database, output, wait_s) -> None:
     """One store's number of sales and sales total over a period."""
-    _show(lambda: reports.store_sales(database, store_id, *_bounds(start, end)), output)
+    _show(lambda wait: reports.store_sales(database, store_id, *_bounds(start, end), wait), output, wait_s)
 
 
 @report_command.command("stores-with-sales")
 @window_options
-def stores_with_sales_report(start, end, database, output) -> None:
+def stores_with_sales_report(start, end, database, output, wait_s) -> None:
     """The stores with at least one sale in a period."""
-    _show(lambda: reports.stores_with_sales(database, *_bounds(start, end)), output)
+    _show(lambda wait: reports.stores_with_sales(database, *_bounds(start, end), wait), output, wait_s)
 
 
 @report_command.command("rejected-records")
 @window_options
-def rejected_records_report(start, end, database, output) -> None:
+def rejected_records_report(start, end, database, output, wait_s) -> None:
     """The JD records set aside (jd_rejected_records) for the hours of a period, with field and reason."""
-    _show(lambda: reports.rejected_records(database, *_bounds(start, end)), output)
+    _show(lambda wait: reports.rejected_records(database, *_bounds(start, end), wait), output, wait_s)

@@ -11,8 +11,13 @@ The hourly `store_sales` asset builds its table with its own SQL (assets/store_s
 ONE_STORE_SALES_SQL here sums one store over any period from the joined sales.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+import backoff
+import duckdb
 import pandas as pd
 
 from jd_helix.resources.warehouse import open_read_only
@@ -58,33 +63,61 @@ ORDER BY endpoint, scope, field, reason
 """
 
 
-class WarehouseBusy(RuntimeError):
-    """Another process is writing the DuckDB file right now."""
+class WarehouseUnreadable(RuntimeError):
+    """The DuckDB file does not exist, or a run kept writing it for longer than we waited."""
 
 
-def _read(database: str, sql: str, params: dict) -> pd.DataFrame:
-    conn = open_read_only(database)
+@dataclass(frozen=True)
+class WriterWait:
+    """How long to wait while a run writes the file, and what to do (once) when we start waiting."""
+
+    seconds: float = 0
+    on_wait: Callable[[], None] = lambda: None
+
+
+# While a run writes the file, look again after 0.5 s, 1 s, 2 s, then every 2 s.
+_FIRST_WAIT_S, _LONGEST_WAIT_S = 0.5, 2.0
+
+
+def _connect(database: str, wait: WriterWait) -> duckdb.DuckDBPyConnection:
+    """A read-only connection; while a run holds the file, keep trying for `wait.seconds`."""
+    if not Path(database).exists():
+        raise WarehouseUnreadable(
+            f"Cannot read {database}: it does not exist (no run has written it yet, or set --database / JD_HELIX_DUCKDB_PATH)."
+        )
+    open_when_free = backoff.on_predicate(
+        backoff.expo, lambda conn: conn is None, max_time=wait.seconds, base=2, factor=_FIRST_WAIT_S,
+        max_value=_LONGEST_WAIT_S, jitter=None, on_backoff=lambda details: wait.on_wait() if details["tries"] == 1 else None,
+    )(open_read_only)
+    conn = open_when_free(database)
     if conn is None:
-        raise WarehouseBusy(f"Cannot read {database}: a run is writing it, or it does not exist yet.")
-    with conn:
+        raise WarehouseUnreadable(
+            f"Cannot read {database}: a run has been writing it for the {wait.seconds:g} s we waited. "
+            "Try again when it pauses, or wait longer with --wait."
+        )
+    return conn
+
+
+def _read(database: str, sql: str, params: dict, wait: WriterWait) -> pd.DataFrame:
+    with _connect(database, wait) as conn:
         return conn.execute(sql, params).df()
 
 
-def transactions(database: str, start: datetime, end: datetime) -> pd.DataFrame:
+def transactions(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
     """Every sale in [start, end) (naive UTC) with its store, till, camera and Helix status."""
-    return _read(database, TRANSACTIONS_SQL, {"start": start, "end": end})
+    return _read(database, TRANSACTIONS_SQL, {"start": start, "end": end}, wait)
 
 
-def store_sales(database: str, store_id: str, start: datetime, end: datetime) -> pd.DataFrame:
+def store_sales(database: str, store_id: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
     """One store's sales count and total over [start, end)."""
-    return _read(database, ONE_STORE_SALES_SQL, {"store_id": store_id, "start": start, "end": end})
+    return _read(database, ONE_STORE_SALES_SQL, {"store_id": store_id, "start": start, "end": end}, wait)
 
 
-def stores_with_sales(database: str, start: datetime, end: datetime) -> pd.DataFrame:
+def stores_with_sales(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
     """The stores with at least one sale in [start, end)."""
-    return _read(database, STORES_WITH_SALES_SQL, {"start": start, "end": end})
+    return _read(database, STORES_WITH_SALES_SQL, {"start": start, "end": end}, wait)
 
 
-def rejected_records(database: str, start: datetime, end: datetime) -> pd.DataFrame:
+def rejected_records(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
     """The JD records set aside for the hours in [start, end) (or by a refresh made then), with why."""
-    return _read(database, REJECTED_RECORDS_SQL, {"start": start, "end": end})
+    return _read(database, REJECTED_RECORDS_SQL, {"start": start, "end": end}, wait)

@@ -1,6 +1,8 @@
 """The old app's reports, from the CLI, agree with the tables."""
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -74,4 +76,39 @@ def test_rejected_records_report_lists_what_was_set_aside_for_the_period(databas
 def test_a_missing_warehouse_gets_a_clear_message(tmp_path):
     result = CliRunner().invoke(main, ["report", "stores-with-sales", "--database", str(tmp_path / "none.duckdb")])
     assert result.exit_code != 0
-    assert "Cannot read" in result.output
+    assert "Cannot read" in result.output and "does not exist" in result.output
+
+
+def hold_the_file_for(database: str, seconds: float) -> subprocess.Popen:
+    """Another process writes the warehouse (as a run does) for `seconds`."""
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; conn = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(float(sys.argv[2])); conn.close()", database, str(seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "held"
+    return writer
+
+
+def test_a_report_waits_for_the_run_writing_the_warehouse(database):
+    writer = hold_the_file_for(database, 3)
+    try:
+        window = ["--start", START.isoformat(), "--end", END.isoformat(), "--database", database, "--format", "json"]
+        result = CliRunner().invoke(main, ["report", "stores-with-sales", *window, "--wait", "60"])
+        assert writer.poll() is not None, "the report answered while the writer still held the file"
+    finally:
+        writer.wait()
+    assert result.exit_code == 0, result.output
+    assert "A run is writing the warehouse; waiting" in result.stderr
+    sold = query(database, "SELECT DISTINCT store_id FROM transaction_camera_events WHERE store_id IS NOT NULL")
+    assert sorted(r["store_id"] for r in json.loads(result.stdout)) == sorted(s for (s,) in sold)
+
+
+def test_a_report_that_cannot_wait_says_a_run_is_writing(database):
+    writer = hold_the_file_for(database, 3)
+    try:
+        result = CliRunner().invoke(main, ["report", "stores-with-sales", "--database", database, "--wait", "0"])
+    finally:
+        writer.wait()
+    assert result.exit_code != 0
+    assert "a run has been writing it for the 0 s we waited" in result.output
