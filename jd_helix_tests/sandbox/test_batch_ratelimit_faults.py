@@ -39,7 +39,9 @@ def _wait(s, url, timeout=3.0):
 
 
 def test_batch_flow_with_partial_failures(make_sandbox):
-    sb = make_sandbox(batch_delay_s=0.15)
+    # Pending for the first half of the delay, processing for the second: half a second each,
+    # so that a loaded machine still sees both phases (0.15 s gave it a 75 ms window).
+    sb = make_sandbox(batch_delay_s=1.0)
     s = verkada(sb)
     uid = make_type(sb, s)
     url = sb.verkada_base_url + VT + "/event/batch"
