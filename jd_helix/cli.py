@@ -1,11 +1,14 @@
 """The `jd-helix` command line."""
 
+from pathlib import Path
+
 import click
 
 from jd_helix.api.command import serve_command
 from jd_helix.ledger_command import ledger_command
 from jd_helix.pools.command import free_slots_command
 from jd_helix.report_cli import report_command
+from jd_helix.sandbox import defaults as sandbox_defaults
 from jd_helix.sandbox.command import sandbox_command
 
 
@@ -16,11 +19,16 @@ def main() -> None:
 
 @main.command("dev")
 @click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
-def dev_command(port: int) -> None:
+@click.option("--sandbox-port", default=sandbox_defaults.SANDBOX_PORT, show_default=True, type=int, help="Port of the sandbox, when it is used.")
+@click.option(
+    "--dagster-home", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="DAGSTER_HOME to use (the shipped dagster.yaml is copied in). [default: the project's .dagster_home/]",
+)
+def dev_command(port: int, sandbox_port: int, dagster_home: Path | None) -> None:
     """Start the Dagster UI with the shipped settings, and the sandbox if no API setting is given."""
-    from jd_helix.dev import run_dev
+    from jd_helix.dev import DAGSTER_HOME, run_dev
 
-    raise SystemExit(run_dev(port))
+    raise SystemExit(run_dev(port, sandbox_port, (dagster_home or DAGSTER_HOME).resolve()))
 
 
 main.add_command(sandbox_command)

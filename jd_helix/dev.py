@@ -1,4 +1,4 @@
-"""`jd-helix dev`: `dagster dev`, and the sandbox when no API setting is given at all.
+"""`jd-helix dev`: `dg dev`, and the sandbox when no API setting is given at all.
 
 The sandbox is chosen on purpose: with none of the four API settings, the sandbox is
 started and the four are pointed at it; with all four, the real APIs are used; with some,
@@ -43,32 +43,32 @@ def _port_open(host: str, port: int) -> bool:
 
 
 def _settings() -> dict:
-    """The environment as `dagster dev` will see it: .env first, real variables on top."""
+    """The environment as `dg dev` will see it: .env first, real variables on top."""
     return {**dotenv_values(PROJECT_ROOT / ".env"), **os.environ}
 
 
-def sandbox_api_settings() -> dict[str, str]:
+def sandbox_api_settings(port: int = sandbox_defaults.SANDBOX_PORT) -> dict[str, str]:
     """The four API settings of the sandbox `jd-helix dev` starts."""
     return {
-        "JD_API_BASE_URL": sandbox_defaults.jd_base_url(),
+        "JD_API_BASE_URL": sandbox_defaults.jd_base_url(port=port),
         "JD_API_KEY": sandbox_defaults.JD_SANDBOX_API_KEY,
-        "VERKADA_API_BASE_URL": sandbox_defaults.verkada_base_url(),
+        "VERKADA_API_BASE_URL": sandbox_defaults.verkada_base_url(port=port),
         "VERKADA_API_KEY": sandbox_defaults.VERKADA_SANDBOX_API_KEY,
     }
 
 
-def choose_apis(settings: dict) -> dict[str, str] | None:
+def choose_apis(settings: dict, sandbox_port: int = sandbox_defaults.SANDBOX_PORT) -> dict[str, str] | None:
     """The sandbox's settings when no API setting is given, None when all four are (real
     APIs); a half configuration stops here, naming what is missing."""
     try:
         check_api_settings(settings)
     except HalfConfiguredError as error:
         raise SystemExit(f"jd-helix dev: {error}") from None
-    return None if api_settings_given(settings) else sandbox_api_settings()
+    return None if api_settings_given(settings) else sandbox_api_settings(sandbox_port)
 
 
-def _start_sandbox() -> subprocess.Popen | None:
-    host, port = sandbox_defaults.SANDBOX_HOST, sandbox_defaults.SANDBOX_PORT
+def _start_sandbox(port: int) -> subprocess.Popen | None:
+    host = sandbox_defaults.SANDBOX_HOST
     if _port_open(host, port):
         print(f"Using the sandbox already listening on {host}:{port}.")
         return None
@@ -114,33 +114,38 @@ def _launch_first_data(ui_port: int) -> None:
         print(f"First start: could not launch the first runs ({error}); materialize them from the UI.")
 
 
-def run_dev(ui_port: int = 3000) -> int:
+def run_dev(
+    ui_port: int = 3000, sandbox_port: int = sandbox_defaults.SANDBOX_PORT, dagster_home: Path = DAGSTER_HOME
+) -> int:
     settings = _settings()
-    sandbox_settings = choose_apis(settings)
-    DAGSTER_HOME.mkdir(exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", DAGSTER_HOME / "dagster.yaml")
+    sandbox_settings = choose_apis(settings, sandbox_port)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     sandbox = None
     if sandbox_settings is not None:
         print("No API settings given: using the built-in sandbox (set all four in .env for the real APIs).")
-        sandbox = _start_sandbox()
+        sandbox = _start_sandbox(sandbox_port)
     # A relative warehouse path is relative to the project folder.
     warehouse = PROJECT_ROOT / (settings.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE)
     first_start = sandbox_settings is not None and not warehouse.exists()
     if first_start:
         threading.Thread(target=_launch_first_data, args=(ui_port,), daemon=True).start()
-    # dagster dev runs in DAGSTER_HOME: started in the project folder it warns that the
+    # dg dev runs in DAGSTER_HOME: started in the project folder it warns that the
     # project's dagster.yaml "will not be used" (the copy above is). So the paths and the
-    # .env it would read from the project folder are handed over here.
+    # .env it would read from the project folder are handed over here, and the code
+    # location is named by workspace.yaml: without it, dg dev finds the project through
+    # [tool.dg] but first moves into the project folder, with the same warning.
     env = {
         **{name: value for name, value in settings.items() if value is not None},
         **(sandbox_settings or {}),
         "JD_HELIX_DUCKDB_PATH": str(warehouse),
-        "DAGSTER_HOME": str(DAGSTER_HOME),
+        "DAGSTER_HOME": str(dagster_home),
     }
-    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(ui_port)]
-    print(f"Dagster UI: http://localhost:{ui_port}  (DAGSTER_HOME={DAGSTER_HOME})")
-    # Its own process group, so that Ctrl-C here stops dagster dev and everything it started.
-    dagster = subprocess.Popen(command, env=env, cwd=DAGSTER_HOME, start_new_session=True)
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    command = [sys.executable, "-m", "dagster_dg_cli.cli", "dev", "-w", workspace, "-p", str(ui_port)]
+    print(f"Dagster UI: http://localhost:{ui_port}  (DAGSTER_HOME={dagster_home})")
+    # Its own process group, so that Ctrl-C here stops dg dev and everything it started.
+    dagster = subprocess.Popen(command, env=env, cwd=dagster_home, start_new_session=True)
     try:
         return dagster.wait()
     except KeyboardInterrupt:
