@@ -3,10 +3,11 @@ hour its own figures.
 
 One run may cover many hours (the scheduled look-back, every backfill). Dagster then
 records one materialization per hour, all carrying the step's output metadata. So each
-hour's own figures (rows, window, counts, preview) go in as partition-scoped metadata
-(`context.add_asset_metadata(..., partition_key=hour)`, which Dagster merges over the
-output metadata for that hour only), and the output metadata holds only what belongs to
-the run as a whole, under `run/` names.
+hour's figures go in as partition-scoped metadata (`context.add_asset_metadata(...,
+partition_key=hour)`, which Dagster merges over the output metadata for that hour only):
+first its own (rows, window, counts, preview), then what belongs to the run as a whole,
+under `run/` names. The output metadata stays empty: the UI lists an hour's metadata in
+the order it was merged, and the hour's own figures are what its page is read for.
 """
 
 from __future__ import annotations
@@ -107,15 +108,15 @@ def hourly_result(
     per_hour: Mapping[datetime, Mapping[str, Any]],
     run_wide: Mapping[str, Any],
 ) -> dg.MaterializeResult:
-    """Attach each hour's figures to that hour's materialization; `run_wide` to all, as `run/...`."""
+    """Attach each hour's figures to that hour's materialization, then `run_wide` (the same
+    on every hour) as `run/...`."""
+    run_figures = {"run/hours": len(window.hours), **{RUN_PREFIX + k: v for k, v in run_wide.items()}}
     for hour in window.hours:
         context.add_asset_metadata(
-            {**window_metadata(aware(hour), aware(hour + HOUR)), **per_hour.get(hour, {})},
+            {**window_metadata(aware(hour), aware(hour + HOUR)), **per_hour.get(hour, {}), **run_figures},
             partition_key=partition_key(aware(hour)),
         )
-    return dg.MaterializeResult(
-        metadata={"run/hours": len(window.hours), **{RUN_PREFIX + k: v for k, v in run_wide.items()}}
-    )
+    return dg.MaterializeResult()
 
 
 def _number(value: Any) -> int | float:

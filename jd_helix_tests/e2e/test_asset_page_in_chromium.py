@@ -139,8 +139,13 @@ def test_an_hour_shows_its_own_row_count(ui, page):
     assert shown == str(rows_of(database, SHOWN))
     assert shown != str(query(database, "SELECT count(*) FROM jd_transactions")[0][0]), "the run's total"
     assert metadata_value(hour_panel, "window_start") == SHOWN.strftime("%b %-d, %-I:%M:%S %p UTC")
-    # Figures of the run as a whole say so in their name.
+    # Figures of the run as a whole say so in their name, and come after the hour's own.
     assert metadata_value(hour_panel, "run/hours") == str(len(HOURS))
+    labels = [label.strip() for label in hour_panel.locator("tr td:first-child").all_inner_texts()]
+    assert labels[0] == "window_start", labels
+    assert max(labels.index(name) for name in ("dagster/row_count", "records_received", "rejected")) < min(
+        i for i, label in enumerate(labels) if label.startswith("run/")
+    ), labels
 
 
 def test_an_hour_shows_its_own_checks_passed(ui, page):
