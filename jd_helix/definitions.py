@@ -37,6 +37,7 @@ from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource, database_path
+from jd_helix.source_links import with_links_to_bodies
 
 
 def _from_env(**fields: str) -> dict:
@@ -73,9 +74,8 @@ def build_resources() -> dict:
 
 
 defs = dg.Definitions(
-    # Each asset links to the file and line of its body (the asset page's "Code reference").
-    # Local paths only: the repository has no remote to link to.
-    assets=dg.with_source_code_references([
+    # Each asset links to the file and line of its body (the asset page's "Source code").
+    assets=with_links_to_bodies([
         *jd_dimension_assets,
         verkada_cameras,
         jd_transactions,
