@@ -98,7 +98,8 @@ def page(ui):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="en-US", timezone_id="UTC")
-        page.set_default_timeout(20_000)
+        # Waits for the UI to render, not a limit on it: a loaded 2-core machine takes its time.
+        page.set_default_timeout(60_000)
         # Dagster's UI greets a new browser with a newsletter dialog over the page.
         page.add_locator_handler(
             page.get_by_text("Join the Dagster community"), lambda: page.get_by_role("button", name="Skip").click()
