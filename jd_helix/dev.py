@@ -119,6 +119,10 @@ def run_dev(
 ) -> int:
     settings = _settings()
     sandbox_settings = choose_apis(settings, sandbox_port)
+    # `kill` (SIGTERM) and a closed terminal (SIGHUP) stop everything as Ctrl-C does: dg dev
+    # runs in a session of its own, which neither would reach, and would be left running.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, signal.default_int_handler)
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     sandbox = None
