@@ -95,6 +95,7 @@ def _loaded(port: int, webserver: subprocess.Popen, root: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def page(ui):
+    assert Path(CHROMIUM).exists(), f"no {CHROMIUM}: apt-get install --no-install-recommends chromium (.ci/run does)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="en-US", timezone_id="UTC")
