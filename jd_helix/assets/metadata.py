@@ -25,6 +25,20 @@ def preview(frame: pd.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False))
 
 
+def preview_rows(columns: list[str], rows: list[tuple]) -> dg.MetadataValue:
+    """`preview` of rows as fetched from DuckDB (no DataFrame, no table-formatting library)."""
+    if not rows:
+        return dg.MetadataValue.md("_no rows_")
+    lines = [_markdown_row(columns), "|" + "---|" * len(columns)]
+    lines += [_markdown_row(row) for row in rows[:PREVIEW_ROWS]]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _markdown_row(values) -> str:
+    cells = ("" if value is None else str(value).replace("|", "\\|").replace("\n", " ") for value in values)
+    return "| " + " | ".join(cells) + " |"
+
+
 def column_schema(conn, table: str) -> dg.TableSchema:
     columns = conn.execute(
         "SELECT column_name, data_type FROM information_schema.columns "

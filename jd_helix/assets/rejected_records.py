@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import dagster as dg
 import orjson
@@ -53,10 +53,7 @@ def replace_rejections(
     rejected_at: datetime,
 ) -> None:
     """Replace the rejections of `endpoint` in `scopes` by `rejections` ((scope, rejection) pairs)."""
-    conn.execute(
-        "DELETE FROM jd_rejected_records WHERE endpoint = ? AND list_contains(?, scope)",
-        [endpoint, list(scopes)],
-    )
+    _delete_rejections(conn, endpoint, scopes)
     frame = pd.DataFrame(
         [
             (endpoint, scope, r.field, r.reason, raw_json(r.raw))
@@ -73,6 +70,25 @@ def replace_rejections(
     )
 
 
+def replace_staged_rejections(
+    conn, endpoint: str, scopes: Sequence[str], files: Sequence[str], rejected_at: datetime
+) -> None:
+    """`replace_rejections` from Parquet files of (scope, field, reason, raw JSON text)."""
+    _delete_rejections(conn, endpoint, scopes)
+    conn.execute(
+        "INSERT INTO jd_rejected_records "
+        "SELECT $endpoint, scope, field, reason, raw::JSON, $rejected_at FROM read_parquet($files)",
+        {"endpoint": endpoint, "rejected_at": rejected_at, "files": list(files)},
+    )
+
+
+def _delete_rejections(conn, endpoint: str, scopes: Sequence[str]) -> None:
+    conn.execute(
+        "DELETE FROM jd_rejected_records WHERE endpoint = ? AND list_contains(?, scope)",
+        [endpoint, list(scopes)],
+    )
+
+
 def raw_json(raw) -> str:
     """The record as received, as JSON text (integers too big for orjson fall back to json)."""
     try:
@@ -83,7 +99,11 @@ def raw_json(raw) -> str:
 
 def rejection_counts(rejections: Iterable[Rejection]) -> dict[str, int]:
     """Counts by field and reason, as run metadata (`rejected/<field>: <reason>`)."""
-    counts = Counter(f"{r.field}: {r.reason}" for r in rejections)
+    return reason_metadata(Counter(f"{r.field}: {r.reason}" for r in rejections))
+
+
+def reason_metadata(counts: Mapping[str, int]) -> dict[str, int]:
+    """Records set aside, counted by "<field>: <reason>", as metadata (`rejected/<field>: <reason>`)."""
     return {f"rejected/{key}": value for key, value in sorted(counts.items())}
 
 
@@ -94,19 +114,26 @@ def log_rejected_records(
     rejections: Iterable[tuple[str, Rejection]] | Iterable[tuple[datetime, Rejection]],
 ) -> None:
     """Record a write of `jd_rejected_records` as its materialization (figures of this write)."""
-    rejected = [r for _, r in rejections]
+    log_rejected_counts(context, endpoint, scopes, Counter(f"{r.field}: {r.reason}" for _, r in rejections))
+
+
+def log_rejected_counts(
+    context: dg.AssetExecutionContext, endpoint: str, scopes: Sequence[str], counts: Mapping[str, int]
+) -> None:
+    """`log_rejected_records` from counts by "<field>: <reason>"."""
+    rejected = sum(counts.values())
     where = scopes[0] if len(scopes) == 1 else f"{scopes[0]} .. {scopes[-1]}"
     context.log_event(
         dg.AssetMaterialization(
             asset_key=REJECTED_RECORDS,
-            description=f"{endpoint} ({where}): {len(rejected)} records set aside",
+            description=f"{endpoint} ({where}): {rejected} records set aside",
             metadata={
                 "endpoint": endpoint,
                 "scopes_replaced": len(scopes),
                 "first_scope": scopes[0],
                 "last_scope": scopes[-1],
-                "rejected": len(rejected),
-                **rejection_counts(rejected),
+                "rejected": rejected,
+                **reason_metadata(counts),
             },
         )
     )

@@ -9,6 +9,7 @@ connection is closed as soon as its block ends, by an exception too.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -141,6 +142,18 @@ class WarehouseResource(DuckDBResource):
                 conn.rollback()
                 raise
             conn.commit()
+
+    @contextmanager
+    def staging_directory(self, purpose: str) -> Iterator[Path]:
+        """A private folder for data on its way in, removed (with its files) when the block ends.
+
+        Beside the warehouse file, not in /tmp: on the disk meant for the data (a /tmp in
+        memory would hold a busy hour in RAM after all).
+        """
+        parent = Path(self.database).resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{purpose}-staging-", dir=parent) as directory:
+            yield Path(directory)
 
     @contextmanager
     def _connection(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
