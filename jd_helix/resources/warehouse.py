@@ -9,6 +9,7 @@ connection is closed as soon as its block ends, by an exception too.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -112,6 +113,19 @@ _schema_lock = threading.Lock()
 _schema_ready: set[str] = set()  # databases whose schema this process has created or checked
 
 
+def _process_alive(pid: str) -> bool:
+    """Whether the process `pid` (as text) still exists; True when that cannot be told."""
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to someone else
+        return True
+    return True
+
+
 class WarehouseResource(DuckDBResource):
     """DuckDBResource plus the project's schema, read-only reads and a transaction helper.
 
@@ -148,11 +162,17 @@ class WarehouseResource(DuckDBResource):
         """A private folder for data on its way in, removed (with its files) when the block ends.
 
         Beside the warehouse file, not in /tmp: on the disk meant for the data (a /tmp in
-        memory would hold a busy hour in RAM after all).
+        memory would hold a busy hour in RAM after all). A process killed inside the block
+        cannot remove its folder: the folder names its process, and the next one removes
+        the folders of processes that are gone.
         """
         parent = Path(self.database).resolve().parent
         parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f".{purpose}-staging-", dir=parent) as directory:
+        prefix = f".{purpose}-staging-"
+        for left in parent.glob(prefix + "*"):
+            if not _process_alive(left.name.removeprefix(prefix).split("-")[0]):
+                shutil.rmtree(left, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", dir=parent) as directory:
             yield Path(directory)
 
     @contextmanager

@@ -106,6 +106,10 @@ def kill_when(process: subprocess.Popen, ready: Callable[[], bool], tmp_path: Pa
     assert process.wait(timeout=10) == -signal.SIGKILL
 
 
+def staged_folders(database: str) -> list[Path]:
+    return list(Path(database).parent.glob(".jd_transactions-staging-*"))
+
+
 def served(sandbox, api: str, endpoint: str) -> int:
     return sum(n for (a, e, status), n in sandbox.stats().items() if a == api and e == endpoint and status == 200)
 
@@ -124,6 +128,7 @@ def crash_then_rerun(tmp_path, reference, *, stage: str):
             process = start_run(sandbox, database, tmp_path, CRASH_JD_PAGE_SIZE="5")
             kill_when(process, lambda: served(sandbox, "jd", "sales") >= 1, tmp_path)
             assert query(database, "SELECT count(*) FROM jd_transactions")[0][0] == 0
+            assert staged_folders(database), "the killed run was staging its pages"
         elif stage == "join_write":
             marker = tmp_path / "holding"
             process = start_run(
@@ -141,6 +146,7 @@ def crash_then_rerun(tmp_path, reference, *, stage: str):
 
         assert dg.materialize(HOURLY_ASSETS, resources=resources, partition_key=partition_key(HOUR)).success
         assert snapshot(database) == ref_tables
+        assert not staged_folders(database), "the staging folders of the killed run are removed"
         assert helix_by_sale(sandbox) == ref_helix
         no_triple_carried_two_sales(sandbox)
         assert query(database, "SELECT count(*) FROM helix_events WHERE status IN ('pending', 'failed')")[0][0] == 0
