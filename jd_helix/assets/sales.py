@@ -38,6 +38,11 @@ WHERE epoch_ms(time_ms) >= $start AND epoch_ms(time_ms) < $end
       QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) > 1)
 """
 
+# DuckDB may use 80 % of RAM by default, and keeps what the dedup pass and the insert
+# buffer in memory as long as it may: with a limit it spills the rest to its temp folder
+# (<warehouse>.tmp), so a busy hour costs disk, not memory (100,000 sales stay well under it).
+LOAD_MEMORY_LIMIT = "128MB"
+
 
 @hourly_asset(
     kinds={"duckdb", "python"},
@@ -69,6 +74,7 @@ def jd_transactions(
 
         loaded_at = naive_utc(datetime.now(timezone.utc))
         with warehouse.write() as conn:
+            conn.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")  # this connection's own instance
             params = {"loaded_at": loaded_at, "files": staged.sales_files}
             TABLE.replace(conn, window, INSERT_SQL, params)
             replace_staged_rejections(conn, TRANSACTIONS_ENDPOINT, scopes, staged.rejected_files, loaded_at)
