@@ -35,7 +35,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from _memory import peak_rss_bytes, rss_now_bytes  # benchmarks/ is the script's folder
+from _memory import RssSampler, peak_rss_bytes, rss_now_bytes  # benchmarks/ is the script's folder
 from _step_figures import step_figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,13 +78,16 @@ def child(args: argparse.Namespace) -> None:
 
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
+    instance = dg.DagsterInstance.ephemeral()  # its event log gives each step's start and end
     t0 = time.perf_counter()
-    result = dg.materialize(
-        [*dimensions, jd_transactions, transaction_camera_events, helix_event_type, helix_events],
-        selection=[jd_transactions, transaction_camera_events, helix_event_type, helix_events],
-        resources=resources,
-        partition_key=args.hour_key,
-    )
+    with RssSampler() as sampler:
+        result = dg.materialize(
+            [*dimensions, jd_transactions, transaction_camera_events, helix_event_type, helix_events],
+            selection=[jd_transactions, transaction_camera_events, helix_event_type, helix_events],
+            resources=resources,
+            partition_key=args.hour_key,
+            instance=instance,
+        )
     seconds = time.perf_counter() - t0
     if profiler is not None:
         profiler.stop()
@@ -100,9 +103,23 @@ def child(args: argparse.Namespace) -> None:
         posted = conn.execute("SELECT transaction_id FROM helix_events WHERE status = 'posted'").fetchall()
         counts = dict(conn.execute("SELECT status, count(*) FROM helix_events GROUP BY 1").fetchall())
     out = {"seconds": seconds, "baseline_rss": baseline,
-           "peak_rss": peak_rss_bytes(),
+           "peak_rss": peak_rss_bytes(), "step_peak_rss": _step_peaks(instance, result.run_id, sampler),
            "steps": steps, "ledger": counts, "posted_ids": [p[0] for p in posted]}
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def _step_peaks(instance, run_id: str, sampler: RssSampler) -> dict[str, int]:
+    """Each step's peak RSS: the highest sample between its STEP_START and its end."""
+    starts, ends = {}, {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            ends[event.step_key] = entry.timestamp
+    return {step: sampler.peak_between(starts[step], ends.get(step, time.time())) for step in CHAIN if step in starts}
 
 
 def _verkada_requests(sb) -> tuple[int, int]:
@@ -167,6 +184,8 @@ def report(r: dict) -> None:
           f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; helix_events {helix['duration_s']:.1f} s)")
     print(f"  peak RSS {r['peak_rss'] / mib:,.0f} MiB (after imports and dimensions "
           f"{r['baseline_rss'] / mib:,.0f} MiB; largest process of the tree {r['tree_peak_rss'] / mib:,.0f} MiB)")
+    print("  peak RSS per step (sampled every 20 ms): "
+          + ", ".join(f"{step} {peak / mib:,.0f} MiB" for step, peak in r["step_peak_rss"].items()))
     print(f"  Verkada requests of the hour: {r['requests']} (floor {floor:.1f} s at 5/s; the hour took "
           f"{r['seconds'] / floor:.2f}x of it); helix_events: {helix['requests']} requests, floor "
           f"{helix_floor:.1f} s -> {helix['duration_s'] / helix_floor:.2f}x; 429s: sandbox sent {r['server_429']}, "

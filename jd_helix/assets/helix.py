@@ -2,9 +2,7 @@
 
 import time
 from collections import Counter
-from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import dagster as dg
 import orjson
@@ -14,12 +12,13 @@ from jd_helix.assets.asset_defaults import OWNERS, VERKADA_HELIX_POOL, hourly_as
 from jd_helix.assets.events import transaction_camera_events
 from jd_helix.assets.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.assets.helix_destination import check_destination, record_destination
-from jd_helix.assets.helix_ledger import pin_window, postable_events, record_outcomes
+from jd_helix.assets.helix_ledger import pin_window, record_outcomes
+from jd_helix.assets.helix_outbox import Outbox
 from jd_helix.assets.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
 from jd_helix.clients.verkada.client import EnsuredEventType, VerkadaClient
-from jd_helix.clients.verkada.events import HelixEvent, PostOutcome
+from jd_helix.clients.verkada.events import PostOutcome
 from jd_helix.helix_status import HelixStatus
 from jd_helix.partitions import DEADLINE_MINUTE
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
@@ -32,7 +31,6 @@ from jd_helix.time_utils import naive_utc
 HELIX_EVENTS_FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron=f"{DEADLINE_MINUTE} * * * *", lower_bound_delta=timedelta(hours=1), timezone="UTC"
 )
-ATTRIBUTE_COLUMNS = ["transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name"]
 
 
 def ensure_on_helix(client: VerkadaClient, warehouse: WarehouseResource, name: str):
@@ -104,53 +102,47 @@ def helix_event_type(
     )
 
 
-def _event(row) -> HelixEvent:
-    attributes = {"transaction_id": row.transaction_id}
-    for column in ATTRIBUTE_COLUMNS:
-        value = getattr(row, column)
-        if value is not None and not pd.isna(value):
-            attributes[column] = float(value) if column == "transaction_amount" else value
-    return HelixEvent(
-        camera_id=row.verkada_camera_id,
-        event_type_uid=row.event_type_uid,
-        time_ms=int(row.time_ms),
-        attributes=attributes,
-        key=row.transaction_id,
-    )
-
-
-def record_footage_links(
-    client: VerkadaClient,
-    warehouse: WarehouseResource,
-    events: list[HelixEvent],
-    outcomes: list[PostOutcome],
-    budget: int,
-) -> int:
-    """Store a Command footage link for up to `budget` of the events just posted."""
-    posted = [e for e, o in zip(events, outcomes, strict=True) if o.status == HelixStatus.POSTED][:budget]
-    links = [(client.footage_link(e.camera_id, e.time_ms // 1000), e.key) for e in posted]
-    if links:
-        frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
-        with warehouse.write() as conn:
-            conn.execute(
-                "UPDATE helix_events SET footage_url = f.url FROM frame f WHERE helix_events.transaction_id = f.key"
-            )
+def record_footage_links(client: VerkadaClient, warehouse: WarehouseResource, keys: list[str]) -> int:
+    """Store a Command footage link for each of the posted events `keys` (the ledger gives their triples)."""
+    if not keys:
+        return 0
+    with warehouse.read() as conn:
+        triples = conn.execute(
+            "SELECT transaction_id, verkada_camera_id, time_ms FROM helix_events WHERE list_contains(?, transaction_id)",
+            [keys],
+        ).fetchall()
+    links = [(client.footage_link(camera, time_ms // 1000), key) for key, camera, time_ms in triples]
+    frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
+    with warehouse.write() as conn:
+        conn.execute(
+            "UPDATE helix_events SET footage_url = f.url FROM frame f WHERE helix_events.transaction_id = f.key"
+        )
     return len(links)
 
 
 class LedgerRecorder:
-    """Writes each batch's outcomes to the ledger as Helix answers, and counts them per hour."""
+    """Writes each batch's outcomes to the ledger as Helix answers, and counts them per hour.
 
-    def __init__(self, warehouse: WarehouseResource, hour_of: Mapping[str, Any]):
+    Keeps no more than the counts and the first `keep_posted` keys posted (for footage
+    links): the outcomes of a whole hour never pile up here."""
+
+    def __init__(self, warehouse: WarehouseResource, keep_posted: int = 0):
         self.warehouse = warehouse
-        self.hour_of = hour_of
         self.counts: Counter[tuple[datetime, str]] = Counter()
+        self.keep_posted = keep_posted
+        self.posted: list[str] = []
 
     def __call__(self, outcomes: list[PostOutcome]) -> None:
         frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
         with self.warehouse.write() as conn:
             record_outcomes(conn, frame, datetime.now(timezone.utc))
-        self.counts.update((self.hour_of[o.key], o.status) for o in outcomes)
+            per_hour = conn.execute(
+                "SELECT l.sale_hour, f.status, count(*) FROM frame f JOIN helix_events l ON l.transaction_id = f.key GROUP BY ALL"
+            ).fetchall()
+        self.counts.update({(hour, status): count for hour, status, count in per_hour})
+        room = self.keep_posted - len(self.posted)
+        if room > 0:
+            self.posted += [o.key for o in outcomes if o.status == HelixStatus.POSTED][:room]
 
     def this_run(self, hour: datetime) -> dict[str, int]:
         return {f"{status}_this_run": self.counts[(hour, status)] for status in (HelixStatus.POSTED, HelixStatus.FAILED, HelixStatus.SKIPPED)}
@@ -183,21 +175,21 @@ def helix_events(
     window = HourWindow.of(context)
     with verkada.get_client() as client:
         event_type_uid = ensure_on_helix(client, warehouse, helix_settings.event_type_name).uid
-        with warehouse.write() as conn:
-            record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
-            pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
-            to_post = postable_events(conn, window.start, window.end, helix_settings.max_attempts)
-        context.log.info(
-            f"{len(to_post)} events to post ({pinned.newly_pinned} newly pinned, "
-            f"{pinned.moved_to_free_ms} moved to a free millisecond)"
-        )
-        hour_of = {key: pd.Timestamp(hour).to_pydatetime() for key, hour in zip(to_post["transaction_id"], to_post["sale_hour"], strict=True)}
-        recorder = LedgerRecorder(warehouse, hour_of)
-        events = [_event(row) for row in to_post.itertuples(index=False)]
-        outcomes = client.post_events(events, on_batch_done=recorder, schema=EVENT_SCHEMA) if events else []
-        links = 0
-        if helix_settings.footage_links:
-            links = record_footage_links(client, warehouse, events, outcomes, helix_settings.footage_links_per_run)
+        with Outbox() as outbox:
+            # The triples are pinned and committed before the first request; the outbox holds
+            # what that transaction saw as still to post.
+            with warehouse.write() as conn:
+                record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
+                pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
+                outbox.fill(conn, window.start, window.end, helix_settings.max_attempts)
+            context.log.info(
+                f"{outbox.count} events to post ({pinned.newly_pinned} newly pinned, "
+                f"{pinned.moved_to_free_ms} moved to a free millisecond)"
+            )
+            recorder = LedgerRecorder(warehouse, helix_settings.footage_links_per_run if helix_settings.footage_links else 0)
+            if outbox.count:
+                client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=EVENT_SCHEMA)
+        links = record_footage_links(client, warehouse, recorder.posted) if helix_settings.footage_links else 0
         requests, rate_limited = client.requests_made, client.rate_limited
 
     with warehouse.read() as conn:

@@ -19,11 +19,14 @@ import pandas as pd
 
 from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE, HELIX_MAX_FUTURE
 from jd_helix.helix_status import HelixStatus
+from jd_helix.resources.warehouse import single_row
 from jd_helix.time_utils import epoch_ms
 
 # A margin keeps an event that is about to leave Helix's window from being sent and then
 # refused mid-run.
 AGE_MARGIN = timedelta(minutes=10)
+TOO_OLD_REASON = f"older than Helix's {HELIX_MAX_EVENT_AGE.days}-day window: Helix would refuse it"
+TOO_NEW_REASON = f"more than {HELIX_MAX_FUTURE.seconds // 60} minutes in the future: Helix would refuse it"
 
 
 @dataclass(frozen=True)
@@ -34,52 +37,28 @@ class PinSummary:
     too_old: int
 
 
-def assign_free_milliseconds(wanted: pd.DataFrame, taken: set[tuple[str, int]]) -> pd.Series:
-    """For each row (camera_id, time_ms, transaction_id), its own free millisecond.
-
-    Rows are served in (camera, time, transaction_id) order, so the result does not depend
-    on the order the rows arrived in. `taken` is updated with what is handed out.
-    """
-    ordered = wanted.sort_values(["camera_id", "time_ms", "transaction_id"])
-    # Plain lists: three pandas `.at` per row took over a minute for a 100,000-sale hour.
-    assigned = []
-    for camera, ms in zip(ordered["camera_id"].tolist(), ordered["time_ms"].tolist(), strict=True):
-        ms = int(ms)
-        while (camera, ms) in taken:
-            ms += 1
-        taken.add((camera, ms))
-        assigned.append(ms)
-    return pd.Series(assigned, index=ordered.index, dtype="int64").reindex(wanted.index)
-
-
 def pin_window(
     conn, start: datetime, end: datetime, event_type_uid: str, now: datetime
 ) -> PinSummary:
     """Give every sale of [start, end) that has none yet its ledger row; call inside a transaction.
 
-    `start`/`end` are naive UTC (as stored); `now` is aware.
+    `start`/`end` are naive UTC (as stored); `now` is aware. All in DuckDB: the hour never
+    comes into Python, whatever its size.
     """
     _load_window_sales(conn, start, end)
     newly_unmapped = _record_unmapped(conn)
-    wanted = conn.execute(
-        """
-        SELECT transaction_id, sale_hour, verkada_camera_id AS camera_id, time_ms
-        FROM window_sales
-        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = ?)
-        """,
-        [HelixStatus.UNMAPPED],
-    ).df()
-    if wanted.empty:
-        return PinSummary(0, 0, newly_unmapped, 0)
-    too_old = _skip_what_helix_refuses(wanted, now)
-    moved = _pin_free_milliseconds(conn, wanted, event_type_uid)
-    _write_pinned(conn, wanted, event_type_uid, now)
-    return PinSummary(
-        newly_pinned=int((wanted["status"] == HelixStatus.PENDING).sum()),
-        moved_to_free_ms=moved,
-        newly_unmapped=newly_unmapped,
-        too_old=too_old,
+    _load_wanted(conn, now)
+    wanted, newly_pinned, too_old = single_row(
+        conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = ?), count(*) FILTER (WHERE too_old) FROM wanted",
+            [HelixStatus.PENDING],
+        )
     )
+    if not wanted:
+        return PinSummary(0, 0, newly_unmapped, 0)
+    moved = _pin_free_milliseconds(conn, event_type_uid)
+    _write_pinned(conn, event_type_uid, now)
+    return PinSummary(newly_pinned=newly_pinned, moved_to_free_ms=moved, newly_unmapped=newly_unmapped, too_old=too_old)
 
 
 def _load_window_sales(conn, start: datetime, end: datetime) -> None:
@@ -99,14 +78,14 @@ def _load_window_sales(conn, start: datetime, end: datetime) -> None:
 
 def _record_unmapped(conn) -> int:
     """Sales with no Verkada camera: recorded (or their reason refreshed), never dropped."""
-    newly_unmapped = conn.execute(
+    newly_unmapped = single_row(conn.execute(
         """
         INSERT INTO helix_events (transaction_id, sale_hour, status, reason, attempts)
         SELECT transaction_id, sale_hour, ?, unmapped_reason, 0 FROM window_sales
         WHERE verkada_camera_id IS NULL AND ledger_status IS NULL
         """,
         [HelixStatus.UNMAPPED],
-    ).fetchone()[0]
+    ))[0]
     conn.execute(
         """
         UPDATE helix_events SET reason = w.unmapped_reason
@@ -116,84 +95,97 @@ def _record_unmapped(conn) -> int:
         """,
         [HelixStatus.UNMAPPED],
     )
-    return newly_unmapped
+    return int(newly_unmapped)
 
 
-def _skip_what_helix_refuses(wanted: pd.DataFrame, now: datetime) -> int:
-    """Set status/reason: pending, or skipped when Helix would refuse the instant. Returns how many are too old."""
-    too_old = wanted["time_ms"] < epoch_ms(now - HELIX_MAX_EVENT_AGE + AGE_MARGIN)
-    too_new = wanted["time_ms"] > epoch_ms(now + HELIX_MAX_FUTURE)
-    wanted["status"] = HelixStatus.PENDING.value
-    wanted["reason"] = None
-    wanted.loc[too_old, "status"] = HelixStatus.SKIPPED.value
-    wanted.loc[too_old, "reason"] = f"older than Helix's {HELIX_MAX_EVENT_AGE.days}-day window: Helix would refuse it"
-    wanted.loc[too_new, "status"] = HelixStatus.SKIPPED.value
-    wanted.loc[too_new, "reason"] = (
-        f"more than {HELIX_MAX_FUTURE.seconds // 60} minutes in the future: Helix would refuse it"
-    )
-    return int(too_old.sum())
-
-
-def _pin_free_milliseconds(conn, wanted: pd.DataFrame, event_type_uid: str) -> int:
-    """Set pinned_ms for the pending rows (a free millisecond on their camera). Returns how many moved."""
-    postable = wanted[wanted["status"] == HelixStatus.PENDING]
-    taken_rows = conn.execute(
-        """
-        SELECT verkada_camera_id, time_ms FROM helix_events
-        WHERE event_type_uid = ? AND list_contains(?, verkada_camera_id)
-          AND time_ms BETWEEN ? AND ?
-        """,
-        [
-            event_type_uid,
-            postable["camera_id"].unique().tolist(),
-            int(wanted["time_ms"].min()),
-            int(wanted["time_ms"].max()) + len(wanted),
-        ],
-    ).fetchall()
-    taken = {(camera, int(ms)) for camera, ms in taken_rows}
-    wanted["pinned_ms"] = pd.Series(pd.NA, index=wanted.index, dtype="Int64")
-    if not postable.empty:
-        wanted.loc[postable.index, "pinned_ms"] = assign_free_milliseconds(postable, taken)
-    return int(((wanted["pinned_ms"] != wanted["time_ms"]) & wanted["pinned_ms"].notna()).sum())
-
-
-def _write_pinned(conn, wanted: pd.DataFrame, event_type_uid: str, now: datetime) -> None:
-    wanted["event_type_uid"] = event_type_uid
-    wanted["pinned_at"] = now.replace(tzinfo=None)
+def _load_wanted(conn, now: datetime) -> None:
+    """The sales to pin (a camera, no triple yet), as the temp table wanted: pending, or
+    skipped when Helix would refuse the instant."""
     conn.execute(
-        "DELETE FROM helix_events WHERE list_contains(?, transaction_id)",
-        [wanted["transaction_id"].tolist()],
+        """
+        CREATE OR REPLACE TEMP TABLE wanted AS
+        SELECT transaction_id, sale_hour, verkada_camera_id AS camera_id, time_ms,
+               time_ms < $oldest AS too_old,
+               CASE WHEN time_ms < $oldest OR time_ms > $newest THEN $skipped ELSE $pending END AS status,
+               CASE WHEN time_ms > $newest THEN $too_new_reason WHEN time_ms < $oldest THEN $too_old_reason END AS reason
+        FROM window_sales
+        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = $unmapped)
+        """,
+        {
+            "oldest": epoch_ms(now - HELIX_MAX_EVENT_AGE + AGE_MARGIN),
+            "newest": epoch_ms(now + HELIX_MAX_FUTURE),
+            "skipped": HelixStatus.SKIPPED,
+            "pending": HelixStatus.PENDING,
+            "unmapped": HelixStatus.UNMAPPED,
+            "too_old_reason": TOO_OLD_REASON,
+            "too_new_reason": TOO_NEW_REASON,
+        },
     )
-    conn.register("wanted_rows", wanted)
+
+
+# Each pending sale gets the first free millisecond at or after its own on its camera (for
+# this event type), the sales of a camera served in (time_ms, transaction_id) order, so the
+# result does not depend on the order they arrived in: sale i takes the first free ms after
+# both its own ms and sale i-1's. Done with window functions instead of a loop, on the ranks
+# of the free milliseconds: free ms x has rank x - (taken ms below x), so free ms and ranks
+# go up together one for one, the first free ms at or after t has rank t - (taken below t),
+# and sale i's rank is max(its own, sale i-1's + 1) = i + the running max of (own rank - i).
+# A rank r is the ms r + (taken ms whose ms - (taken below it) <= r).
+# Taken ms below a camera's first wanted ms are left out: they lie below every ms considered.
+FREE_MILLISECONDS_SQL = """
+CREATE OR REPLACE TEMP TABLE pinned AS
+WITH postable AS (
+    SELECT transaction_id, camera_id, time_ms FROM wanted WHERE status = $pending
+),
+cameras AS (
+    SELECT camera_id, min(time_ms) AS first_ms FROM postable GROUP BY camera_id
+),
+taken AS (
+    SELECT l.verkada_camera_id AS camera_id, l.time_ms AS ms,
+           row_number() OVER (PARTITION BY l.verkada_camera_id ORDER BY l.time_ms) - 1 AS below
+    FROM helix_events l JOIN cameras c ON l.verkada_camera_id = c.camera_id AND l.time_ms >= c.first_ms
+    WHERE l.event_type_uid = $event_type_uid
+),
+ranked AS (
+    SELECT p.transaction_id, p.camera_id, p.time_ms,
+           p.time_ms - coalesce(t.below + 1, 0) AS own_rank,
+           row_number() OVER (PARTITION BY p.camera_id ORDER BY p.time_ms, p.transaction_id) - 1 AS i
+    FROM postable p ASOF LEFT JOIN taken t ON p.camera_id = t.camera_id AND p.time_ms > t.ms
+),
+served AS (
+    SELECT transaction_id, camera_id, time_ms,
+           i + max(own_rank - i) OVER (PARTITION BY camera_id ORDER BY i ROWS UNBOUNDED PRECEDING) AS free_rank
+    FROM ranked
+),
+steps AS (
+    SELECT camera_id, ms - below AS rank_from, max(below) + 1 AS taken_below FROM taken GROUP BY ALL
+)
+SELECT s.transaction_id, s.time_ms, s.free_rank + coalesce(st.taken_below, 0) AS pinned_ms
+FROM served s ASOF LEFT JOIN steps st ON s.camera_id = st.camera_id AND s.free_rank >= st.rank_from
+"""
+
+
+def _pin_free_milliseconds(conn, event_type_uid: str) -> int:
+    """The temp table pinned: a free millisecond for each pending sale. Returns how many moved."""
+    conn.execute(FREE_MILLISECONDS_SQL, {"pending": HelixStatus.PENDING, "event_type_uid": event_type_uid})
+    return int(single_row(conn.execute("SELECT count(*) FROM pinned WHERE pinned_ms <> time_ms"))[0])
+
+
+def _write_pinned(conn, event_type_uid: str, now: datetime) -> None:
+    """The wanted rows into the ledger (an unmapped sale's row replaced), in the order the
+    posting reads them (camera, ms), so that each batch's outcomes update neighbouring rows."""
+    conn.execute("DELETE FROM helix_events WHERE transaction_id IN (SELECT transaction_id FROM wanted)")
     conn.execute(
         """
         INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid,
                                   time_ms, status, reason, attempts, pinned_at)
-        SELECT transaction_id, sale_hour, camera_id,
-               CASE WHEN status = ? THEN event_type_uid END, pinned_ms, status, reason, 0,
-               pinned_at
-        FROM wanted_rows
+        SELECT w.transaction_id, w.sale_hour, w.camera_id,
+               CASE WHEN w.status = $pending THEN $event_type_uid END, p.pinned_ms, w.status, w.reason, 0, $now
+        FROM wanted w LEFT JOIN pinned p USING (transaction_id)
+        ORDER BY w.camera_id, p.pinned_ms
         """,
-        [HelixStatus.PENDING],
+        {"pending": HelixStatus.PENDING, "event_type_uid": event_type_uid, "now": now.replace(tzinfo=None)},
     )
-    conn.unregister("wanted_rows")
-
-
-def postable_events(conn, start: datetime, end: datetime, max_attempts: int) -> pd.DataFrame:
-    """Ledger rows of the window that should be (re-)sent, with the event's attributes."""
-    return conn.execute(
-        """
-        SELECT l.transaction_id, l.sale_hour, l.verkada_camera_id, l.event_type_uid, l.time_ms, l.attempts,
-               e.transaction_amount, e.item_id, e.item_name, e.store_id, e.store_name,
-               e.pos_id, e.pos_name
-        FROM helix_events l
-        JOIN transaction_camera_events e USING (transaction_id)
-        WHERE l.sale_hour >= ? AND l.sale_hour < ?
-          AND (l.status = ? OR (l.status = ? AND l.attempts < ?))
-        ORDER BY l.verkada_camera_id, l.time_ms
-        """,
-        [start, end, HelixStatus.PENDING, HelixStatus.FAILED, max_attempts],
-    ).df()
 
 
 def record_outcomes(conn, outcomes: pd.DataFrame, attempted_at: datetime) -> None:

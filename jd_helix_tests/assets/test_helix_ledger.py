@@ -2,10 +2,15 @@
 
 from datetime import datetime, timedelta, timezone
 
+import duckdb
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jd_helix.assets.helix_ledger import pin_window, postable_events, status_counts
-from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix.assets.helix_ledger import pin_window, status_counts
+from jd_helix.assets.helix_outbox import Outbox
+from jd_helix.resources.warehouse import SCHEMA, WarehouseResource
 
 NOW = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
 HOUR = (NOW - timedelta(hours=2)).replace(tzinfo=None)
@@ -33,6 +38,13 @@ def add_sales(warehouse, sales, hour=HOUR):
 def pin(warehouse, hour=HOUR):
     with warehouse.write() as conn:
         return pin_window(conn, hour, hour + timedelta(hours=1), TYPE, NOW)
+
+
+def to_post(warehouse, hour=HOUR):
+    """The keys of the events a run would post for the hour, in the order it would post them."""
+    with warehouse.read() as conn, Outbox() as outbox:
+        outbox.fill(conn, hour, hour + timedelta(hours=1), 5)
+        return [event.key for event in outbox.events()]
 
 
 def triples(warehouse):
@@ -81,8 +93,7 @@ def test_unmapped_sales_are_kept_and_pinned_once_a_camera_appears(warehouse):
         conn.execute("UPDATE transaction_camera_events SET verkada_camera_id = 'cam', unmapped_reason = NULL")
     pin(warehouse)
     assert triples(warehouse) == {"u1": ("cam", HOUR_MS)}
-    with warehouse.read() as conn:
-        assert postable_events(conn, HOUR, HOUR + timedelta(hours=1), 5)["transaction_id"].tolist() == ["u1"]
+    assert to_post(warehouse) == ["u1"]
 
 
 def test_sales_older_than_helix_accepts_are_skipped_not_posted(warehouse):
@@ -93,5 +104,73 @@ def test_sales_older_than_helix_accepts_are_skipped_not_posted(warehouse):
     assert summary.too_old == 1
     with warehouse.read() as conn:
         status, reason = conn.execute("SELECT status, reason FROM helix_events").fetchone()
-        assert postable_events(conn, old_hour, old_hour + timedelta(hours=1), 5).empty
+    assert to_post(warehouse, hour=old_hour) == []
     assert status == "skipped" and "30-day" in reason
+
+
+@pytest.fixture(scope="module")
+def memory_ledger():
+    with duckdb.connect() as conn:
+        conn.execute(SCHEMA)
+        yield conn
+
+
+def greedy_free_milliseconds(wanted, taken):
+    """The rule, as a plain loop: sales in (camera, ms, id) order, each to the first ms at or
+    after its own that nothing holds on its camera; what it takes is then held."""
+    held = set(taken)
+    pinned = {}
+    for transaction_id, camera, ms in sorted(wanted, key=lambda sale: (sale[1], sale[2], sale[0])):
+        while (camera, ms) in held:
+            ms += 1
+        held.add((camera, ms))
+        pinned[transaction_id] = (camera, ms)
+    return pinned
+
+
+CAMERAS = st.sampled_from(["cam-a", "cam-b", "cam-c"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sales=st.lists(st.tuples(CAMERAS, st.integers(0, 20)), min_size=1, max_size=30),
+    taken=st.sets(st.tuples(CAMERAS, st.integers(-5, 40)), max_size=25),
+    other_type=st.sets(st.tuples(CAMERAS, st.integers(0, 20)), max_size=5),
+)
+def test_pinning_in_sql_gives_each_sale_what_the_greedy_loop_gives(memory_ledger, sales, taken, other_type):
+    """Crowded milliseconds around triples already pinned (and ones of another event type,
+    which are not in the way): the window functions hand out what the loop would."""
+    wanted = [(f"t{i:02d}", camera, HOUR_MS + ms) for i, (camera, ms) in enumerate(sales)]
+    held = [(camera, HOUR_MS + ms) for camera, ms in taken]
+    conn = memory_ledger
+    conn.begin()  # each example rolled back: one database for all of them
+    try:
+        sales_rows = pd.DataFrame(wanted, columns=["transaction_id", "camera", "ms"])  # noqa: F841 - read by DuckDB
+        conn.execute(
+            "INSERT INTO transaction_camera_events (sale_hour, transaction_id, transaction_at, time_ms, "
+            "transaction_amount, verkada_camera_id) SELECT ?, transaction_id, epoch_ms(ms), ms, 1.00, camera FROM sales_rows",
+            [HOUR],
+        )
+        ledger_rows = pd.DataFrame(  # noqa: F841 - read by DuckDB
+            [(f"held{i}", camera, TYPE, ms) for i, (camera, ms) in enumerate(held)]
+            + [(f"other{i}", camera, "type-2", HOUR_MS + ms) for i, (camera, ms) in enumerate(other_type)],
+            columns=["transaction_id", "camera", "event_type_uid", "ms"],
+        )
+        conn.execute(
+            "INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid, time_ms, status) "
+            "SELECT transaction_id, ?, camera, event_type_uid, ms::BIGINT, 'posted' FROM ledger_rows",
+            [HOUR],
+        )
+        summary = pin_window(conn, HOUR, HOUR + timedelta(hours=1), TYPE, NOW)
+        got = {
+            tid: (camera, ms)
+            for tid, camera, ms in conn.execute(
+                "SELECT transaction_id, verkada_camera_id, time_ms FROM helix_events WHERE transaction_id LIKE 't%'"
+            ).fetchall()
+        }
+    finally:
+        conn.rollback()
+    expected = greedy_free_milliseconds(wanted, held)
+    assert got == expected
+    assert summary.newly_pinned == len(wanted)
+    assert summary.moved_to_free_ms == sum(expected[tid][1] != ms for tid, _, ms in wanted)

@@ -226,3 +226,53 @@ def test_an_error_recording_outcomes_stops_post_events_and_is_raised() -> None:
     client, _ = _client(handler, batch_size=1, max_jobs_in_flight=1)
     with pytest.raises(OSError, match="database is locked"):
         client.post_events([_event(f"t{i}") for i in range(20)], on_batch_done=on_batch_done)
+
+
+class CountingStream:
+    """Events made on demand; counts how many have been taken."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.taken = 0
+
+    def __iter__(self):
+        for i in range(self.n):
+            self.taken += 1
+            yield _event(f"t{i}")
+
+
+def test_a_stream_of_events_is_read_as_its_batches_are_submitted() -> None:
+    stream = CountingStream(10)
+    taken_at_submit: list[int] = []
+
+    def handler(method, path, body):
+        if method == "POST":
+            taken_at_submit.append(stream.taken)
+            return _response(202, {"job_id": str(len(taken_at_submit))})
+        return _response(200, {"job_id": path, "status": "completed", "total_items": 2, "failed_items": 0})
+
+    client, _ = _client(handler, batch_size=2, max_jobs_in_flight=1)
+    seen: list[PostOutcome] = []
+    assert client.post_event_stream(stream, on_batch_done=seen.extend) is None  # outcomes go to the callback only
+    assert taken_at_submit == [2, 4, 6, 8, 10]  # never more than the batch being submitted
+    assert sorted(o.key for o in seen) == sorted(f"t{i}" for i in range(10))
+    assert {o.status for o in seen} == {"posted"}
+
+
+def test_a_stream_falls_back_to_single_posts_without_reading_it_all_first() -> None:
+    stream = CountingStream(8)
+    taken_at_post: list[int] = []
+
+    def handler(method, path, body):
+        if path.endswith("/event/batch"):
+            return _response(404, {"id": "x", "message": "Not Found", "data": None})
+        taken_at_post.append(stream.taken)
+        return _response(200, {})
+
+    client, _ = _client(handler, batch_size=2, single_post_chunk=2)
+    seen: list[PostOutcome] = []
+    client.post_event_stream(stream, on_batch_done=seen.extend)
+    assert len(taken_at_post) == 8
+    # The refused batch and the one taken after it go first; the rest is read a chunk at a time.
+    assert all(taken - posted <= 4 for posted, taken in enumerate(taken_at_post, start=1))
+    assert sorted(o.key for o in seen) == sorted(f"t{i}" for i in range(8))

@@ -56,7 +56,9 @@ class BatchPoster:
     def post(self, batches: Iterable[list[ReadyEvent]], report: ReportOutcomes) -> list[ReadyEvent]:
         """Post each of ``batches`` as a job; return what must go one by one instead.
 
-        ``batches`` may be lazy: the next one is taken only when it can be submitted.
+        ``batches`` may be lazy: the next one is taken only when it can be submitted. Once
+        the endpoint turns out to be missing no more are taken: the caller posts the rest
+        of ``batches`` one by one after the ones returned.
         """
         pending = iter(batches)
         batch = next(pending, None)
@@ -71,11 +73,8 @@ class BatchPoster:
                 if job is not None:
                     in_flight.append(job)
                 batch = next(pending, None)
-            if not self.supported:
-                if batch is not None:
-                    singles.extend(batch)
-                for rest in pending:
-                    singles.extend(rest)
+            if not self.supported and batch is not None:
+                singles.extend(batch)
                 batch = None
             if not in_flight:
                 continue

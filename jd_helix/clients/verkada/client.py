@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Literal, Mapping, Optional, Sequence
+from itertools import chain
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Optional, Sequence
 
 from jd_helix.clients.verkada.attribute_values import event_body
 from jd_helix.clients.verkada.batch_jobs import BatchPoster
@@ -220,31 +221,57 @@ class VerkadaClient:
         to ``on_batch_done`` stand; the rest were not reported).
         """
         outcomes: list[Optional[PostOutcome]] = [None] * len(events)
+
+        def keep(done: list[tuple[int, PostOutcome]]) -> None:
+            for index, outcome in done:
+                outcomes[index] = outcome
+
+        self._post(events, keep, on_batch_done, schema)
+        assert all(o is not None for o in outcomes)
+        return [o for o in outcomes if o is not None]
+
+    def post_event_stream(
+        self,
+        events: Iterable[HelixEvent],
+        *,
+        on_batch_done: Callable[[list[PostOutcome]], None],
+        schema: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """Post ``events`` as ``post_events`` does, for any number of them: the iterable is
+        read as batches are about to be submitted, and nothing is kept of an event once its
+        outcome has gone to ``on_batch_done`` (its only report), so memory holds the jobs in
+        flight, not the whole stream."""
+        self._post(events, None, on_batch_done, schema)
+
+    def _post(
+        self,
+        events: Iterable[HelixEvent],
+        keep: Optional[ReportOutcomes],
+        on_batch_done: Optional[Callable[[list[PostOutcome]], None]],
+        schema: Optional[Mapping[str, str]],
+    ) -> None:
         reporter = OutcomeReporter(on_batch_done) if on_batch_done is not None else None
 
         def report(done: list[tuple[int, PostOutcome]]) -> None:
             if not done:
                 return
-            for index, outcome in done:
-                outcomes[index] = outcome
+            if keep is not None:
+                keep(done)
             if reporter is not None:
                 reporter.put([outcome for _, outcome in done])
 
         try:
             batches = self._ready_batches(events, schema, report)
-            if self._batches.supported:
-                ready = self._batches.post(batches, report)
-            else:
-                ready = [event for batch in batches for event in batch]
-            post_singly(self.transport, ready, report, self.settings.single_post_chunk)
+            singles = self._batches.post(batches, report) if self._batches.supported else []
+            # What the batch poster handed back, then what it left (the endpoint is missing).
+            rest = chain(singles, chain.from_iterable(batches))
+            post_singly(self.transport, rest, report, self.settings.single_post_chunk)
         finally:
             if reporter is not None:
                 reporter.close()  # every outcome reported so far is handed over, by an error too
-        assert all(o is not None for o in outcomes)
-        return [o for o in outcomes if o is not None]
 
     def _ready_batches(
-        self, events: Sequence[HelixEvent], schema: Optional[Mapping[str, str]], report: ReportOutcomes
+        self, events: Iterable[HelixEvent], schema: Optional[Mapping[str, str]], report: ReportOutcomes
     ) -> Iterator[list[ReadyEvent]]:
         """``events`` ready to send (with their bodies), ``batch_size`` at a time; the ones
         Helix would refuse are reported skipped on the way.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from itertools import islice
+from typing import Any, Iterable
 
 from jd_helix.clients.verkada.endpoints import EVENT_PATH
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaAuthError, VerkadaError, server_message
@@ -11,11 +12,11 @@ from jd_helix.clients.verkada.transport import VerkadaTransport
 from jd_helix.helix_status import HelixStatus
 
 
-def post_singly(transport: VerkadaTransport, ready: list[ReadyEvent], report: ReportOutcomes, chunk: int) -> None:
+def post_singly(transport: VerkadaTransport, ready: Iterable[ReadyEvent], report: ReportOutcomes, chunk: int) -> None:
     """Post each event on its own, reporting outcomes every ``chunk`` events."""
-    chunk = max(1, chunk)
-    for start in range(0, len(ready), chunk):
-        report([(index, post_one(transport, event, body)) for index, event, body in ready[start : start + chunk]])
+    pending = iter(ready)
+    while group := list(islice(pending, max(1, chunk))):
+        report([(index, post_one(transport, event, body)) for index, event, body in group])
 
 
 def post_one(transport: VerkadaTransport, event: HelixEvent, body: dict[str, Any]) -> PostOutcome:
