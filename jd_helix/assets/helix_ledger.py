@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from jd_helix.assets.camera_parts import CameraPart
 from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE, HELIX_MAX_FUTURE
 from jd_helix.helix_status import HelixStatus
 from jd_helix.resources.warehouse import single_row
@@ -26,6 +27,7 @@ from jd_helix.time_utils import epoch_ms
 # refused mid-run.
 AGE_MARGIN = timedelta(minutes=10)
 TOO_OLD_REASON = f"older than Helix's {HELIX_MAX_EVENT_AGE.days}-day window: Helix would refuse it"
+PIN_PART_ROWS = 250_000  # sales pinned per part; the hour is pinned camera by camera in parts of about this
 TOO_NEW_REASON = f"more than {HELIX_MAX_FUTURE.seconds // 60} minutes in the future: Helix would refuse it"
 
 
@@ -42,76 +44,82 @@ def pin_window(
 ) -> PinSummary:
     """Give every sale of [start, end) that has none yet its ledger row; call inside a transaction.
 
-    `start`/`end` are naive UTC (as stored); `now` is aware. All in DuckDB: the hour never
-    comes into Python, whatever its size.
+    `start`/`end` are naive UTC (as stored); `now` is aware. All in DuckDB, the hour never
+    in Python; and camera by camera in parts of about PIN_PART_ROWS sales (a camera's sales
+    all in one part: the free milliseconds are per camera), so that DuckDB's working memory
+    stays about the same whatever the hour's size.
     """
-    _load_window_sales(conn, start, end)
-    newly_unmapped = _record_unmapped(conn)
-    _load_wanted(conn, now)
-    wanted, newly_pinned, too_old = single_row(
+    newly_unmapped = _record_unmapped(conn, start, end)
+    mapped = single_row(
         conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE status = ?), count(*) FILTER (WHERE too_old) FROM wanted",
-            [HelixStatus.PENDING],
+            "SELECT count(verkada_camera_id) FROM transaction_camera_events WHERE sale_hour >= ? AND sale_hour < ?",
+            [start, end],
         )
-    )
-    if not wanted:
-        return PinSummary(0, 0, newly_unmapped, 0)
-    moved = _pin_free_milliseconds(conn, event_type_uid)
-    _write_pinned(conn, event_type_uid, now)
+    )[0]
+    newly_pinned = moved = too_old = 0
+    for part in CameraPart.all(mapped, PIN_PART_ROWS):
+        _load_wanted(conn, start, end, now, part)
+        wanted, pending, old = single_row(
+            conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status = ?), count(*) FILTER (WHERE too_old) FROM wanted",
+                [HelixStatus.PENDING],
+            )
+        )
+        if wanted:
+            moved += _pin_free_milliseconds(conn, event_type_uid)
+            _write_pinned(conn, event_type_uid, now)
+        newly_pinned, too_old = newly_pinned + pending, too_old + old
+    conn.execute("DROP TABLE IF EXISTS wanted; DROP TABLE IF EXISTS pinned")
     return PinSummary(newly_pinned=newly_pinned, moved_to_free_ms=moved, newly_unmapped=newly_unmapped, too_old=too_old)
 
 
-def _load_window_sales(conn, start: datetime, end: datetime) -> None:
-    """The window's sales with their ledger status (if any), as the temp table window_sales."""
-    conn.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE window_sales AS
-        SELECT e.transaction_id, e.sale_hour, e.verkada_camera_id, e.time_ms, e.unmapped_reason,
-               l.status AS ledger_status
-        FROM transaction_camera_events e
-        LEFT JOIN helix_events l USING (transaction_id)
-        WHERE e.sale_hour >= ? AND e.sale_hour < ?
-        """,
-        [start, end],
-    )
-
-
-def _record_unmapped(conn) -> int:
+def _record_unmapped(conn, start: datetime, end: datetime) -> int:
     """Sales with no Verkada camera: recorded (or their reason refreshed), never dropped."""
-    newly_unmapped = single_row(conn.execute(
-        """
-        INSERT INTO helix_events (transaction_id, sale_hour, status, reason, attempts)
-        SELECT transaction_id, sale_hour, ?, unmapped_reason, 0 FROM window_sales
-        WHERE verkada_camera_id IS NULL AND ledger_status IS NULL
-        """,
-        [HelixStatus.UNMAPPED],
-    ))[0]
+    window = {"start": start, "end": end, "unmapped": HelixStatus.UNMAPPED}
+    newly_unmapped = single_row(
+        conn.execute(
+            """
+            INSERT INTO helix_events (transaction_id, sale_hour, status, reason, attempts)
+            SELECT e.transaction_id, e.sale_hour, $unmapped, e.unmapped_reason, 0
+            FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
+            WHERE e.sale_hour >= $start AND e.sale_hour < $end
+              AND e.verkada_camera_id IS NULL AND l.status IS NULL
+            """,
+            window,
+        )
+    )[0]
     conn.execute(
         """
-        UPDATE helix_events SET reason = w.unmapped_reason
-        FROM window_sales w
-        WHERE helix_events.transaction_id = w.transaction_id
-          AND w.verkada_camera_id IS NULL AND helix_events.status = ?
+        UPDATE helix_events SET reason = e.unmapped_reason
+        FROM transaction_camera_events e
+        WHERE helix_events.transaction_id = e.transaction_id
+          AND e.sale_hour >= $start AND e.sale_hour < $end
+          AND e.verkada_camera_id IS NULL AND helix_events.status = $unmapped
         """,
-        [HelixStatus.UNMAPPED],
+        window,
     )
     return int(newly_unmapped)
 
 
-def _load_wanted(conn, now: datetime) -> None:
-    """The sales to pin (a camera, no triple yet), as the temp table wanted: pending, or
-    skipped when Helix would refuse the instant."""
+def _load_wanted(conn, start: datetime, end: datetime, now: datetime, part: CameraPart) -> None:
+    """The part's sales to pin (a camera, no triple yet), as the temp table wanted: pending,
+    or skipped when Helix would refuse the instant."""
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE wanted AS
-        SELECT transaction_id, sale_hour, verkada_camera_id AS camera_id, time_ms,
-               time_ms < $oldest AS too_old,
-               CASE WHEN time_ms < $oldest OR time_ms > $newest THEN $skipped ELSE $pending END AS status,
-               CASE WHEN time_ms > $newest THEN $too_new_reason WHEN time_ms < $oldest THEN $too_old_reason END AS reason
-        FROM window_sales
-        WHERE verkada_camera_id IS NOT NULL AND (ledger_status IS NULL OR ledger_status = $unmapped)
+        SELECT e.transaction_id, e.sale_hour, e.verkada_camera_id AS camera_id, e.time_ms,
+               e.time_ms < $oldest AS too_old,
+               CASE WHEN e.time_ms < $oldest OR e.time_ms > $newest THEN $skipped ELSE $pending END AS status,
+               CASE WHEN e.time_ms > $newest THEN $too_new_reason WHEN e.time_ms < $oldest THEN $too_old_reason END AS reason
+        FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
+        WHERE e.sale_hour >= $start AND e.sale_hour < $end AND e.verkada_camera_id IS NOT NULL
+          AND hash(e.verkada_camera_id) % $parts = $part
+          AND (l.status IS NULL OR l.status = $unmapped)
         """,
         {
+            "start": start,
+            "end": end,
+            **part.params,
             "oldest": epoch_ms(now - HELIX_MAX_EVENT_AGE + AGE_MARGIN),
             "newest": epoch_ms(now + HELIX_MAX_FUTURE),
             "skipped": HelixStatus.SKIPPED,

@@ -1,12 +1,13 @@
 """The events one `helix_events` run posts, written out once and read back a batch at a time.
 
 In the transaction that pinned the triples, the window's postable ledger rows (pending, or
-failed with attempts left) and their attributes go to a Parquet file of small row groups
-(DuckDB's COPY); the posting then reads it back 1,000 rows at a time. So the hour is never
-held in Python, whatever its size, and no DuckDB connection stays open while posting (the
-ledger writes of each batch, and other processes, need the file between them). The file is
-a snapshot of what the run set out to post, as the DataFrame it replaces was; it lives in
-a temporary directory for the step and goes with it.
+failed with attempts left) and their attributes go to Parquet files of small row groups
+(DuckDB's COPY, a camera part per file); the posting then reads them back 1,000 rows at a
+time. So the hour is never held in Python, whatever its size, and no DuckDB connection
+stays open while posting (the ledger writes of each batch, and other processes, need the
+database file between them). The files are a snapshot of what the run set out to post, as
+the DataFrame they replace was; they live in a temporary directory for the step and go
+with it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from jd_helix.assets.camera_parts import CameraPart
 from jd_helix.clients.verkada.events import HelixEvent
 from jd_helix.helix_status import HelixStatus
 from jd_helix.resources.warehouse import single_row
@@ -27,6 +29,7 @@ from jd_helix.resources.warehouse import single_row
 ATTRIBUTE_COLUMNS = ("transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name")
 ROWS_PER_READ = 1000  # one batch job's worth; a row group of the file holds ten of them
 ROWS_PER_ROW_GROUP = 10_000
+ROWS_PER_PART = 100_000  # rows per part of the hour (see CameraPart)
 
 # DECIMAL to DOUBLE in DuckDB gives the same float as Python's float(Decimal): both are the
 # double nearest the exact value.
@@ -38,40 +41,54 @@ FROM helix_events l
 JOIN transaction_camera_events e USING (transaction_id)
 WHERE l.sale_hour >= $start AND l.sale_hour < $end
   AND (l.status = $pending OR (l.status = $failed AND l.attempts < $max_attempts))
+  AND hash(l.verkada_camera_id) % $parts = $part
 ORDER BY l.verkada_camera_id, l.time_ms, l.transaction_id
+"""
+COPY_SQL = f"COPY ({POSTABLE_SQL}) TO $path (FORMAT parquet, ROW_GROUP_SIZE $row_group_size)"
+COUNT_SQL = """
+SELECT count(*) FROM helix_events
+WHERE sale_hour >= $start AND sale_hour < $end
+  AND (status = $pending OR (status = $failed AND attempts < $max_attempts))
 """
 
 
 class Outbox:
-    """A temporary file of events to post; a context manager that deletes it."""
+    """Temporary files of events to post, one per camera part; a context manager that deletes them."""
 
     def __init__(self) -> None:
         self._directory = Path(tempfile.mkdtemp(prefix="jd_helix_outbox_"))
-        self.path = self._directory / "events.parquet"
+        self.files: list[Path] = []
         self.count = 0
 
     def fill(self, conn, start: datetime, end: datetime, max_attempts: int) -> int:
-        """Write the postable events of [start, end) as `conn`'s transaction sees them; returns how many."""
-        # The path and row group size are ours, not input; COPY takes no parameters for them.
-        copy = f"COPY ({POSTABLE_SQL}) TO '{self.path}' (FORMAT parquet, ROW_GROUP_SIZE {ROWS_PER_ROW_GROUP})"
-        params = {
+        """Write the postable events of [start, end) as `conn`'s transaction sees them; returns how many.
+
+        Camera by camera in parts of about ROWS_PER_PART (one file each), so that DuckDB's
+        join and sort work on one part at a time whatever the hour's size."""
+        window = {
             "start": start,
             "end": end,
             "pending": HelixStatus.PENDING,
             "failed": HelixStatus.FAILED,
             "max_attempts": max_attempts,
         }
-        self.count = int(single_row(conn.execute(copy, params))[0])
+        postable = int(single_row(conn.execute(COUNT_SQL, window))[0])
+        if not postable:
+            return 0
+        for part in CameraPart.all(postable, ROWS_PER_PART):
+            path = self._directory / f"events-{part.index}.parquet"
+            params = {**window, **part.params, "path": str(path), "row_group_size": ROWS_PER_ROW_GROUP}
+            self.count += int(single_row(conn.execute(COPY_SQL, params))[0])
+            self.files.append(path)
         return self.count
 
     def events(self) -> Iterator[HelixEvent]:
-        """The events in (camera, time_ms) order, read ROWS_PER_READ at a time."""
-        if not self.count:
-            return
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=ROWS_PER_READ):
-            columns = batch.to_pydict()
-            for row in zip(*columns.values(), strict=True):
-                yield _event(dict(zip(columns, row, strict=True)))
+        """The events, part by part, in (camera, time_ms) order within a part, read ROWS_PER_READ at a time."""
+        for path in self.files:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_READ):
+                columns = batch.to_pydict()
+                for row in zip(*columns.values(), strict=True):
+                    yield _event(dict(zip(columns, row, strict=True)))
 
     def close(self) -> None:
         shutil.rmtree(self._directory, ignore_errors=True)

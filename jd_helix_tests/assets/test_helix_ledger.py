@@ -1,6 +1,7 @@
 """The ledger's promises, on a real DuckDB file: one free triple per sale, pinned for good."""
 
 from datetime import datetime, timedelta, timezone
+from unittest.mock import patch
 
 import duckdb
 import pandas as pd
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jd_helix.assets import helix_ledger
 from jd_helix.assets.helix_ledger import pin_window, status_counts
 from jd_helix.assets.helix_outbox import Outbox
 from jd_helix.resources.warehouse import SCHEMA, WarehouseResource
@@ -136,10 +138,12 @@ CAMERAS = st.sampled_from(["cam-a", "cam-b", "cam-c"])
     sales=st.lists(st.tuples(CAMERAS, st.integers(0, 20)), min_size=1, max_size=30),
     taken=st.sets(st.tuples(CAMERAS, st.integers(-5, 40)), max_size=25),
     other_type=st.sets(st.tuples(CAMERAS, st.integers(0, 20)), max_size=5),
+    part_rows=st.sampled_from([helix_ledger.PIN_PART_ROWS, 7]),
 )
-def test_pinning_in_sql_gives_each_sale_what_the_greedy_loop_gives(memory_ledger, sales, taken, other_type):
+def test_pinning_in_sql_gives_each_sale_what_the_greedy_loop_gives(memory_ledger, sales, taken, other_type, part_rows):
     """Crowded milliseconds around triples already pinned (and ones of another event type,
-    which are not in the way): the window functions hand out what the loop would."""
+    which are not in the way): the window functions hand out what the loop would, in one
+    part or in several."""
     wanted = [(f"t{i:02d}", camera, HOUR_MS + ms) for i, (camera, ms) in enumerate(sales)]
     held = [(camera, HOUR_MS + ms) for camera, ms in taken]
     conn = memory_ledger
@@ -161,7 +165,8 @@ def test_pinning_in_sql_gives_each_sale_what_the_greedy_loop_gives(memory_ledger
             "SELECT transaction_id, ?, camera, event_type_uid, ms::BIGINT, 'posted' FROM ledger_rows",
             [HOUR],
         )
-        summary = pin_window(conn, HOUR, HOUR + timedelta(hours=1), TYPE, NOW)
+        with patch.object(helix_ledger, "PIN_PART_ROWS", part_rows):
+            summary = pin_window(conn, HOUR, HOUR + timedelta(hours=1), TYPE, NOW)
         got = {
             tid: (camera, ms)
             for tid, camera, ms in conn.execute(

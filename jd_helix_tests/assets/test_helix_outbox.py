@@ -50,7 +50,7 @@ def test_the_hours_postable_events_come_back_in_camera_and_time_order_a_few_rows
     with warehouse.read() as conn, Outbox() as outbox:
         assert outbox.fill(conn, HOUR, NEXT_HOUR, max_attempts=5) == 4
         events = list(outbox.events())
-        path = outbox.path
+        [path] = outbox.files
         assert path.exists()
     assert not path.exists() and not path.parent.exists()
     assert [(e.key, e.camera_id, e.time_ms) for e in events] == [
