@@ -39,9 +39,7 @@ def test_every_check_passes_on_clean_data(clean_hour):
     *_, result = clean_hour
     checks = evaluations(result)
     assert set(checks) == {
-        "unique_transaction_ids",
-        "non_negative_amounts",
-        "instants_inside_their_hour",
+        "valid_transactions",
         "unmapped_share_below_threshold",
         "ledger_reconciles",
         "no_exhausted_retries",
@@ -74,10 +72,16 @@ def test_a_failing_transactions_check_blocks_posting_for_that_hour(clean_hour):
         raise_on_error=False,
     )
     checks = evaluations(result)
-    assert not checks["unique_transaction_ids"].passed
-    assert checks["unique_transaction_ids"].metadata["duplicate_rows"].value == 1
-    assert not checks["non_negative_amounts"].passed
-    assert checks["instants_inside_their_hour"].passed
+    valid = checks["valid_transactions"]
+    assert not valid.passed
+    assert valid.metadata["duplicate_rows"].value == 1
+    assert valid.metadata["negative_amounts"].value == 1
+    assert valid.metadata["misplaced"].value == 0
+    assert valid.metadata["failed_rules"].value == "unique_transaction_ids, non_negative_amounts"
+    assert valid.description == (
+        "unique_transaction_ids: 1 repeated transaction ids; non_negative_amounts: 1 sales with a negative amount"
+    )
+    assert "dup-" in valid.metadata["examples"].value
     assert not result.asset_materializations_for_node("helix_events")
     assert len(sandbox.helix_writes()) == writes
     assert query(database, "SELECT count(*) FROM helix_events") == [(0,)]

@@ -105,10 +105,10 @@ def test_each_hour_carries_its_own_figures(ranged_run):
 def test_each_hour_has_its_own_check_results(ranged_run):
     instance, _, result = ranged_run
     check_keys = [key for checks in hourly_checks for key in checks.check_keys]
-    assert len(check_keys) == 6
+    assert len(check_keys) == 4
     evaluations = result.get_asset_check_evaluations()
     assert all(e.partition is not None for e in evaluations)
-    assert len(evaluations) == 6 * 24
+    assert len(evaluations) == 4 * 24
 
     infos = instance.event_log_storage.get_asset_check_partition_info(check_keys)
     by_key = {(info.check_key.name, info.partition_key): info for info in infos}
@@ -117,7 +117,7 @@ def test_each_hour_has_its_own_check_results(ranged_run):
             info = by_key[(check_key.name, partition_key(hour))]
             assert info.latest_execution_status != AssetCheckExecutionRecordStatus.PLANNED
             assert info.is_current, (check_key.name, partition_key(hour))
-    for name in ("unique_transaction_ids", "ledger_reconciles", "no_exhausted_retries"):
+    for name in ("valid_transactions", "ledger_reconciles", "no_exhausted_retries"):
         assert {by_key[(name, partition_key(h))].latest_execution_status for h in HOURS} == {
             AssetCheckExecutionRecordStatus.SUCCEEDED
         }
