@@ -21,7 +21,6 @@ from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource
 
-
 # The rules of one sound hour of sales, each with the figure that breaks it and what to say.
 TRANSACTION_RULES = {
     "unique_transaction_ids": ("duplicate_rows", "repeated transaction ids"),
