@@ -169,6 +169,7 @@ class World:
             "VERKADA_API_BASE_URL": f"{base}/verkada",
             "VERKADA_API_KEY": VERKADA_SANDBOX_API_KEY,
             **self.instance_env,
+            **dict(setting.split("=", 1) for setting in self.args.dagster_env),
         }
         self.ui_port = free_port()
         dev_cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
@@ -353,6 +354,8 @@ def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.N
         steps_of: dict[str, list[dict[str, Any]]] = {}
         result.update(summarize_runs(world, runs, steps_of))
         result["timeline"] = timeline(world.client, runs, launched_at, sampler, steps_of)
+        ends = [row["end"] for row in result["timeline"]["runs"] if row["end"] is not None]
+        result["last_run_end_s"] = max(ends) if ends else None
         every_run = world.client.runs()
         ours = {r["runId"] for r in runs}
         result["other_runs_on_instance"] = dict(Counter(
@@ -370,7 +373,7 @@ def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.N
 
 def print_result(r: dict[str, Any]) -> None:
     print(f"\n=== {r['scenario']} ({r['mode']}): {r['hours']} hours {r['first']} .. {r['last']}")
-    for key in ("storage", "wall_s", "s_per_hour", "runs", "by_status", "failed_runs", "retried_runs", "hours_per_run",
+    for key in ("storage", "wall_s", "last_run_end_s", "s_per_hour", "runs", "by_status", "failed_runs", "retried_runs", "hours_per_run",
                 "run_seconds_sum", "run_seconds_max", "step_seconds_sum", "backfill_status",
                 "other_runs_on_instance", "verkada_requests", "posting", "duckdb", "failure_messages", "logs"):
         if key in r:
@@ -394,6 +397,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep DAGSTER_HOMEs, databases and logs")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--skip-main", action="store_true", help="only the comparison")
+    parser.add_argument("--dagster-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for dagster dev (daemon, webserver, runs); repeatable")
     parser.add_argument("--storage", choices=("sqlite", "postgres", "both"), default="sqlite",
                         help="instance storage of the batched backfill (both: one after the other)")
     args = parser.parse_args()
