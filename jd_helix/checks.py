@@ -6,7 +6,9 @@ Every check evaluates each hour of its run on its own and files the result under
 hour (see hourly_check_results).
 """
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import dagster as dg
 
@@ -20,6 +22,22 @@ from jd_helix.partitions import hourly_partitions
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource
+
+HourlyResults = dict[datetime, list[dg.AssetCheckResult]]
+
+def reading(warehouse: WarehouseResource, evaluate: Callable[[Any, HourWindow], HourlyResults]):
+    """`evaluate(conn, window)` with a read connection open for its queries only.
+
+    A DuckDB reader keeps every other process from writing the file; the results are stored
+    afterwards, one event per hour (seconds for a week of hours), while other runs write.
+    """
+
+    def evaluate_window(window: HourWindow) -> HourlyResults:
+        with warehouse.read() as conn:
+            return evaluate(conn, window)
+
+    return evaluate_window
+
 
 # The rules of one sound hour of sales, each with the figure that breaks it and what to say.
 TRANSACTION_RULES = {
@@ -43,8 +61,7 @@ TRANSACTION_RULES = {
     ),
 )
 def valid_transactions(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    with warehouse.read() as conn:
-        yield from results_per_hour(context, lambda window: _transactions_by_hour(conn, window))
+    yield from results_per_hour(context, reading(warehouse, _transactions_by_hour))
 
 
 def _transactions_by_hour(conn, window: HourWindow) -> dict[datetime, list[dg.AssetCheckResult]]:
@@ -104,8 +121,7 @@ def unmapped_share_below_threshold(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, hourly_settings: HourlySettings
 ):
     threshold = hourly_settings.max_unmapped_share
-    with warehouse.read() as conn:
-        yield from results_per_hour(context, lambda window: _unmapped_by_hour(conn, window, threshold))
+    yield from results_per_hour(context, reading(warehouse, lambda conn, window: _unmapped_by_hour(conn, window, threshold)))
 
 
 def _unmapped_by_hour(conn, window: HourWindow, threshold: float) -> dict[datetime, list[dg.AssetCheckResult]]:
@@ -154,8 +170,8 @@ def _unmapped_by_hour(conn, window: HourWindow, threshold: float) -> dict[dateti
 def helix_events_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, helix_settings: HelixSettings
 ):
-    with warehouse.read() as conn:
-        yield from results_per_hour(context, lambda window: _ledger_by_hour(conn, window, helix_settings.max_attempts))
+    max_attempts = helix_settings.max_attempts
+    yield from results_per_hour(context, reading(warehouse, lambda conn, window: _ledger_by_hour(conn, window, max_attempts)))
 
 
 LEDGER_BY_HOUR_SQL = f"""
