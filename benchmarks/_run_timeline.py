@@ -102,6 +102,13 @@ def pool_waits(client, run_id: str, steps: list[dict[str, Any]]) -> list[tuple[s
     return [(step, t, started[step]) for step, t in first_blocked.items() if step in started and started[step] > t]
 
 
+def idle_intervals(waits: list[tuple[float, float]], busy: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The parts of `waits` (merged) that no interval of `busy` covers."""
+    edges = sorted({t for interval in waits + busy for t in interval})
+    return [(a, b) for a, b in pairwise(edges)
+            if any(s <= a and b <= t for s, t in waits) and not any(s < b and a < t for s, t in busy)]
+
+
 def worker_pid(run: dict[str, Any]) -> int | None:
     tags = {t["key"]: t["value"] for t in run["tags"]}
     try:
@@ -118,8 +125,11 @@ def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: Cp
         steps = steps_of.get(run["runId"], [])
         waits = pool_waits(client, run["runId"], steps)
         pid = worker_pid(run)
-        waited = sum(to - start for _, start, to in waits)
-        cpu, covered = sampler.cpu_between(pid, [(s, t) for _, s, t in waits]) if sampler and pid else (None, 0.0)
+        # Only while no other step of the run executes: a run's steps share its process.
+        idle = idle_intervals([(s, t) for _, s, t in waits],
+                              [(x["startTime"], x["endTime"]) for x in steps if x["startTime"] and x["endTime"]])
+        waited = sum(to - start for start, to in idle)
+        cpu, covered = sampler.cpu_between(pid, idle) if sampler and pid else (None, 0.0)
         wait_s, wait_cpu, sampled_s = wait_s + waited, wait_cpu + (cpu or 0.0), sampled_s + covered
         at = lambda t: round(t - launched_at, 1) if t else None  # noqa: E731
         rows.append({
@@ -129,7 +139,7 @@ def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: Cp
             "end": at(run["endTime"]),
             "steps": {s["stepKey"]: [at(s["startTime"]), at(s["endTime"])] for s in steps if s["startTime"]},
             "pool_waits": [[step, at(start), at(to)] for step, start, to in waits],
-            "waited_s": round(waited, 1),
+            "waited_idle_s": round(waited, 1),
             "cpu_while_waiting_s": None if cpu is None else round(cpu, 2),
             "worker_cpu_s": round(sampler.total_cpu(pid), 1) if sampler and pid else None,
         })
@@ -143,11 +153,11 @@ def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: Cp
 
 
 def print_timeline(t: dict[str, Any]) -> None:
-    print(f"  pool waits: {t['pool_wait_s']} run-seconds ({t['sampled_wait_s']} s between CPU samples), CPU while "
+    print(f"  pool waits with no other step of the run running: {t['pool_wait_s']} run-seconds ({t['sampled_wait_s']} s between CPU samples), CPU while "
           f"waiting {t['cpu_while_waiting_s']} s ({(t['cpu_share_while_waiting'] or 0) * 100:.1f} % of a core)")
     for row in t["runs"]:
         steps = ", ".join(f"{k} {a}-{b}" for k, (a, b) in row["steps"].items())
         waits = ", ".join(f"{step} {a}-{b}" for step, a, b in row["pool_waits"])
         print(f"  run {row['run']}: created {row['created']} start {row['start']} end {row['end']}; "
-              f"worker CPU {row['worker_cpu_s']} s; waited {row['waited_s']} s (CPU {row['cpu_while_waiting_s']} s): "
+              f"worker CPU {row['worker_cpu_s']} s; waited with no step running {row['waited_idle_s']} s (CPU {row['cpu_while_waiting_s']} s): "
               f"{waits or '-'}\n      steps: {steps}")
