@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -57,8 +59,13 @@ def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
 
 
 @pytest.fixture(scope="session")
-def project_wheel(tmp_path_factory):
-    """The project's wheel, built once per session (jd_helix_tests/wheel.py)."""
-    from jd_helix_tests.wheel import build_wheel
+def wheel_python(tmp_path_factory, request) -> Iterator[Future[Path]]:
+    """The python of a venv holding the project's wheel (non-editable, jd_helix_tests/wheel.py),
+    built once per session in the background while a test sets up the rest."""
+    from jd_helix_tests.wheel import shared_wheel_python
 
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
+    base = tmp_path_factory.getbasetemp()
+    # Under pytest-xdist each worker's basetemp lies in the run's own: the workers share one wheel.
+    session_dir = base.parent if hasattr(request.config, "workerinput") else base
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(shared_wheel_python, session_dir)

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from jd_helix.api_settings import API_SETTINGS
-from jd_helix_tests.wheel import install_wheel
 
 PRINT_PATHS = (
     "import json, jd_helix, jd_helix.definitions as d; "
@@ -18,17 +16,19 @@ PRINT_PATHS = (
 )
 
 
-def test_a_non_editable_install_keeps_the_warehouse_under_the_working_directory(project_wheel, tmp_path):
-    installed = install_wheel(project_wheel, tmp_path / "site-packages")
+def test_a_non_editable_install_keeps_the_warehouse_under_the_working_directory(wheel_python, tmp_path):
+    python = wheel_python.result()  # a venv holding the project's wheel (jd_helix_tests/wheel.py)
     workdir = tmp_path / "workdir"
     workdir.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in (*API_SETTINGS, "JD_HELIX_DUCKDB_PATH")}
-    env["PYTHONPATH"] = str(installed)
+    env = {k: v for k, v in os.environ.items() if k not in (*API_SETTINGS, "JD_HELIX_DUCKDB_PATH", "PYTHONPATH")}
     out = subprocess.run(
-        [sys.executable, "-c", PRINT_PATHS], cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=True
+        [str(python), "-c", PRINT_PATHS], cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=True
     )
     paths = json.loads(out.stdout.strip().splitlines()[-1])
-    assert Path(paths["package"]).is_relative_to(installed), "the installed copy was imported, not the checkout"
+    installed = Path(paths["package"])
+    assert installed.is_relative_to(python.parents[1]) and "site-packages" in installed.parts, (
+        "the installed copy was imported, not the checkout"
+    )
     assert paths["warehouse"] == str(workdir / "data" / "jd_helix.duckdb")
 
 

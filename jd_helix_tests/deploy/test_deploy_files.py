@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jd_helix_tests.deploy.topology import DEPLOY, IMAGE_SOURCES, PROJECT_ROOT
+from jd_helix_tests.deploy.topology import DEPLOY, PROJECT_ROOT
+from jd_helix_tests.wheel import IMAGE_SOURCES
 
 PACKAGE = PROJECT_ROOT / "jd_helix"
 API_KEYS = {"JD_API_KEY", "VERKADA_API_KEY"}
@@ -225,7 +226,7 @@ def image_command() -> list[str]:
 
 def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_build():
     runs = " && ".join(dockerfile_instructions("RUN"))
-    assert "pip wheel --no-deps --wheel-dir /wheels ." in runs  # as topology.build_wheel does
+    assert "pip wheel --no-deps --wheel-dir /wheels ." in runs  # as jd_helix_tests/wheel.py builds it
     assert re.search(r"pip install [^&]*/wheels/\*\.whl", runs)
     assert not re.search(r"(^|\s)(-e|--editable)(\s|$)", runs)
     copied = {source for line in dockerfile_instructions("COPY") if not line.startswith("--from")

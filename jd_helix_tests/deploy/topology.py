@@ -1,7 +1,7 @@
 """The container topology of deploy/, as processes on loopback: a PostgreSQL-backed instance
 (deploy/dagster.yaml), the jd_helix code server, the webserver and the daemon, each a process
 of its own, all three from a non-editable install of the project's wheel (built the way
-deploy/Dockerfile builds it) and run outside the source tree, as in the image.
+deploy/Dockerfile builds it, jd_helix_tests/wheel.py) and run outside the source tree, as in the image.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import sysconfig
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +20,10 @@ import time_machine
 from dagster._grpc.client import DagsterGrpcClient
 
 from benchmarks.dagster_graphql_client import DagsterGraphQL, GraphQLError
+from jd_helix_tests.wheel import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = PROJECT_ROOT / "deploy"
 LOCATION = "jd_helix"
-# What deploy/Dockerfile copies into its build stage.
-IMAGE_SOURCES = ("pyproject.toml", "setup.py", "README.md", "jd_helix")
 
 
 def real_now() -> datetime:
@@ -41,43 +37,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def build_wheel(workdir: Path) -> Path:
-    """`pip wheel --no-deps` over the files the Dockerfile copies, as its build stage does."""
-    source = workdir / "src"
-    source.mkdir()
-    for name in IMAGE_SOURCES:
-        copy = shutil.copytree if (PROJECT_ROOT / name).is_dir() else shutil.copyfile
-        copy(PROJECT_ROOT / name, source / name)
-    shutil.rmtree(source / "jd_helix" / "__pycache__", ignore_errors=True)
-    wheels = workdir / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)],
-        check=True, capture_output=True,
-    )
-    return next(wheels.glob("jd_helix-*.whl"))
-
-
-def install_wheel(wheel: Path, workdir: Path) -> Path:
-    """A venv holding the wheel (non-editable) whose dependencies come from the project's venv
-    (a .pth line: the same pinned versions without a second download). Returns its python."""
-    venv = workdir / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site_packages = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip()
-    )
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
-        check=True, capture_output=True,
-    )
-    # Appended after the venv's own site-packages, so jd_helix resolves to the installed wheel.
-    (site_packages / "zz_project_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return python
 
 
 class Process:
