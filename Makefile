@@ -16,8 +16,9 @@ $(BIN)/jd-helix: pyproject.toml setup.py
 run: $(BIN)/jd-helix
 	$(BIN)/jd-helix dev
 
+# Two workers: much of the suite waits on subprocesses and sandboxes (jd_helix_tests/parallel.py).
 test: $(BIN)/jd-helix
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
 lint: $(BIN)/jd-helix
 	$(BIN)/ruff check .

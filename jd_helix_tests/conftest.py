@@ -13,6 +13,7 @@ import pytest
 
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.clock import TEST_NOW_VARIABLE, follow_test_clock
+from jd_helix_tests.parallel import UnitScheduling, order_units
 
 # A small world with no rate limits: fast to start, easy to reason about.
 TEST_SANDBOX_DEFAULTS: dict[str, Any] = dict(
@@ -33,6 +34,17 @@ TEST_NOW = datetime(2024, 3, 5, 12, 0, tzinfo=timezone.utc)
 def pytest_configure(config: pytest.Config) -> None:
     # Before collection: module-level hours ("recent_hours(3)") already follow the chosen clock.
     follow_test_clock()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker (make test)
+        order_units(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`make test`'s scopes are the units of jd_helix_tests/parallel.py."""
+    return UnitScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
 
 
 def pytest_report_header(config: pytest.Config) -> str:

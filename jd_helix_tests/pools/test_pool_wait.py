@@ -76,6 +76,7 @@ def test_a_refused_claim_sleeps_until_the_next_check_where_dagster_would_spin(in
         (DagsterRunStatus.FAILURE, this_worker()),  # ended without giving its slot back
         (DagsterRunStatus.STARTED, f"{socket.gethostname()}:999999:1.00"),  # its process is gone
     ],
+    ids=["ended", "process-gone"],  # the worker tag holds a pid and a time: no id of its own
 )
 def test_a_holder_that_is_no_longer_running_is_failed_and_freed(instance, status, worker):
     holder = hold(instance, status, worker)
