@@ -3,8 +3,7 @@ with this module's units as the scopes: conftest.py hands xdist the `UnitSchedul
 
 - The tests that run a whole deployment as real processes (Dagster daemons, `dagster dev`,
   PostgreSQL, run workers they kill) form one unit: they run one after another on one worker,
-  never two of them at once, so their timing budgets are measured on a machine no busier than
-  today's serial run makes it.
+  never two of them at once, so that no deployment's timing budget competes with another's.
 - Every other module is a unit of its own, so that its module-scoped fixtures are set up once;
   the API tests share one (session-scoped) warehouse, so their package is one unit.
 - The longest units are handed out first: none is left to run alone at the end.

@@ -66,6 +66,7 @@ class Process:
             pass
 
     def group_alive(self) -> bool:
+        self.popen.poll()  # reap the leader once it has exited: a zombie still counts for killpg(..., 0)
         try:
             os.killpg(self.popen.pid, 0)
             return True
