@@ -23,10 +23,16 @@ DEPLOYMENT_MODULES = (
     "jd_helix_tests/deploy/test_topology.py",
     "jd_helix_tests/recovery/test_killed_run_worker.py",
     "jd_helix_tests/recovery/test_cli_rerun.py",
+    "jd_helix_tests/test_dev_stops_on_ctrl_c.py",
 )
 SHARED_PACKAGES = ("jd_helix_tests/api/",)
 # Longest first (each a minute or more); the rest keep their collection order.
-FIRST = (DEPLOYMENTS, "jd_helix_tests/test_any_hour_of_the_week.py", "jd_helix_tests/e2e/test_backfill_range.py")
+FIRST = (
+    DEPLOYMENTS,
+    "jd_helix_tests/test_any_hour_of_the_week.py",
+    "jd_helix_tests/e2e/test_backfill_range.py",
+    "jd_helix_tests/e2e/test_asset_page_in_chromium.py",
+)
 
 
 def unit_of(nodeid: str) -> str:
