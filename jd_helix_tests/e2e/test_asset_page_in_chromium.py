@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
 from playwright.sync_api import Locator, Page, sync_playwright
@@ -57,6 +58,11 @@ def ui(tmp_path_factory):
             "JD_HELIX_DUCKDB_PATH": database, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT),
         }
         port = free_port()
+        # The instance's tables are created here, once: the webserver and `dagster job execute`
+        # both creating them on the fresh home at the same moment raced ("table alembic_version
+        # already exists").
+        with dg.DagsterInstance.from_config(str(home)):
+            pass
         # Started first: it loads the code location while the run works.
         webserver = subprocess.Popen(
             [sys.executable, "-m", "dagster_webserver", "-w", str(PROJECT_ROOT / "workspace.yaml"),
