@@ -99,7 +99,7 @@ def transaction_camera_events(
 ) -> dg.MaterializeResult:
     started = time.monotonic()
     window = HourWindow.of(context)
-    with warehouse.write() as conn:
+    with warehouse.write(bulk=True) as conn:
         TABLE.replace(conn, window, BUILD_EVENTS_SQL, {"built_at": naive_utc(datetime.now(timezone.utc))})
         per_hour = TABLE.figures_by_hour(conn, window)
     return hourly_result(context, window, per_hour, run_wide={"duration_s": round(time.monotonic() - started, 3)})

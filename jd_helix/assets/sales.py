@@ -38,12 +38,6 @@ WHERE epoch_ms(time_ms) >= $start AND epoch_ms(time_ms) < $end
       QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) > 1)
 """
 
-# DuckDB may use 80 % of RAM by default, and keeps what the dedup pass and the insert
-# buffer in memory as long as it may: with a limit it spills the rest to its temp folder
-# (<warehouse>.tmp), so a busy hour costs disk, not memory (100,000 sales stay well under it).
-LOAD_MEMORY_LIMIT = "128MB"
-
-
 @hourly_asset(
     kinds={"duckdb", "python"},
     pool=DUCKDB_WRITER_POOL,
@@ -73,8 +67,7 @@ def jd_transactions(
         fetched_s = time.monotonic() - started
 
         loaded_at = naive_utc(datetime.now(timezone.utc))
-        with warehouse.write() as conn:
-            conn.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")  # this connection's own instance
+        with warehouse.write(bulk=True) as conn:  # the dedup pass and the insert spill beyond a limit
             params = {"loaded_at": loaded_at, "files": staged.sales_files}
             TABLE.replace(conn, window, INSERT_SQL, params)
             replace_staged_rejections(conn, TRANSACTIONS_ENDPOINT, scopes, staged.rejected_files, loaded_at)

@@ -37,8 +37,8 @@ class HoldingWarehouse(WarehouseResource):
     marker: str = ""
 
     @contextmanager
-    def write(self):
-        with super().write() as conn:
+    def write(self, *, bulk: bool = False):
+        with super().write(bulk=bulk) as conn:
             yield conn
             callers = {frame.function for frame in inspect.stack(context=0)}
             if self.hold_commit_of and self.hold_commit_of in callers:
