@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import duckdb
+import psutil
 
 from jd_helix.api.page_cache import PageCache
 
@@ -223,15 +224,6 @@ class ReplicaKeeper:
         """Copies left by an API process that died (their pid is gone)."""
         for leftover in self.directory.glob(f"{SNAPSHOT_PREFIX}*"):
             pid = leftover.name[len(SNAPSHOT_PREFIX):].split("-")[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
                 leftover.unlink(missing_ok=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import duckdb
+import psutil
 from dagster_duckdb import DuckDBResource
 
 # Relative to the working directory of the Dagster processes (`make run`: the project
@@ -119,19 +120,6 @@ _schema_lock = threading.Lock()
 _schema_ready: set[str] = set()  # databases whose schema this process has created or checked
 
 
-def _process_alive(pid: str) -> bool:
-    """Whether the process `pid` (as text) still exists; True when that cannot be told."""
-    if not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # it exists, but belongs to someone else
-        return True
-    return True
-
-
 class WarehouseResource(DuckDBResource):
     """DuckDBResource plus the project's schema, read-only reads and a transaction helper.
 
@@ -181,7 +169,8 @@ class WarehouseResource(DuckDBResource):
         parent.mkdir(parents=True, exist_ok=True)
         prefix = f".{purpose}-staging-"
         for left in parent.glob(prefix + "*"):
-            if not _process_alive(left.name.removeprefix(prefix).split("-")[0]):
+            pid = left.name.removeprefix(prefix).split("-")[0]
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
                 shutil.rmtree(left, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", dir=parent) as directory:
             yield Path(directory)
