@@ -19,14 +19,14 @@ def window_metadata(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def preview(frame: pd.DataFrame) -> dg.MetadataValue:
-    """A short markdown table of the first rows."""
-    if frame.empty:
-        return dg.MetadataValue.md("_no rows_")
-    return dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False))
+    """A short markdown table of a frame's first rows; missing values (NaN, NA) show as empty cells."""
+    shown = frame.head(PREVIEW_ROWS).astype(object)
+    shown = shown.where(shown.notna(), None)
+    return preview_rows([str(column) for column in shown.columns], list(shown.itertuples(index=False)))
 
 
 def preview_rows(columns: list[str], rows: list[tuple]) -> dg.MetadataValue:
-    """`preview` of rows as fetched from DuckDB (no DataFrame, no table-formatting library)."""
+    """A short markdown table of the first rows, as fetched from DuckDB."""
     if not rows:
         return dg.MetadataValue.md("_no rows_")
     lines = [_markdown_row(columns), "|" + "---|" * len(columns)]
