@@ -20,11 +20,6 @@ store is checked: every posted sale is one Helix event.
 
 Run:  python benchmarks/hour_chain.py [--sales 100000] [--sales 1000000] [--hours-ago 3]
           [--profile FILE]   # pyinstrument profile of the hour (text)
-          [--no-rate-limit]  # for iterating on memory only: NOT for floor figures (see below)
-
-`--no-rate-limit` turns Verkada's limit off in the sandbox and in the client, so a
-1,000,000-sale hour posts in seconds instead of ~7 minutes: time and memory of the other
-steps can be iterated on quickly. Its posting times and "x of the floor" mean nothing.
 """
 
 from __future__ import annotations
@@ -68,8 +63,7 @@ def child(args: argparse.Namespace) -> None:
     database = os.path.join(tempfile.mkdtemp(prefix="hour_chain_"), "bench.duckdb")
     resources = {
         "jd_api": JdApiResource(base_url=args.jd_base_url, api_key=args.jd_api_key),
-        "verkada": VerkadaResource(base_url=args.verkada_base_url, api_key=args.verkada_api_key,
-                                   **({"requests_per_5s": None, "requests_per_minute": None} if args.no_rate_limit else {})),
+        "verkada": VerkadaResource(base_url=args.verkada_base_url, api_key=args.verkada_api_key),
         "warehouse": WarehouseResource(database=database),
         "helix_settings": HelixSettings(),
     }
@@ -141,20 +135,17 @@ def _verkada_requests(sb) -> tuple[int, int]:
     return total, refused
 
 
-def run(n: int, hours_ago: int, profile: str | None, no_rate_limit: bool = False) -> dict:
+def run(n: int, hours_ago: int, profile: str | None) -> dict:
     from _sandbox_proc import sandbox_process
 
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
     hour_key = hour.strftime("%Y-%m-%d-%H:%M")
-    unlimited = ("--rate-limit-per-5s", "0", "--rate-limit-per-minute", "0") if no_rate_limit else ()
-    with sandbox_process("--clean", "--fixed-sales-per-hour", str(n), *unlimited) as sb:
+    with sandbox_process("--clean", "--fixed-sales-per-hour", str(n)) as sb:
         cmd = [sys.executable, __file__, "--child", "--hour-key", hour_key,
                "--jd-base-url", sb.jd_base_url, "--jd-api-key", sb.jd_api_key,
                "--verkada-base-url", sb.verkada_base_url, "--verkada-api-key", sb.verkada_api_key]
         if profile:
             cmd += ["--profile", profile]
-        if no_rate_limit:
-            cmd += ["--no-rate-limit"]
         # The child's log (Dagster's events) goes to a file, shown if it fails.
         log = tempfile.TemporaryFile("w+")
         proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -210,8 +201,6 @@ def main() -> None:
     p.add_argument("--sales", type=int, action="append", help="sales in the hour (repeatable); default 100,000")
     p.add_argument("--hours-ago", type=int, default=3, help="the hour benchmarked began this many hours ago")
     p.add_argument("--profile", help="write a pyinstrument profile of the hour here (one size only)")
-    p.add_argument("--no-rate-limit", action="store_true",
-                   help="Verkada's limit off (sandbox and client): to iterate on memory; NOT for floor figures")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("hour-key", "jd-base-url", "jd-api-key", "verkada-base-url", "verkada-api-key"):
         p.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -219,11 +208,10 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    limit = "OFF (--no-rate-limit: posting times are not floor figures)" if args.no_rate_limit else "on"
     print(f"one hour through jd_transactions -> transaction_camera_events -> helix_events; sandbox in its own "
-          f"process with Verkada's limit {limit}; {os.cpu_count()} cores")
+          f"process with Verkada's limit on; {os.cpu_count()} cores")
     for n in args.sales or [100_000]:
-        report(run(n, args.hours_ago, args.profile, args.no_rate_limit))
+        report(run(n, args.hours_ago, args.profile))
 
 
 if __name__ == "__main__":

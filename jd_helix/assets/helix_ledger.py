@@ -193,8 +193,9 @@ ANY_TAKEN_SQL = f"WITH {_POSTABLE} SELECT count(*) > 0 FROM (SELECT * FROM taken
 def _pin_free_milliseconds(conn, wanted: pa.Table, event_type_uid: str) -> pa.Table:
     """A free millisecond for each pending sale of `wanted` (transaction_id, time_ms, pinned_ms)."""
     params = {"pending": HelixStatus.PENDING, "event_type_uid": event_type_uid}
-    any_taken = single_row(conn.execute(ANY_TAKEN_SQL, params))[0]
-    return conn.sql(FREE_MILLISECONDS_SQL if any_taken else NOTHING_TAKEN_SQL, params=params).to_arrow_table()
+    if single_row(conn.execute(ANY_TAKEN_SQL, params))[0]:
+        return conn.sql(FREE_MILLISECONDS_SQL, params=params).to_arrow_table()
+    return conn.sql(NOTHING_TAKEN_SQL, params=params).to_arrow_table()
 
 
 def _write_pinned(conn, wanted: pa.Table, pinned: pa.Table, event_type_uid: str, now: datetime) -> None:
