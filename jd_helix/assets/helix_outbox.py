@@ -85,9 +85,7 @@ class Outbox:
         """The events, part by part, in (camera, time_ms) order within a part, read ROWS_PER_READ at a time."""
         for path in self.files:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_READ):
-                columns = batch.to_pydict()
-                for row in zip(*columns.values(), strict=True):
-                    yield _event(dict(zip(columns, row, strict=True)))
+                yield from map(_event, batch.to_pylist())
 
 
 def _event(row: dict[str, Any]) -> HelixEvent:
