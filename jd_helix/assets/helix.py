@@ -19,6 +19,7 @@ from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
 from jd_helix.clients.verkada.client import EnsuredEventType, VerkadaClient
 from jd_helix.clients.verkada.events import PostOutcome
+from jd_helix.frozen_heap import frozen_heap
 from jd_helix.helix_status import HelixStatus
 from jd_helix.partitions import DEADLINE_MINUTE
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
@@ -192,7 +193,8 @@ def helix_events(
         )
         recorder = LedgerRecorder(warehouse, helix_settings.footage_links_per_run if helix_settings.footage_links else 0)
         if outbox.count:
-            client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=EVENT_SCHEMA)
+            with frozen_heap():
+                client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=EVENT_SCHEMA)
         posted_s = time.monotonic() - started - pinned_s
         context.log.info(
             f"Posted in {posted_s:.1f} s: {client.requests_made} requests, "
