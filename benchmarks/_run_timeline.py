@@ -102,13 +102,14 @@ def pool_waits(client, run_id: str, steps: list[dict[str, Any]]) -> list[tuple[s
     return [(step, t, started[step]) for step, t in first_blocked.items() if step in started and started[step] > t]
 
 
-PINNED, POSTED = "events to post (", "Posted in "
+PINNED, POSTED, OUTPUT = "events to post (", "Posted in ", "Yielded output"
 
 
 def posting_phases(client, run_id: str, steps: list[dict[str, Any]]) -> dict[str, float] | None:
     """The helix_events step split at its own log lines: before the first request (step start,
-    event type, pinning, outbox), the posting, and after it (footage links, per-hour figures,
-    Dagster storing the materializations, step end); seconds."""
+    event type, pinning, outbox), the posting (until the last outcome is in the ledger), the
+    rest of the asset's body (footage links, reading the per-hour figures), and Dagster
+    storing the step's output and one materialization per hour; seconds."""
     step = next((s for s in steps if s["stepKey"] == "helix_events" and s["startTime"] and s["endTime"]), None)
     if step is None:
         return None
@@ -116,15 +117,16 @@ def posting_phases(client, run_id: str, steps: list[dict[str, Any]]) -> dict[str
     for event in _message_events(client, run_id):
         message = event.get("message") or ""
         if event.get("stepKey") == "helix_events":
-            for name, text in (("pinned", PINNED), ("posted", POSTED)):
+            for name, text in (("pinned", PINNED), ("posted", POSTED), ("output", OUTPUT)):
                 if text in message:
                     marks.setdefault(name, int(event["timestamp"]) / 1000)
-    if len(marks) < 2:
+    if len(marks) < 3:
         return None
     return {
         "before_posting_s": round(marks["pinned"] - step["startTime"], 1),
         "posting_s": round(marks["posted"] - marks["pinned"], 1),
-        "after_posting_s": round(step["endTime"] - marks["posted"], 1),
+        "figures_s": round(marks["output"] - marks["posted"], 1),
+        "storing_materializations_s": round(step["endTime"] - marks["output"], 1),
     }
 
 
