@@ -192,13 +192,15 @@ def helix_events(
             f"{pinned.moved_to_free_ms} moved to a free millisecond); pinned in {pinned_s:.1f} s"
         )
         recorder = LedgerRecorder(warehouse, helix_settings.footage_links_per_run if helix_settings.footage_links else 0)
+        limiter = client.transport.limiter  # the process's, shared: its wait so far is not this posting's
+        waited_before = limiter.waited_s
         if outbox.count:
             with frozen_heap():
                 client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=EVENT_SCHEMA)
         posted_s = time.monotonic() - started - pinned_s
         context.log.info(
             f"Posted in {posted_s:.1f} s: {client.requests_made} requests, "
-            f"{client.transport.limiter.waited_s:.1f} s waiting for the rate limit"
+            f"{limiter.waited_s - waited_before:.1f} s waiting for the rate limit"
         )
         links = record_footage_links(client, warehouse, recorder.posted) if helix_settings.footage_links else 0
         requests, rate_limited = client.requests_made, client.rate_limited
