@@ -102,6 +102,34 @@ def pool_waits(client, run_id: str, steps: list[dict[str, Any]]) -> list[tuple[s
     return [(step, t, started[step]) for step, t in first_blocked.items() if step in started and started[step] > t]
 
 
+PINNED, POSTED, OUTPUT = "events to post (", "Posted in ", "Yielded output"
+
+
+def posting_phases(client, run_id: str, steps: list[dict[str, Any]]) -> dict[str, float] | None:
+    """The helix_events step split at its own log lines: before the first request (step start,
+    event type, pinning, outbox), the posting (until the last outcome is in the ledger), the
+    rest of the asset's body (footage links, reading the per-hour figures), and Dagster
+    storing the step's output and one materialization per hour; seconds."""
+    step = next((s for s in steps if s["stepKey"] == "helix_events" and s["startTime"] and s["endTime"]), None)
+    if step is None:
+        return None
+    marks: dict[str, float] = {}
+    for event in _message_events(client, run_id):
+        message = event.get("message") or ""
+        if event.get("stepKey") == "helix_events":
+            for name, text in (("pinned", PINNED), ("posted", POSTED), ("output", OUTPUT)):
+                if text in message:
+                    marks.setdefault(name, int(event["timestamp"]) / 1000)
+    if len(marks) < 3:
+        return None
+    return {
+        "before_posting_s": round(marks["pinned"] - step["startTime"], 1),
+        "posting_s": round(marks["posted"] - marks["pinned"], 1),
+        "figures_s": round(marks["output"] - marks["posted"], 1),
+        "storing_materializations_s": round(step["endTime"] - marks["output"], 1),
+    }
+
+
 def idle_intervals(waits: list[tuple[float, float]], busy: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The parts of `waits` (merged) that no interval of `busy` covers."""
     edges = sorted({t for interval in waits + busy for t in interval})
@@ -142,9 +170,12 @@ def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: Cp
             "waited_idle_s": round(waited, 1),
             "cpu_while_waiting_s": None if cpu is None else round(cpu, 2),
             "worker_cpu_s": round(sampler.total_cpu(pid), 1) if sampler and pid else None,
+            "helix_events_phases": posting_phases(client, run["runId"], steps),
         })
+    phases = [row["helix_events_phases"] for row in rows if row["helix_events_phases"]]
     return {
         "runs": rows,
+        "helix_events_phases_sum": {k: round(sum(p[k] for p in phases), 1) for k in (phases[0] if phases else {})},
         "pool_wait_s": round(wait_s, 1),
         "sampled_wait_s": round(sampled_s, 1),
         "cpu_while_waiting_s": round(wait_cpu, 2),
@@ -155,9 +186,10 @@ def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: Cp
 def print_timeline(t: dict[str, Any]) -> None:
     print(f"  pool waits with no other step of the run running: {t['pool_wait_s']} run-seconds ({t['sampled_wait_s']} s between CPU samples), CPU while "
           f"waiting {t['cpu_while_waiting_s']} s ({(t['cpu_share_while_waiting'] or 0) * 100:.1f} % of a core)")
+    print(f"  helix_events steps, summed: {t.get('helix_events_phases_sum')}")
     for row in t["runs"]:
         steps = ", ".join(f"{k} {a}-{b}" for k, (a, b) in row["steps"].items())
         waits = ", ".join(f"{step} {a}-{b}" for step, a, b in row["pool_waits"])
         print(f"  run {row['run']}: created {row['created']} start {row['start']} end {row['end']}; "
               f"worker CPU {row['worker_cpu_s']} s; waited with no step running {row['waited_idle_s']} s (CPU {row['cpu_while_waiting_s']} s): "
-              f"{waits or '-'}\n      steps: {steps}")
+              f"{waits or '-'}\n      steps: {steps}\n      helix_events: {row.get('helix_events_phases')}")

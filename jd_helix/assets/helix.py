@@ -19,6 +19,7 @@ from jd_helix.assets.tables import table_metadata
 from jd_helix.catch_up import catch_up_condition
 from jd_helix.clients.verkada.client import EnsuredEventType, VerkadaClient
 from jd_helix.clients.verkada.events import PostOutcome
+from jd_helix.frozen_heap import frozen_heap
 from jd_helix.helix_status import HelixStatus
 from jd_helix.partitions import DEADLINE_MINUTE
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
@@ -102,16 +103,14 @@ def helix_event_type(
     )
 
 
-def record_footage_links(client: VerkadaClient, warehouse: WarehouseResource, keys: list[str]) -> int:
-    """Store a Command footage link for each of the posted events `keys` (the ledger gives their triples)."""
-    if not keys:
+def record_footage_links(client: VerkadaClient, warehouse: WarehouseResource, posted: list[tuple[str, str, int]]) -> int:
+    """Store a Command footage link for each posted event of `posted` (key, camera, time_ms).
+
+    The links are fetched first (requests at the rate limit's pace), then stored in one
+    write: no DuckDB connection is held while waiting for Verkada."""
+    if not posted:
         return 0
-    with warehouse.read() as conn:
-        triples = conn.execute(
-            "SELECT transaction_id, verkada_camera_id, time_ms FROM helix_events WHERE list_contains(?, transaction_id)",
-            [keys],
-        ).fetchall()
-    links = [(client.footage_link(camera, time_ms // 1000), key) for key, camera, time_ms in triples]
+    links = [(client.footage_link(camera, time_ms // 1000), key) for key, camera, time_ms in posted]
     frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
     with warehouse.write() as conn:
         conn.execute(
@@ -123,14 +122,15 @@ def record_footage_links(client: VerkadaClient, warehouse: WarehouseResource, ke
 class LedgerRecorder:
     """Writes each batch's outcomes to the ledger as Helix answers, and counts them per hour.
 
-    Keeps no more than the counts and the first `keep_posted` keys posted (for footage
-    links): the outcomes of a whole hour never pile up here."""
+    Keeps no more than the counts and the triples (key, camera, time_ms) of the first
+    `keep_posted` events posted (for footage links): the outcomes of a whole hour never
+    pile up here."""
 
     def __init__(self, warehouse: WarehouseResource, keep_posted: int = 0):
         self.warehouse = warehouse
         self.counts: Counter[tuple[datetime, str]] = Counter()
         self.keep_posted = keep_posted
-        self.posted: list[str] = []
+        self.posted: list[tuple[str, str, int]] = []
 
     def __call__(self, outcomes: list[PostOutcome]) -> None:
         frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
@@ -139,10 +139,14 @@ class LedgerRecorder:
             per_hour = conn.execute(
                 "SELECT l.sale_hour, f.status, count(*) FROM frame f JOIN helix_events l ON l.transaction_id = f.key GROUP BY ALL"
             ).fetchall()
+            room = self.keep_posted - len(self.posted)
+            if room > 0:
+                self.posted += conn.execute(
+                    "SELECT l.transaction_id, l.verkada_camera_id, l.time_ms FROM frame f "
+                    "JOIN helix_events l ON l.transaction_id = f.key WHERE f.status = ? ORDER BY l.time_ms LIMIT ?",
+                    [HelixStatus.POSTED, room],
+                ).fetchall()
         self.counts.update({(hour, status): count for hour, status, count in per_hour})
-        room = self.keep_posted - len(self.posted)
-        if room > 0:
-            self.posted += [o.key for o in outcomes if o.status == HelixStatus.POSTED][:room]
 
     def this_run(self, hour: datetime) -> dict[str, int]:
         return {f"{status}_this_run": self.counts[(hour, status)] for status in (HelixStatus.POSTED, HelixStatus.FAILED, HelixStatus.SKIPPED)}
@@ -173,22 +177,31 @@ def helix_events(
 ) -> dg.MaterializeResult:
     started = time.monotonic()
     window = HourWindow.of(context)
-    with verkada.get_client() as client:
+    with verkada.get_client() as client, warehouse.staging_directory("helix_events") as staging:
         event_type_uid = ensure_on_helix(client, warehouse, helix_settings.event_type_name).uid
-        with Outbox() as outbox:
-            # The triples are pinned and committed before the first request; the outbox holds
-            # what that transaction saw as still to post.
-            with warehouse.write() as conn:
-                record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
-                pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
-                outbox.fill(conn, window.start, window.end, helix_settings.max_attempts)
-            context.log.info(
-                f"{outbox.count} events to post ({pinned.newly_pinned} newly pinned, "
-                f"{pinned.moved_to_free_ms} moved to a free millisecond)"
-            )
-            recorder = LedgerRecorder(warehouse, helix_settings.footage_links_per_run if helix_settings.footage_links else 0)
-            if outbox.count:
+        outbox = Outbox(staging)
+        # The triples are pinned and committed before the first request; the outbox holds
+        # what that transaction saw as still to post.
+        with warehouse.write() as conn:
+            record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
+            pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
+            outbox.fill(conn, window.start, window.end, helix_settings.max_attempts)
+        pinned_s = time.monotonic() - started
+        context.log.info(
+            f"{outbox.count} events to post ({pinned.newly_pinned} newly pinned, "
+            f"{pinned.moved_to_free_ms} moved to a free millisecond); pinned in {pinned_s:.1f} s"
+        )
+        recorder = LedgerRecorder(warehouse, helix_settings.footage_links_per_run if helix_settings.footage_links else 0)
+        limiter = client.transport.limiter  # the process's, shared: its wait so far is not this posting's
+        waited_before = limiter.waited_s
+        if outbox.count:
+            with frozen_heap():
                 client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=EVENT_SCHEMA)
+        posted_s = time.monotonic() - started - pinned_s
+        context.log.info(
+            f"Posted in {posted_s:.1f} s: {client.requests_made} requests, "
+            f"{limiter.waited_s - waited_before:.1f} s waiting for the rate limit"
+        )
         links = record_footage_links(client, warehouse, recorder.posted) if helix_settings.footage_links else 0
         requests, rate_limited = client.requests_made, client.rate_limited
 
@@ -208,6 +221,8 @@ def helix_events(
             "event_type_uid": event_type_uid,
             "requests": requests,
             "rate_limited_429": rate_limited,
+            "pin_s": round(pinned_s, 3),
+            "post_s": round(posted_s, 3),
             "duration_s": round(time.monotonic() - started, 3),
         },
     )

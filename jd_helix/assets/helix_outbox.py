@@ -6,14 +6,13 @@ failed with attempts left) and their attributes go to Parquet files of small row
 time. So the hour is never held in Python, whatever its size, and no DuckDB connection
 stays open while posting (the ledger writes of each batch, and other processes, need the
 database file between them). The files are a snapshot of what the run set out to post, as
-the DataFrame they replace was; they live in a temporary directory for the step and go
-with it.
+the DataFrame they replace was; they live in the step's staging folder beside the
+warehouse (`WarehouseResource.staging_directory`), which goes with the step, and which the
+next step removes if a killed process left it.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,32 +30,32 @@ ROWS_PER_READ = 1000  # one batch job's worth; a row group of the file holds ten
 ROWS_PER_ROW_GROUP = 10_000
 ROWS_PER_PART = 100_000  # rows per part of the hour (see CameraPart)
 
+# The rows a run (re)sends: pending, or failed with attempts left; over ledger rows `l`.
+POSTABLE_WHERE = """
+l.sale_hour >= $start AND l.sale_hour < $end
+AND (l.status = $pending OR (l.status = $failed AND l.attempts < $max_attempts))
+"""
 # DECIMAL to DOUBLE in DuckDB gives the same float as Python's float(Decimal): both are the
 # double nearest the exact value.
-POSTABLE_SQL = """
+POSTABLE_SQL = f"""
 SELECT l.transaction_id, l.verkada_camera_id, l.event_type_uid, l.time_ms,
        e.transaction_amount::DOUBLE AS transaction_amount, e.item_id, e.item_name, e.store_id,
        e.store_name, e.pos_id, e.pos_name
 FROM helix_events l
 JOIN transaction_camera_events e USING (transaction_id)
-WHERE l.sale_hour >= $start AND l.sale_hour < $end
-  AND (l.status = $pending OR (l.status = $failed AND l.attempts < $max_attempts))
-  AND hash(l.verkada_camera_id) % $parts = $part
+WHERE {POSTABLE_WHERE} AND hash(l.verkada_camera_id) % $parts = $part
 ORDER BY l.verkada_camera_id, l.time_ms, l.transaction_id
 """
 COPY_SQL = f"COPY ({POSTABLE_SQL}) TO $path (FORMAT parquet, ROW_GROUP_SIZE $row_group_size)"
-COUNT_SQL = """
-SELECT count(*) FROM helix_events
-WHERE sale_hour >= $start AND sale_hour < $end
-  AND (status = $pending OR (status = $failed AND attempts < $max_attempts))
-"""
+COUNT_SQL = f"SELECT count(*) FROM helix_events l WHERE {POSTABLE_WHERE}"
 
 
 class Outbox:
-    """Temporary files of events to post, one per camera part; a context manager that deletes them."""
+    """Files of events to post, one per camera part, in `directory` (a staging folder whose
+    owner removes it)."""
 
-    def __init__(self) -> None:
-        self._directory = Path(tempfile.mkdtemp(prefix="jd_helix_outbox_"))
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
         self.files: list[Path] = []
         self.count = 0
 
@@ -86,18 +85,7 @@ class Outbox:
         """The events, part by part, in (camera, time_ms) order within a part, read ROWS_PER_READ at a time."""
         for path in self.files:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_READ):
-                columns = batch.to_pydict()
-                for row in zip(*columns.values(), strict=True):
-                    yield _event(dict(zip(columns, row, strict=True)))
-
-    def close(self) -> None:
-        shutil.rmtree(self._directory, ignore_errors=True)
-
-    def __enter__(self) -> "Outbox":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+                yield from map(_event, batch.to_pylist())
 
 
 def _event(row: dict[str, Any]) -> HelixEvent:

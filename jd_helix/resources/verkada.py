@@ -45,7 +45,7 @@ class VerkadaResource(dg.ConfigurableResource):
         default=MAX_BATCH_ITEMS, description=f"events per Helix batch job (at most {MAX_BATCH_ITEMS})"
     )
     token_renew_margin_s: float = Field(default=180.0, description="renew the 30-minute token this early")
-    max_jobs_in_flight: int = Field(default=12, description="batch jobs submitted before polling them")
+    max_jobs_in_flight: int = Field(default=24, description="batch jobs submitted before polling them")
     max_event_age_days: Optional[float] = Field(
         default=HELIX_MAX_EVENT_AGE.days,
         description="skip (without a request) events older than this, by the local clock; None: let Helix judge",

@@ -1,6 +1,7 @@
 """The outbox: what a helix_events run posts, read back from a file a few rows at a time."""
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -47,12 +48,14 @@ def warehouse(tmp_path):
 
 def test_the_hours_postable_events_come_back_in_camera_and_time_order_a_few_rows_at_a_time(warehouse, monkeypatch):
     monkeypatch.setattr(helix_outbox, "ROWS_PER_READ", 2)  # 4 events: two reads
-    with warehouse.read() as conn, Outbox() as outbox:
+    with warehouse.read() as conn, warehouse.staging_directory("helix_events") as staging:
+        outbox = Outbox(staging)
         assert outbox.fill(conn, HOUR, NEXT_HOUR, max_attempts=5) == 4
         events = list(outbox.events())
         [path] = outbox.files
-        assert path.exists()
-    assert not path.exists() and not path.parent.exists()
+        assert path.exists() and path.parent == staging
+        assert staging.parent == Path(warehouse.database).parent  # beside the warehouse, not in /tmp
+    assert not staging.exists()
     assert [(e.key, e.camera_id, e.time_ms) for e in events] == [
         ("p-a1", "cam-a", HOUR_MS + 1),
         ("p-a2", "cam-a", HOUR_MS + 2),
@@ -69,6 +72,7 @@ def test_the_hours_postable_events_come_back_in_camera_and_time_order_a_few_rows
 def test_an_hour_with_nothing_to_post_gives_no_events(warehouse):
     with warehouse.write() as conn:
         conn.execute("UPDATE helix_events SET status = 'posted'")
-    with warehouse.read() as conn, Outbox() as outbox:
+    with warehouse.read() as conn, warehouse.staging_directory("helix_events") as staging:
+        outbox = Outbox(staging)
         assert outbox.fill(conn, HOUR, NEXT_HOUR, max_attempts=5) == 0
         assert list(outbox.events()) == []

@@ -32,11 +32,14 @@ from jd_helix.clients.verkada.limits import (
     SCHEMA_TYPES,
 )
 from jd_helix.clients.verkada.outcome_reporter import OutcomeReporter
+from jd_helix.clients.verkada.prefetch import Prefetched
 from jd_helix.clients.verkada.rate_limit import VerkadaRateLimiter, shared_limiter
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.clients.verkada.single_posts import post_singly
 from jd_helix.clients.verkada.transport import VerkadaTransport
 from jd_helix.helix_status import HelixStatus
+
+BATCHES_AHEAD = 2  # batches made ready before the poster takes them (~1,000 events and bodies each)
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,7 @@ class VerkadaClient:
         schema: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Post ``events`` as ``post_events`` does, for any number of them: the iterable is
-        read as batches are about to be submitted, and nothing is kept of an event once its
+        read (from a thread of the client's) a couple of batches ahead of their submit, and nothing is kept of an event once its
         outcome has gone to ``on_batch_done`` (its only report), so memory holds the jobs in
         flight, not the whole stream."""
         self._post(events, None, on_batch_done, schema)
@@ -251,6 +254,7 @@ class VerkadaClient:
         schema: Optional[Mapping[str, str]],
     ) -> None:
         reporter = OutcomeReporter(on_batch_done) if on_batch_done is not None else None
+        batches: Optional[Prefetched[list[ReadyEvent]]] = None
 
         def report(done: list[tuple[int, PostOutcome]]) -> None:
             if not done:
@@ -261,12 +265,15 @@ class VerkadaClient:
                 reporter.put([outcome for _, outcome in done])
 
         try:
-            batches = self._ready_batches(events, schema, report)
+            # Made ahead by a thread of their own, so that one is ready whenever the limiter gives a slot.
+            batches = Prefetched(self._ready_batches(events, schema, report), depth=BATCHES_AHEAD)
             singles = self._batches.post(batches, report) if self._batches.supported else []
             # What the batch poster handed back, then what it left (the endpoint is missing).
             rest = chain(singles, chain.from_iterable(batches))
             post_singly(self.transport, rest, report, self.settings.single_post_chunk)
         finally:
+            if batches is not None:
+                batches.close()  # before the reporter: the batch maker reports skipped events
             if reporter is not None:
                 reporter.close()  # every outcome reported so far is handed over, by an error too
 
@@ -276,9 +283,9 @@ class VerkadaClient:
         """``events`` ready to send (with their bodies), ``batch_size`` at a time; the ones
         Helix would refuse are reported skipped on the way.
 
-        Lazy: a batch's bodies are built when the poster is about to submit it, mostly
-        while the rate limiter would have it wait anyway, instead of all before the first
-        request (seconds for 100,000 events).
+        Lazy: a batch's bodies are built a couple of batches ahead of the poster (in the
+        ``Prefetched`` thread), instead of all before the first request (seconds for
+        100,000 events).
         """
         size = self.settings.batch_size
         ready: list[ReadyEvent] = []

@@ -27,7 +27,10 @@ class VerkadaClientSettings:
     token_renew_margin_s: float = 180.0
     # Batch jobs: size, how many are submitted before polling, how they are polled.
     batch_size: int = MAX_BATCH_ITEMS
-    max_jobs_in_flight: int = 12
+    # As many as the limiter's window holds (24 per 5.3 s): the window a posting run starts
+    # with fills with submits at once instead of idling until the first job is due a poll,
+    # and the rest of the run repeats that first window's pattern.
+    max_jobs_in_flight: int = 24
     poll_first_after_s: float = 1.0
     poll_max_interval_s: float = 15.0
     job_timeout_s: float = 600.0
