@@ -2,6 +2,7 @@
 and Verkada's camera list. Unpartitioned; each refresh replaces its table whole."""
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -12,8 +13,8 @@ from jd_helix.assets.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.assets.metadata import preview
 from jd_helix.assets.rejected_records import (
     REFRESH_SCOPE,
-    log_rejected_records,
-    rejection_counts,
+    log_rejected_counts,
+    reason_metadata,
     replace_rejections,
 )
 from jd_helix.assets.tables import table_metadata
@@ -80,13 +81,14 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
             shown = conn.execute(f"SELECT * EXCLUDE (loaded_at) FROM {table} LIMIT 10").df()
         if rejected:
             context.log.warning(f"{spec.endpoint}: {len(rejected)} records set aside (see jd_rejected_records)")
-        log_rejected_records(context, spec.endpoint, [REFRESH_SCOPE], ((REFRESH_SCOPE, r) for r in rejected))
+        rejected_counts = Counter(r.key for r in rejected)
+        log_rejected_counts(context, spec.endpoint, [REFRESH_SCOPE], rejected_counts)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(rows),
                 "records_received": len(records),
                 "rejected": len(rejected),
-                **rejection_counts(rejected),
+                **reason_metadata(rejected_counts),
                 "pages": client.pages_fetched,
                 "requests": client.requests_made,
                 "duration_s": round(time.monotonic() - started, 3),

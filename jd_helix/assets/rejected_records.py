@@ -9,7 +9,6 @@ own downstream of them, and each write is recorded as one of its materialization
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
@@ -97,30 +96,16 @@ def raw_json(raw) -> str:
         return json.dumps(raw, default=str)
 
 
-def rejection_counts(rejections: Iterable[Rejection]) -> dict[str, int]:
-    """Counts by field and reason, as run metadata (`rejected/<field>: <reason>`)."""
-    return reason_metadata(Counter(f"{r.field}: {r.reason}" for r in rejections))
-
-
 def reason_metadata(counts: Mapping[str, int]) -> dict[str, int]:
-    """Records set aside, counted by "<field>: <reason>", as metadata (`rejected/<field>: <reason>`)."""
+    """Records set aside, counted by `Rejection.key`, as metadata (`rejected/<field>: <reason>`)."""
     return {f"rejected/{key}": value for key, value in sorted(counts.items())}
-
-
-def log_rejected_records(
-    context: dg.AssetExecutionContext,
-    endpoint: str,
-    scopes: Sequence[str],
-    rejections: Iterable[tuple[str, Rejection]] | Iterable[tuple[datetime, Rejection]],
-) -> None:
-    """Record a write of `jd_rejected_records` as its materialization (figures of this write)."""
-    log_rejected_counts(context, endpoint, scopes, Counter(f"{r.field}: {r.reason}" for _, r in rejections))
 
 
 def log_rejected_counts(
     context: dg.AssetExecutionContext, endpoint: str, scopes: Sequence[str], counts: Mapping[str, int]
 ) -> None:
-    """`log_rejected_records` from counts by "<field>: <reason>"."""
+    """Record a write of `jd_rejected_records` as its materialization: the records set aside
+    in `scopes`, counted by `Rejection.key`."""
     rejected = sum(counts.values())
     where = scopes[0] if len(scopes) == 1 else f"{scopes[0]} .. {scopes[-1]}"
     context.log_event(

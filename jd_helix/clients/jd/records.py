@@ -154,6 +154,11 @@ class Rejection:
     field: str
     reason: str
 
+    @property
+    def key(self) -> str:
+        """"<field>: <reason>": what the records set aside are counted by."""
+        return f"{self.field}: {self.reason}"
+
 
 RowParser = Callable[[dict], dict]
 

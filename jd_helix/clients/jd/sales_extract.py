@@ -48,7 +48,7 @@ class HourCounts:
 
     received: int = 0  # records, usable or not
     parsed: int = 0  # usable records, before the newest copy of each transaction_id is kept
-    rejected: Counter[str] = field(default_factory=Counter)  # "field: reason" -> records
+    rejected: Counter[str] = field(default_factory=Counter)  # Rejection.key -> records
 
     def add(self, other: HourCounts) -> None:
         self.received += other.received
@@ -90,7 +90,7 @@ def _fetch_window(client: JdApiClient, window: SalesWindow, sink: PageSink, fail
             )
             counts.received += len(page)
             counts.parsed += batch.num_rows
-            counts.rejected.update(f"{r.field}: {r.reason}" for r in rejected)
+            counts.rejected.update(r.key for r in rejected)
             sink.add(window, batch, rejected)
     except BaseException:
         failed.set()  # the other windows stop at their next page: the run fails anyway
