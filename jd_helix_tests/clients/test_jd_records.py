@@ -174,3 +174,66 @@ def test_no_record_crashes_the_page_and_none_is_lost(page):
 @given(st.decimals(min_value=0, max_value=Decimal("9999999999999999.99"), places=2))
 def test_every_two_place_amount_survives_as_text_and_number(amount):
     assert parse_amount_cents({"a": str(amount)}, "a") == int(amount * 100)
+
+
+def _one_record_at_a_time(page, first_seq, zone):
+    """The rule parse_transaction_page follows, written the plain way: each record in turn,
+    its fields in order, the first that fails sets it aside; then the window."""
+    kept, rejected = [], []
+    for offset, record in enumerate(page):
+        if not isinstance(record, dict):
+            rejected.append(("record", "not a JSON object", record))
+            continue
+        try:
+            row = (
+                first_seq + offset,
+                parse_id(record, "transaction_id"),
+                parse_instant_ms(record, "transaction_date", zone),
+                parse_amount_cents(record, "transaction_amount"),
+                parse_id(record, "item_id"),
+                parse_id(record, "camera_id"),
+            )
+            if not HOUR_START_MS <= row[2] < HOUR_END_MS:
+                raise RecordError("transaction_date", "outside the requested window")
+        except RecordError as error:
+            rejected.append((error.field, error.reason, record))
+            continue
+        kept.append(row)
+    return kept, rejected
+
+
+# Mostly usable sales, each field now and then of another kind, broken, or absent: the
+# column-at-a-time parser must set aside exactly the records (and reasons) the plain rule does.
+odd_ids = st.integers(min_value=-(2**70), max_value=2**70) | st.sampled_from(["7", " ", "", "x" * 129, True, None, 1.5])
+odd_dates = st.sampled_from(
+    ["2026-07-01 10:15:00", "2026-07-01T10:59:59.999Z", "2026-07-01 11:00:00", "2026-07-01T11:30:00+01:00",
+     "2026-07-01", "bad date!!!!!!!!!!!!!", None, 17]
+)
+odd_amounts = st.sampled_from([19.99, 5, 5.0, "12.50", "-3", -1.0, 0.001, "NaN", float("inf"), True, None, [1]])
+_ABSENT = object()
+
+
+def _usually(usual, odd):
+    return st.one_of(usual, usual, usual, odd, st.just(_ABSENT))
+
+
+near_sales = st.fixed_dictionaries(
+    {
+        "transaction_id": _usually(st.integers(0, 10**6), odd_ids),
+        "transaction_date": _usually(st.just("2026-07-01 10:30:00"), odd_dates),
+        "transaction_amount": _usually(st.sampled_from([9.99, 10, "4.50"]), odd_amounts),
+        "item_id": _usually(st.integers(0, 50), odd_ids),
+        "camera_id": _usually(st.integers(0, 50), odd_ids),
+    }
+).map(lambda sale: {field: value for field, value in sale.items() if value is not _ABSENT})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(near_sales | st.sampled_from(["not an object", 3, None]), max_size=30), st.integers(0, 2**40))
+def test_the_page_is_parsed_as_one_record_at_a_time_would(page, first_seq):
+    batch, rejected = parse_transaction_page(
+        page, first_seq=first_seq, window_start_ms=HOUR_START_MS, window_end_ms=HOUR_END_MS, local_zone=LONDON
+    )
+    kept, expected_rejected = _one_record_at_a_time(page, first_seq, LONDON)
+    assert batch.to_pylist() == [dict(zip(batch.schema.names, row, strict=True)) for row in kept]
+    assert [(r.field, r.reason, r.raw) for r in rejected] == expected_rejected
