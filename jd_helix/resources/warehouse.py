@@ -179,13 +179,19 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def _connection(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        self._ensure_schema()
+        schema_missing = self._schema_missing()
+        if schema_missing and read_only:
+            self._ensure_schema()  # a read-only connection cannot create it
+        elif schema_missing:
+            Path(self.database).resolve().parent.mkdir(parents=True, exist_ok=True)
         # Pyarrow's pool keeps what it freed for reuse (the extraction's pages and Parquet
         # staging leave ~50 MB of it at 1,000,000 sales): give it back to the system before
         # DuckDB's working memory grows on top of it. Costs ~1 us.
         pa.default_memory_pool().release_unused()
         conn = self._connect(read_only)
         try:
+            if schema_missing and not read_only:
+                self._ensure_schema(conn)  # on the writer's own connection: one open, not two
             yield conn
         finally:
             # At once, even while an exception is alive: another process may be waiting
@@ -203,15 +209,21 @@ class WarehouseResource(DuckDBResource):
                 wait *= 2
         return duckdb.connect(self.database, read_only=read_only, config=config)
 
-    def _ensure_schema(self) -> None:
+    def _schema_missing(self) -> bool:
+        key = str(Path(self.database).resolve())
+        return key not in _schema_ready or not Path(key).exists()
+
+    def _ensure_schema(self, conn: duckdb.DuckDBPyConnection | None = None) -> None:
+        """SCHEMA, once per process and file: on `conn` (read-write), else on a connection of its own."""
         key = str(Path(self.database).resolve())
         with _schema_lock:
-            if key in _schema_ready and Path(key).exists():
+            if conn is None and key in _schema_ready and Path(key).exists():
                 return
             Path(key).parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect(read_only=False)
+            target = conn if conn is not None else self._connect(read_only=False)
             try:
-                conn.execute(SCHEMA)
+                target.execute(SCHEMA)
             finally:
-                conn.close()
+                if conn is None:
+                    target.close()
             _schema_ready.add(key)
