@@ -36,7 +36,9 @@ class _RowGroupWriter:
 
     def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int):
         # Opened at once: the file is valid, and readable, even if no row ever comes.
-        self._writer = pq.ParquetWriter(path, schema, compression="none")  # read once, soon: not worth compressing
+        # Read once, soon, whole: compression, dictionaries and statistics would cost the
+        # fetching threads CPU for nothing.
+        self._writer = pq.ParquetWriter(path, schema, compression="none", use_dictionary=False, write_statistics=False)
         self._schema = schema
         self._row_group_rows = row_group_rows
         self._batches: list[pa.RecordBatch] = []
@@ -46,9 +48,9 @@ class _RowGroupWriter:
         self._batches.append(batch)
         self._rows += batch.num_rows
         if self._rows >= self._row_group_rows:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if self._rows:
             table = pa.Table.from_batches(self._batches, self._schema)
             self._writer.write_table(table, row_group_size=self._rows)
@@ -56,7 +58,7 @@ class _RowGroupWriter:
 
     def close(self) -> None:
         try:
-            self._flush()
+            self.flush()
         finally:
             self._writer.close()
 
@@ -108,6 +110,14 @@ class StagedSales:
                     schema=REJECTED_SCHEMA,
                 )
             )
+
+    def window_done(self, window: SalesWindow) -> None:
+        """Write what this thread holds now, while the other windows are still paged, so
+        that little is left to write once the last one ends."""
+        files: _ThreadFiles | None = getattr(self._local, "files", None)
+        if files is not None:
+            files.sales.flush()
+            files.rejected.flush()
 
     def _new_files(self) -> _ThreadFiles:
         with self._lock:

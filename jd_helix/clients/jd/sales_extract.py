@@ -41,6 +41,9 @@ class PageSink(Protocol):
 
     def add(self, window: SalesWindow, batch: pa.RecordBatch, rejected: list[Rejection]) -> None: ...
 
+    def window_done(self, window: SalesWindow) -> None:
+        """The window's last page has been added (from the thread that added its pages)."""
+
 
 @dataclass
 class HourCounts:
@@ -92,6 +95,7 @@ def _fetch_window(client: JdApiClient, window: SalesWindow, sink: PageSink, fail
             counts.parsed += batch.num_rows
             counts.rejected.update(r.key for r in rejected)
             sink.add(window, batch, rejected)
+        sink.window_done(window)
     except BaseException:
         failed.set()  # the other windows stop at their next page: the run fails anyway
         raise
