@@ -202,8 +202,9 @@ def _one_record_at_a_time(page, first_seq, zone):
     return kept, rejected
 
 
-# Mostly usable sales, each field now and then of another kind, broken, or absent: the
-# column-at-a-time parser must set aside exactly the records (and reasons) the plain rule does.
+# Mostly usable sales, each field now and then of another kind, broken, or absent; and
+# pages of plain sales (converted a column at a time), now and then with one bad value:
+# the page parser must keep and set aside exactly what the rule above does.
 odd_ids = st.integers(min_value=-(2**70), max_value=2**70) | st.sampled_from(["7", " ", "", "x" * 129, True, None, 1.5])
 odd_dates = st.sampled_from(
     ["2026-07-01 10:15:00", "2026-07-01T10:59:59.999Z", "2026-07-01 11:00:00", "2026-07-01T11:30:00+01:00",
@@ -228,8 +229,20 @@ near_sales = st.fixed_dictionaries(
 ).map(lambda sale: {field: value for field, value in sale.items() if value is not _ABSENT})
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(near_sales | st.sampled_from(["not an object", 3, None]), max_size=30), st.integers(0, 2**40))
+plain_sales = st.fixed_dictionaries(
+    {
+        "transaction_id": st.integers(-(2**64), 2**64),  # beyond 64 bits: not for Arrow's cast
+        "transaction_date": st.sampled_from(["2026-07-01 10:30:00", "2026-07-01T10:00:00+00:00", "2026-07-01 11:30:00"]),
+        "transaction_amount": st.sampled_from([9.99, 10, 10.0, "4.50", "4.5", 0.001]),
+        "item_id": st.integers(0, 50),
+        "camera_id": st.integers(0, 50),
+    }
+)
+pages = st.lists(near_sales | st.sampled_from(["not an object", 3, None]), max_size=30) | st.lists(plain_sales, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pages, st.integers(0, 2**40))
 def test_the_page_is_parsed_as_one_record_at_a_time_would(page, first_seq):
     batch, rejected = parse_transaction_page(
         page, first_seq=first_seq, window_start_ms=HOUR_START_MS, window_end_ms=HOUR_END_MS, local_zone=LONDON

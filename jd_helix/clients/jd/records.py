@@ -267,110 +267,117 @@ def parse_transaction_page(
     occurrence of a repeated transaction_id. A sale outside the window asked for is set
     aside: it belongs to another hour, and that hour's run will fetch it.
 
-    The page is parsed a field at a time, not a record at a time: a column of plain
-    integer ids converts in one Arrow cast, and a busy page repeats each second's date text
-    and each item's price many times, so each distinct value is parsed once. A record is
-    set aside for its first field that fails (id, date, amount, item, camera), and for
-    being outside the window only when every field parses.
+    A plain page (every record an object, every id an integer, every date text and every
+    amount a number or text, all of which parse and fall in the window: a clean API's every
+    page) converts a column at a time, each distinct date text and amount parsed once and
+    the ids cast by Arrow; any other page goes one record at a time, to the same result.
     """
-    errors: dict[int, RecordError] = {}  # offset in the page -> why that record is set aside
-    rows = records
-    if set(map(type, records)) - {dict}:
-        rows = [record if type(record) is dict else {} for record in records]
-        for offset, record in enumerate(records):
-            if type(record) is not dict:
-                errors[offset] = RecordError("record", "not a JSON object")
-    ids = _id_column(rows, "transaction_id", errors)
-    times = _memoised_column(
-        rows, "transaction_date", lambda r: parse_instant_ms(r, "transaction_date", local_zone), (str,), errors
-    )
-    cents = _memoised_column(
-        rows, "transaction_amount", lambda r: parse_amount_cents(r, "transaction_amount"), _AMOUNT_KINDS, errors
-    )
-    items = _id_column(rows, "item_id", errors)
-    cameras = _id_column(rows, "camera_id", errors)
-    if times and not window_start_ms <= min(times) <= max(times) < window_end_ms:
-        outside = RecordError("transaction_date", "outside the requested window")
-        for offset, time_ms in enumerate(times):
+    batch = _plain_page(records, first_seq, window_start_ms, window_end_ms, local_zone)
+    if batch is not None:
+        return batch, []
+    seqs: list[int] = []
+    ids: list[str] = []
+    times: list[int] = []
+    cents: list[int] = []
+    items: list[str] = []
+    cameras: list[str] = []
+    rejected: list[Rejection] = []
+    # A busy page repeats each second's date text and each item's price many times:
+    # parse each distinct value once. Only successful parses are remembered.
+    instants: dict[Any, int] = {}  # by the raw value; only text gets here
+    amounts: dict[tuple[type, Any], int] = {}
+    for offset, record in enumerate(records):
+        if not isinstance(record, dict):
+            rejected.append(Rejection(TRANSACTIONS_ENDPOINT, record, "record", "not a JSON object"))
+            continue
+        try:
+            transaction_id = _fast_id(record, "transaction_id")
+            text = record.get("transaction_date")
+            time_ms = instants.get(text) if type(text) is str else None
+            if time_ms is None:
+                time_ms = parse_instant_ms(record, "transaction_date", local_zone)
+                instants[text] = time_ms
+            value = record.get("transaction_amount")
+            kind = type(value)
+            amount_cents = amounts.get((kind, value)) if kind in _AMOUNT_KINDS else None
+            if amount_cents is None:
+                amount_cents = parse_amount_cents(record, "transaction_amount")
+                amounts[(kind, value)] = amount_cents
+            item_id = _fast_id(record, "item_id")
+            camera_id = _fast_id(record, "camera_id")
             if not window_start_ms <= time_ms < window_end_ms:
-                errors.setdefault(offset, outside)  # a failing date's placeholder keeps its own error
+                raise RecordError("transaction_date", "outside the requested window")
+        except RecordError as error:
+            rejected.append(Rejection(TRANSACTIONS_ENDPOINT, record, error.field, error.reason))
+            continue
+        seqs.append(first_seq + offset)
+        ids.append(transaction_id)
+        times.append(time_ms)
+        cents.append(amount_cents)
+        items.append(item_id)
+        cameras.append(camera_id)
     batch = pa.RecordBatch.from_arrays(
         [
-            pa.array(np.arange(first_seq, first_seq + len(records), dtype=np.int64)),
-            ids,
+            pa.array(seqs, pa.int64()),
+            pa.array(ids, pa.string()),
             pa.array(times, pa.int64()),
             pa.array(cents, pa.int64()),
-            items,
-            cameras,
+            pa.array(items, pa.string()),
+            pa.array(cameras, pa.string()),
         ],
         schema=TRANSACTION_SCHEMA,
     )
-    if not errors:
-        return batch, []
-    batch = batch.filter(pa.array([offset not in errors for offset in range(len(records))]))
-    rejected = [
-        Rejection(TRANSACTIONS_ENDPOINT, records[offset], error.field, error.reason)
-        for offset, error in sorted(errors.items())
-    ]
     return batch, rejected
 
 
 _AMOUNT_KINDS = (float, int, str)
 
 
-def _id_column(rows: list[dict], field: str, errors: dict[int, RecordError]) -> pa.Array:
-    """`parse_id` of every row, as text; a failing row gets a placeholder and its error."""
-    values = [row.get(field) for row in rows]
-    if set(map(type, values)) == {int}:  # the usual page: one cast, no Python per value
-        try:
-            return pa.array(values, pa.int64()).cast(pa.string())
-        except OverflowError:  # beyond 64 bits: still an id, as text
-            pass
-    texts: list[str] = []
-    for offset, value in enumerate(values):
-        if type(value) is str and value.strip() and len(value) <= MAX_ID_LENGTH:
-            texts.append(value)
-            continue
-        try:
-            texts.append(parse_id(rows[offset], field))
-        except RecordError as error:
-            errors.setdefault(offset, error)
-            texts.append("")
-    return pa.array(texts, pa.string())
+def _fast_id(record: dict, field: str) -> str:
+    """parse_id, with a shortcut for the common case of a plain integer id."""
+    value = record.get(field)
+    if type(value) is int:
+        text = str(value)
+        if len(text) <= MAX_ID_LENGTH:
+            return text
+    return parse_id(record, field)
 
 
-def _memoised_column(
-    rows: list[dict], field: str, parse: Callable[[dict], int], kinds: tuple[type, ...], errors: dict[int, RecordError]
-) -> list[int]:
-    """`parse` of every row, each distinct value of a kind in `kinds` parsed once (equal
-    values parse alike: 5 and 5.0 are the same amount); a failing row gets 0 and its error."""
-    values = [row.get(field) for row in rows]
-    parsed: dict[Any, int | RecordError] = {}
-    if set(map(type, values)) <= set(kinds):  # every value memoisable: no Python per row
-        for value in set(values):
-            parsed[value] = _parse_or_error(parse, {field: value})
-        column: list[Any] = [parsed[value] for value in values]
-        if all(type(result) is int for result in parsed.values()):
-            return column
-    else:
-        column = []
-        for offset, value in enumerate(values):
-            if type(value) in kinds:
-                result = parsed.get(value)
-                if result is None:
-                    result = parsed[value] = _parse_or_error(parse, {field: value})
-            else:  # None (absent or null: the record tells which), or a kind never repeated
-                result = _parse_or_error(parse, rows[offset])
-            column.append(result)
-    for offset, result in enumerate(column):
-        if type(result) is RecordError:
-            errors.setdefault(offset, result)
-            column[offset] = 0
-    return column
+_ID_FIELDS = ("transaction_id", "item_id", "camera_id")
 
 
-def _parse_or_error(parse: Callable[[dict], int], record: dict) -> int | RecordError:
+def _plain_page(
+    records: list, first_seq: int, window_start_ms: int, window_end_ms: int, local_zone: ZoneInfo
+) -> pa.RecordBatch | None:
+    """The page as a batch if it is plain (see parse_transaction_page), else None."""
+    if set(map(type, records)) != {dict}:
+        return None
+    ids = {}
+    for field in _ID_FIELDS:  # field by field, so that an odd page is given up early
+        ids[field] = [record.get(field) for record in records]
+        if set(map(type, ids[field])) != {int}:
+            return None
+    dates = [record.get("transaction_date") for record in records]
+    amounts = [record.get("transaction_amount") for record in records]
+    if set(map(type, dates)) != {str} or not set(map(type, amounts)) <= set(_AMOUNT_KINDS):
+        return None
     try:
-        return parse(record)
-    except RecordError as error:
-        return error
+        instants = {text: parse_instant_ms({"d": text}, "d", local_zone) for text in set(dates)}
+        # Equal numbers are equal amounts (5 and 5.0), so a value is a key whatever its kind.
+        cents = {value: parse_amount_cents({"a": value}, "a") for value in set(amounts)}
+        id_texts = {field: pa.array(values, pa.int64()).cast(pa.string()) for field, values in ids.items()}
+    except (RecordError, OverflowError):  # a bad value, or an id beyond 64 bits: one by one
+        return None
+    if not all(window_start_ms <= time_ms < window_end_ms for time_ms in instants.values()):
+        return None
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(np.arange(first_seq, first_seq + len(records), dtype=np.int64)),
+            id_texts["transaction_id"],
+            pa.array([instants[text] for text in dates], pa.int64()),
+            pa.array([cents[value] for value in amounts], pa.int64()),
+            id_texts["item_id"],
+            id_texts["camera_id"],
+        ],
+        schema=TRANSACTION_SCHEMA,
+    )
