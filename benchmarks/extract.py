@@ -23,9 +23,11 @@ its own, one after the other, against the same hour:
              X-API-Key header, declared column types, max_table_nesting=0) into DuckDB
              with the parquet loader file format and normalize workers = cores.
 
-Rows/s = sales in the hour / wall time of the contender's work (imports excluded; the
-run's own setup — Dagster's ephemeral instance, dlt's pipeline — included). The
-jd_helix child also reports its peak RSS (ru_maxrss) and the RSS after imports.
+Rows/s = sales in the hour / wall time of the contender's work: imports excluded, and
+for Dagster the run alone, its instance created before the clock starts (as a run worker
+has it; dlt's pipeline object is made before its clock too). The instance's creation is
+timed apart and shown, with the cold total and the ratio it gives. The jd_helix child
+also reports its peak RSS (ru_maxrss) and the RSS after imports.
 
 Run:  python benchmarks/extract.py [--sales 100000 --sales 1000000]
           [--only raw,dagster_empty,jd_helix,jd_helix_c1,dlt] [--baseline-tree DIR]
@@ -100,9 +102,12 @@ def child_dagster_empty(base_url: str, api_key: str) -> dict:
 
 
 def _materialize_timed(asset, resources: dict):
-    """dg.materialize of the hour, timed whole ("seconds", as before) and split into Dagster's
-    ephemeral instance (its first creation in a process imports the storage layer:
-    SQLAlchemy, Alembic) and the run itself ("run_s")."""
+    """dg.materialize of the hour with Dagster's ephemeral instance created first and timed
+    apart ("instance_s": its first creation in a process imports the storage layer,
+    SQLAlchemy and Alembic). "seconds" is the run alone: in production the run worker
+    (`dagster api execute_run`) has loaded its instance before the run starts, so that cost
+    is the worker's, not the run's (dlt's pipeline object is likewise made before its clock
+    starts). "with_instance_s" is both, the cold `dg.materialize` figure."""
     import dagster as dg
 
     t0 = time.perf_counter()
@@ -110,7 +115,7 @@ def _materialize_timed(asset, resources: dict):
         t1 = time.perf_counter()
         result = dg.materialize([asset], resources=resources, partition_key=HOUR_KEY, instance=instance)
         run_s = time.perf_counter() - t1
-    return result, {"seconds": time.perf_counter() - t0, "instance_s": t1 - t0, "run_s": run_s}
+    return result, {"seconds": run_s, "instance_s": t1 - t0, "with_instance_s": t1 - t0 + run_s}
 
 
 def child_jd_helix(base_url: str, api_key: str, concurrency: int, profile: str | None, tree: str | None) -> dict:
@@ -266,8 +271,8 @@ def bench_size(n: int, only: list[str], profile_dir: str | None, latency_ms: flo
             if name != "dagster_empty" and r["rows"] != n:
                 print(f"  !! {name} loaded {r['rows']:,} rows, expected {n:,}")
             line = f"  {name:<17} {r['seconds']:7.2f} s  {n / r['seconds']:>10,.0f} rows/s"
-            if "run_s" in r:
-                line += f"  [Dagster instance {r['instance_s']:.2f} s + run {r['run_s']:.2f} s]"
+            if "instance_s" in r:
+                line += f"  [+ Dagster instance {r['instance_s']:.2f} s = {r['with_instance_s']:.2f} s cold]"
             if name.startswith("jd_helix"):
                 write = f", warehouse write {r['write_s']:.2f} s" if r.get("write_s") is not None else ""
                 line += (f"  (fetch {r['fetch_s']:.2f} s, asset body {r['asset_s']:.2f} s{write}; "
@@ -327,7 +332,8 @@ def summarise_size(res: dict[str, dict]) -> None:
         parts = []
         if "raw" in res:
             r = seconds["raw"] / seconds[jd]
-            parts.append(f"{jd} / raw = {r:.2f}x (target >= 0.9x: {'met' if r >= 0.9 else 'MISSED'}); "
+            parts.append(f"{jd} / raw = {r:.2f}x (target >= 0.9x: {'met' if r >= 0.9 else 'MISSED'}; "
+                         f"cold, with the instance: {seconds['raw'] / res[jd]['with_instance_s']:.2f}x); "
                          f"fetch phase alone / raw = {seconds['raw'] / res[jd]['fetch_s']:.2f}x")
         if "dlt" in res:
             r = seconds["dlt"] / seconds[jd]
@@ -343,7 +349,7 @@ def summarise_size(res: dict[str, dict]) -> None:
             line += f" (warehouse write {res[jd]['write_s']:.2f} s)"
         line += f" + outside the asset body {seconds[jd] - res[jd]['asset_s']:.2f} s"
         if "dagster_empty" in res:
-            line += f" (an empty asset's whole materialization: {seconds['dagster_empty']:.2f} s)"
+            line += f" (an empty asset's whole run: {seconds['dagster_empty']:.2f} s)"
         print(line)
 
 
