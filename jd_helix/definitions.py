@@ -62,7 +62,9 @@ def build_resources() -> dict:
             **_from_env(base_url="JD_API_BASE_URL", api_key="JD_API_KEY", timezone="JD_API_TIMEZONE")
         ),
         "verkada": VerkadaResource(
-            **_from_env(base_url="VERKADA_API_BASE_URL", api_key="VERKADA_API_KEY")
+            **_from_env(base_url="VERKADA_API_BASE_URL", api_key="VERKADA_API_KEY"),
+            # Every run's process counts the org's requests here, beside the warehouse.
+            rate_limit_file=f"{database_path()}.verkada-requests.sqlite",
         ),
         "warehouse": WarehouseResource(database=database_path()),
         "helix_settings": HelixSettings(**_from_env(event_type_name="JD_HELIX_EVENT_TYPE")),

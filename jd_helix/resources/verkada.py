@@ -41,6 +41,11 @@ class VerkadaResource(dg.ConfigurableResource):
     requests_per_5s: Optional[int] = Field(default=25, description="org limit per 5 s window (None: no limit)")
     requests_per_minute: Optional[int] = Field(default=300, description="org limit per minute (None: no limit)")
     rate_limit_margin_ms: int = Field(default=300, description="added to each window to absorb network jitter")
+    rate_limit_file: Optional[str] = Field(
+        default=None,
+        description="SQLite file in which every process of this host counts its requests to this org, so that "
+        "the limit holds across processes (the project's definitions: beside the warehouse); None: this process only",
+    )
     batch_size: int = Field(
         default=MAX_BATCH_ITEMS, description=f"events per Helix batch job (at most {MAX_BATCH_ITEMS})"
     )
@@ -78,6 +83,7 @@ class VerkadaResource(dg.ConfigurableResource):
                 requests_per_5s=self.requests_per_5s,
                 requests_per_minute=self.requests_per_minute,
                 margin_ms=self.rate_limit_margin_ms,
+                shared_file=self.rate_limit_file,
             ),
             batch_size=self.batch_size,
             token_renew_margin_s=self.token_renew_margin_s,

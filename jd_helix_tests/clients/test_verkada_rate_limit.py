@@ -131,3 +131,35 @@ def test_one_limiter_per_base_url() -> None:
     c = shared_limiter("http://127.0.0.1:2/verkada")
     assert a is b and a is not c
     reset_shared_limiters()
+
+
+def test_a_new_process_counts_the_requests_an_ended_one_sent_into_the_same_window(tmp_path) -> None:
+    """Two limiters on one shared file stand for two run processes, one after the other:
+    the second must wait out the first one's last window instead of sending a whole window
+    on top of it (what a posting run starting the moment the previous one ended did)."""
+    shared = RateLimitSettings(25, 300, shared_file=str(tmp_path / "verkada-requests.sqlite"))
+    clock = FakeClock()
+    ended = VerkadaRateLimiter(shared, org="https://api.verkada.com", clock=clock.now, sleep=clock.sleep)
+    sent = []
+    for _ in range(24):
+        ended.acquire()
+        sent.append(clock.ms)
+    clock.ms += 1_000
+
+    starting = VerkadaRateLimiter(shared, org="https://api.verkada.com", clock=clock.now, sleep=clock.sleep)
+    for _ in range(24):
+        starting.acquire()
+        sent.append(clock.ms)
+
+    assert sent[24] >= sent[0] + 5_300  # the first window of the new process waited for the old one's
+    assert _max_in_window(sent, 5_000) <= 24 and _max_in_window(sent, 5_300) <= 24
+
+
+def test_each_organisation_is_counted_apart_in_a_shared_file(tmp_path) -> None:
+    shared = RateLimitSettings(25, 300, shared_file=str(tmp_path / "verkada-requests.sqlite"))
+    clock = FakeClock()
+    for org in ("https://api.verkada.com", "https://api.eu.verkada.com"):
+        limiter = VerkadaRateLimiter(shared, org=org, clock=clock.now, sleep=clock.sleep)
+        for _ in range(24):
+            limiter.acquire()
+    assert clock.ms == 1_000_000  # 24 each, and neither waited for the other's

@@ -26,20 +26,31 @@ How it works
 * :func:`shared_limiter` keeps one limiter per base URL (one org per base URL and key in
   this project) in a module-level registry.
 
-Scope: one process. Dagster steps in other processes have their own limiters, so the
-project runs posting steps one at a time (the Dagster concurrency pool ``verkada_helix``).
+Scope: one process, or every process of a host that names the same ``shared_file``.
+Dagster runs each step's run in a process of its own. The project runs posting steps one
+at a time (the Dagster concurrency pool ``verkada_helix``), but one posting run can start
+the moment the previous one ends: with only its own memory, the new process would send a
+whole window of requests on top of the previous process's last window (two 429s in a
+720-hour backfill once Dagster stored each run's materializations in one batch). With
+``shared_file`` the counts live in pyrate-limiter's ``SQLiteBucket`` in that file, under
+its file lock, stamped with the wall clock (the one clock every process reads alike):
+each process counts every process's requests, and ``verkada_cameras`` (another process,
+outside the pool) is counted too. The project's definitions put the file beside the
+warehouse, on the same disk the posting runs write.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from pyrate_limiter import InMemoryBucket, Rate, RateItem
+from pyrate_limiter import AbstractBucket, InMemoryBucket, Rate, RateItem, SQLiteBucket
 from pyrate_limiter.clocks import MonotonicClock
 
 log = logging.getLogger(__name__)
@@ -55,6 +66,7 @@ class RateLimitSettings:
     requests_per_minute: Optional[int] = 300
     limit_margin: int = 1
     margin_ms: int = 300
+    shared_file: Optional[str] = None  # a SQLite file the processes of this host count in together
 
     def rates(self) -> list[Rate]:
         """The pyrate-limiter rates to enforce, margins applied.
@@ -89,21 +101,23 @@ class RateLimitSettings:
 class VerkadaRateLimiter:
     """Blocking, thread-safe limiter: call :meth:`acquire` before every HTTP attempt.
 
-    ``clock`` returns milliseconds (monotonic); ``sleep`` takes seconds. Both can be
-    replaced by fakes in tests.
+    ``clock`` returns milliseconds (monotonic, or the wall clock when the counts are shared
+    in ``settings.shared_file``, kept apart per ``org``); ``sleep`` takes seconds. Both can
+    be replaced by fakes in tests.
     """
 
     def __init__(
         self,
         settings: RateLimitSettings = RateLimitSettings(),
         *,
+        org: str = "",
         clock: Optional[Callable[[], int]] = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self._rates = settings.rates()
-        self._bucket = InMemoryBucket(self._rates) if self._rates else None
-        self._clock = clock or MonotonicClock().now
+        self._bucket = _bucket(self._rates, settings.shared_file, org) if self._rates else None
+        self._clock = clock or (_wall_clock_ms if settings.shared_file else MonotonicClock().now)
         self._sleep = sleep
         self._lock = threading.Lock()
         self._paused_until_ms = 0
@@ -150,6 +164,18 @@ class VerkadaRateLimiter:
         return f"VerkadaRateLimiter({self._rates})"
 
 
+def _bucket(rates: list[Rate], shared_file: Optional[str], org: str) -> AbstractBucket:
+    if shared_file is None:
+        return InMemoryBucket(rates)
+    Path(shared_file).parent.mkdir(parents=True, exist_ok=True)
+    table = "verkada_requests_" + hashlib.sha256(org.encode()).hexdigest()[:16]
+    return SQLiteBucket.init_from_file(rates, table=table, db_path=shared_file, use_file_lock=True)
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 _registry: dict[str, VerkadaRateLimiter] = {}
 _registry_lock = threading.Lock()
 
@@ -170,7 +196,7 @@ def shared_limiter(base_url: str, settings: RateLimitSettings = RateLimitSetting
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            limiter = _registry[key] = VerkadaRateLimiter(settings)
+            limiter = _registry[key] = VerkadaRateLimiter(settings, org=key)
         elif limiter.settings != settings:
             log.warning(
                 "Verkada rate limiter for %s already exists with %s; ignoring %s",
