@@ -155,6 +155,12 @@ def test_helm_gives_the_user_deployment_every_variable_and_the_keys_from_a_secre
     assert USER_DEPLOYMENT["includeConfigInLaunchedRuns"]["enabled"] is True
 
 
+def test_run_workers_store_a_ranged_runs_materializations_in_batches_in_both_deployments():
+    batch_size = compose_environment("code-location")["DAGSTER_EVENT_BATCH_SIZE"]
+    assert int(batch_size) >= 168, "a week of hours (the largest run) in one batch"
+    assert helm_env()["DAGSTER_EVENT_BATCH_SIZE"]["value"] == batch_size
+
+
 def test_helm_runs_pods_with_run_monitoring_and_the_duckdb_volume_on_one_node():
     assert HELM["runLauncher"]["type"] == "K8sRunLauncher"
     assert HELM["dagsterDaemon"]["runMonitoring"]["enabled"] is True

@@ -107,6 +107,7 @@ class Topology:
             "DAGSTER_HOME": str(self.home),
             "JD_HELIX_CODE_SERVER_HOST": "127.0.0.1",
             "JD_HELIX_CODE_SERVER_PORT": str(self.code_port),
+            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as deploy/ sets it
         }
         self.code_env = {**self.instance_env, **code_env}
         self.processes: list[Process] = []
