@@ -64,7 +64,7 @@ def valid_transactions(context: dg.AssetCheckExecutionContext, warehouse: Wareho
     yield from results_per_hour(context, reading(warehouse, _transactions_by_hour))
 
 
-def _transactions_by_hour(conn, window: HourWindow) -> dict[datetime, list[dg.AssetCheckResult]]:
+def _transactions_by_hour(conn, window: HourWindow) -> HourlyResults:
     figures = _by_hour(
         conn,
         window,
@@ -124,7 +124,7 @@ def unmapped_share_below_threshold(
     yield from results_per_hour(context, reading(warehouse, lambda conn, window: _unmapped_by_hour(conn, window, threshold)))
 
 
-def _unmapped_by_hour(conn, window: HourWindow, threshold: float) -> dict[datetime, list[dg.AssetCheckResult]]:
+def _unmapped_by_hour(conn, window: HourWindow, threshold: float) -> HourlyResults:
     figures = _by_hour(
         conn,
         window,
@@ -183,7 +183,7 @@ WHERE e.sale_hour >= $start AND e.sale_hour < $end GROUP BY e.sale_hour
 """
 
 
-def _ledger_by_hour(conn, window: HourWindow, max_attempts: int) -> dict[datetime, list[dg.AssetCheckResult]]:
+def _ledger_by_hour(conn, window: HourWindow, max_attempts: int) -> HourlyResults:
     figures = _by_hour(
         conn,
         window,
