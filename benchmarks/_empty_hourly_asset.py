@@ -3,7 +3,7 @@ costs in Dagster alone (extract.py's `dagster_empty`). Import after JD_HELIX_STA
 
 import dagster as dg
 
-from jd_helix.assets.asset_defaults import hourly_asset
+from jd_helix.lib.asset_defaults import hourly_asset
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.warehouse import WarehouseResource
 

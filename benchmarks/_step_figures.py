@@ -8,7 +8,7 @@ def step_figures(result: Any, asset_name: str) -> dict[str, Any]:
     "run/" prefix. The node may also materialize jd_rejected_records (the records it set aside)."""
     import dagster as dg
 
-    from jd_helix.assets.hourly_table import RUN_PREFIX
+    from jd_helix.lib.hourly_table import RUN_PREFIX
 
     materialization = next(
         m for m in result.asset_materializations_for_node(asset_name) if m.asset_key == dg.AssetKey(asset_name)

@@ -126,7 +126,7 @@ def child_jd_helix(base_url: str, api_key: str, concurrency: int, profile: str |
     import duckdb
 
     import jd_helix
-    from jd_helix.assets.sales import jd_transactions
+    from jd_helix.defs.hourly_sales.transactions import jd_transactions
     from jd_helix.resources.jd_api import JdApiResource
     from jd_helix.resources.warehouse import WarehouseResource
 

@@ -51,10 +51,10 @@ def child(args: argparse.Namespace) -> None:
     import dagster as dg
     import duckdb
 
-    from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
-    from jd_helix.assets.events import transaction_camera_events
-    from jd_helix.assets.helix import helix_event_type, helix_events
-    from jd_helix.assets.sales import jd_transactions
+    from jd_helix.defs.helix.assets import helix_event_type, helix_events
+    from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+    from jd_helix.defs.hourly_sales.transactions import jd_transactions
+    from jd_helix.defs.reference_data.assets import jd_dimension_assets, verkada_cameras
     from jd_helix.resources.helix_settings import HelixSettings
     from jd_helix.resources.jd_api import JdApiResource
     from jd_helix.resources.verkada import VerkadaResource

@@ -29,7 +29,7 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from jd_helix.pools.worker import WORKER_TAG, this_worker  # noqa: E402
+from jd_helix.lib.pools.worker import WORKER_TAG, this_worker  # noqa: E402
 
 POOL = "verkada_helix"
 JOBS = ["dagster_in_process", "jd_helix_executor"]

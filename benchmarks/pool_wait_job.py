@@ -3,7 +3,7 @@ in_process executor (the baseline), one on the project's executor."""
 
 import dagster as dg
 
-from jd_helix.pools.executor import pool_aware_in_process_executor
+from jd_helix.lib.pools.executor import pool_aware_in_process_executor
 
 
 @dg.op(pool="verkada_helix")

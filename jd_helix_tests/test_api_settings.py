@@ -11,11 +11,11 @@ import sys
 import dagster as dg
 import pytest
 
-from jd_helix.api_settings import API_SETTINGS, HalfConfiguredError, check_api_settings
-from jd_helix.assets.sales import jd_transactions
-from jd_helix.partitions import partition_key
+from jd_helix.defs.hourly_sales.transactions import jd_transactions
+from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
+from jd_helix.resources.upstream_api_settings import API_SETTINGS, HalfConfiguredError, check_api_settings
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix_tests.e2e.harness import DIMENSION_ASSETS, recent_hours
@@ -86,7 +86,7 @@ def test_with_no_settings_at_all_the_first_step_fails_naming_the_setting(tmp_pat
 
 
 def test_make_run_points_all_four_settings_at_the_sandbox_only_when_none_is_given():
-    from jd_helix.dev import choose_apis
+    from jd_helix.cli.dev import choose_apis
 
     chosen = choose_apis({})
     assert chosen is not None and set(chosen) == set(API_SETTINGS)

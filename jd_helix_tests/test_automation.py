@@ -5,8 +5,10 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from jd_helix.automation import helix_retry_sensor, hourly_sales_schedule, rejoin_unmapped_sensor, retry_due
-from jd_helix.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from jd_helix.defs.helix.remap import rejoin_unmapped_sensor
+from jd_helix.defs.helix.retry import helix_retry_sensor, retry_due
+from jd_helix.defs.hourly_sales.schedule import hourly_sales_schedule
+from jd_helix.lib.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource
@@ -117,7 +119,7 @@ def test_the_sensors_skip_quietly_when_there_is_no_warehouse_yet(tmp_path):
 
 
 def test_the_deployed_schedule_reads_its_look_back_from_the_resource_fed_by_the_environment(monkeypatch):
-    from jd_helix.definitions import build_resources
+    from jd_helix.resources.from_environment import build_resources
 
     monkeypatch.setenv("JD_HELIX_LOOKBACK_HOURS", "5")
     monkeypatch.setenv("JD_HELIX_MAX_UNMAPPED_SHARE", "0.25")
@@ -132,7 +134,7 @@ def test_the_deployed_schedule_reads_its_look_back_from_the_resource_fed_by_the_
 
 
 def test_a_share_that_is_not_a_number_names_the_setting(monkeypatch):
-    from jd_helix.definitions import build_resources
+    from jd_helix.resources.from_environment import build_resources
 
     monkeypatch.setenv("JD_HELIX_MAX_UNMAPPED_SHARE", "ten percent")
     with pytest.raises(ValueError, match="JD_HELIX_MAX_UNMAPPED_SHARE='ten percent' is not a number"):

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from jd_helix.catch_up import HOURLY_CHAIN
 from jd_helix.definitions import defs
-from jd_helix.hourly_check_results import latest_materializations
-from jd_helix.partitions import partition_key
+from jd_helix.lib.catch_up import HOURLY_CHAIN
+from jd_helix.lib.hourly_check_results import latest_materializations
+from jd_helix.lib.partitions import partition_key
 
 DOWNSTREAM = ["transaction_camera_events", "helix_events", "store_sales"]
 REFERENCE = ["jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type"]

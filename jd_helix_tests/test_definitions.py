@@ -78,7 +78,7 @@ def test_downstream_hours_are_caught_up_by_automation():
 def test_partitions_start_a_few_days_back_unless_pinned():
     from datetime import datetime, timezone
 
-    from jd_helix.partitions import first_hour
+    from jd_helix.lib.partitions import first_hour
 
     now = datetime(2026, 11, 28, 20, 30, tzinfo=timezone.utc)
     assert first_hour({}, now) == "2026-11-26-00:00"
@@ -87,7 +87,7 @@ def test_partitions_start_a_few_days_back_unless_pinned():
 
 
 def test_secrets_are_passed_as_env_vars_so_the_ui_shows_names_not_values(monkeypatch):
-    from jd_helix.definitions import build_resources
+    from jd_helix.resources.from_environment import build_resources
 
     monkeypatch.setenv("JD_API_BASE_URL", "https://jd.example.com")
     monkeypatch.setenv("JD_API_KEY", "jd-secret-value")
@@ -100,7 +100,7 @@ def test_secrets_are_passed_as_env_vars_so_the_ui_shows_names_not_values(monkeyp
 
 
 def test_with_no_api_settings_the_resources_point_nowhere(monkeypatch):
-    from jd_helix.definitions import build_resources
+    from jd_helix.resources.from_environment import build_resources
 
     for variable in ("JD_API_BASE_URL", "JD_API_KEY", "VERKADA_API_BASE_URL", "VERKADA_API_KEY"):
         monkeypatch.delenv(variable, raising=False)
@@ -119,21 +119,21 @@ def test_every_asset_links_to_the_file_that_defines_it():
         references = graph.get(dg.AssetKey(key)).metadata["dagster/code_references"].code_references
         paths = [r.file_path for r in references if isinstance(r, dg.LocalFileCodeReference)]
         assert paths and all(p.startswith(package) for p in paths), (key, references)
-        # Not the decorator's file (assets/failures.py) that wraps most bodies.
+        # Not the decorator's file (lib/failures.py) that wraps most bodies.
         assert not any(p.endswith("failures.py") for p in paths), (key, references)
 
 
 def test_an_asset_links_to_the_line_of_its_body():
     import inspect
 
-    from jd_helix.assets.sales import jd_transactions
+    from jd_helix.defs.hourly_sales.transactions import jd_transactions
 
     (reference,) = defs.resolve_asset_graph().get(dg.AssetKey("jd_transactions")).metadata[
         "dagster/code_references"
     ].code_references
     body = inspect.unwrap(jd_transactions.op.compute_fn.decorated_fn)
     assert (reference.file_path, reference.line_number) == (inspect.getsourcefile(body), inspect.getsourcelines(body)[1])
-    assert reference.file_path.endswith("jd_helix/assets/sales.py")
+    assert reference.file_path.endswith("jd_helix/defs/hourly_sales/transactions.py")
 
 
 def test_helix_events_carries_a_freshness_policy_beside_its_freshness_check():
@@ -162,7 +162,7 @@ def test_pytest_silences_exactly_what_the_code_location_silences():
     import tomllib
     from pathlib import Path
 
-    from jd_helix.dagster_warnings import DELIBERATE
+    from jd_helix.lib.dagster_warnings import DELIBERATE
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     ignored = pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"]

@@ -2,7 +2,7 @@
 
 import gc
 
-from jd_helix.frozen_heap import frozen_heap
+from jd_helix.domain.frozen_heap import frozen_heap
 
 
 def test_the_heap_is_frozen_inside_the_block_and_handed_back_after() -> None:

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from dagster._core.events import DagsterEventType
 
-from jd_helix.notifications import WEBHOOK_URL_ENV, alert_on_failed_run, alert_on_red_checks, send
-from jd_helix.partitions import partition_key
+from jd_helix.defs.alerts.notifications import WEBHOOK_URL_ENV, alert_on_failed_run, alert_on_red_checks, send
+from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix_tests.e2e.harness import HOURLY_ASSETS, naive, recent_hours, refresh_dimensions, resources_for

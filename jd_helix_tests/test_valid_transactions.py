@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from jd_helix.assets.hourly_table import HourWindow
-from jd_helix.checks import _transactions_by_hour
+from jd_helix.defs.hourly_sales.checks import _transactions_by_hour
+from jd_helix.lib.hourly_table import HourWindow
 
 CLEAN, BROKEN, EMPTY = datetime(2026, 11, 28, 10), datetime(2026, 11, 28, 11), datetime(2026, 11, 28, 12)
 

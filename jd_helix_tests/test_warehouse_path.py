@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from jd_helix.api_settings import API_SETTINGS
+from jd_helix.resources.upstream_api_settings import API_SETTINGS
 
 PRINT_PATHS = (
     "import json, jd_helix, jd_helix.definitions as d; "

@@ -1,6 +1,6 @@
 """Where the built-in sandbox listens when nobody says otherwise, and the keys it accepts.
 
-`make run` (jd_helix/dev.py) starts the sandbox here and points the four API settings at
+`make run` (jd_helix/cli/dev.py) starts the sandbox here and points the four API settings at
 it when none of them is given; the pipeline itself never falls back to them.
 """
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 
-from jd_helix.cli import main
+from jd_helix.cli.main import main
 from jd_helix_tests.api.conftest import GOOD_KEY, KEYS
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from jd_helix.assets.events import transaction_camera_events
-from jd_helix.assets.sales import jd_transactions
-from jd_helix.partitions import partition_key
+from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.defs.hourly_sales.transactions import jd_transactions
+from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import (

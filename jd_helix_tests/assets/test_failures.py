@@ -4,8 +4,8 @@ import dagster as dg
 import pytest
 import requests
 
-from jd_helix.assets.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.definitions import defs
+from jd_helix.lib.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.resources.jd_api import JdApiError, JdAuthError
 
 

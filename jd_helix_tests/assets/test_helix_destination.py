@@ -11,8 +11,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from jd_helix.assets.helix_destination import OtherHelixError, check_destination, record_destination
-from jd_helix.ledger_command import ledger_command
+from jd_helix.cli.ledger import ledger_command
+from jd_helix.defs.helix.destination import OtherHelixError, check_destination, record_destination
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jd_helix.assets import helix_ledger
-from jd_helix.assets.helix_ledger import pin_window, status_counts
-from jd_helix.assets.helix_outbox import Outbox
+from jd_helix.defs.helix import helix_ledger
+from jd_helix.defs.helix.ledger import pin_window, status_counts
+from jd_helix.defs.helix.outbox import Outbox
 from jd_helix.resources.warehouse import SCHEMA, WarehouseResource
 
 NOW = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)

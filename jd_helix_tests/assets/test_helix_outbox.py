@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from jd_helix.assets import helix_outbox
-from jd_helix.assets.helix_outbox import Outbox
+from jd_helix.defs.helix import helix_outbox
+from jd_helix.defs.helix.outbox import Outbox
 from jd_helix.resources.warehouse import WarehouseResource
 
 NOW = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)

@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from jd_helix.assets.metadata import PREVIEW_ROWS, preview, preview_rows
+from jd_helix.lib.metadata import PREVIEW_ROWS, preview, preview_rows
 
 
 def markdown(value: dg.MetadataValue) -> str:

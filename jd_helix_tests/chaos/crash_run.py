@@ -21,7 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from jd_helix.partitions import partition_key  # noqa: F401 - documents the key format
+from jd_helix.lib.partitions import partition_key  # noqa: F401 - documents the key format
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource

@@ -24,13 +24,14 @@ from typing import Any, Callable
 import dagster as dg
 import yaml
 
-from jd_helix.assets.dimensions import jd_dimension_assets, verkada_cameras
-from jd_helix.assets.events import transaction_camera_events
-from jd_helix.assets.helix import helix_event_type, helix_events
-from jd_helix.assets.sales import jd_transactions
-from jd_helix.assets.store_sales import store_sales
-from jd_helix.automation import helix_remap_job, helix_retry_job, helix_retry_sensor
-from jd_helix.partitions import partition_key
+from jd_helix.defs.helix.assets import helix_event_type, helix_events
+from jd_helix.defs.helix.remap import helix_remap_job
+from jd_helix.defs.helix.retry import helix_retry_job, helix_retry_sensor
+from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.defs.hourly_sales.store_sales import store_sales
+from jd_helix.defs.hourly_sales.transactions import jd_transactions
+from jd_helix.defs.reference_data.assets import jd_dimension_assets, verkada_cameras
+from jd_helix.lib.partitions import partition_key
 from jd_helix_tests.e2e.harness import naive, query
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

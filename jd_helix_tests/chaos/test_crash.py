@@ -23,7 +23,7 @@ from typing import Callable
 import dagster as dg
 import pytest
 
-from jd_helix.partitions import partition_key
+from jd_helix.lib.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.chaos.harness import DIMENSION_ASSETS, HOURLY_ASSETS, PROJECT_ROOT
 from jd_helix_tests.e2e.harness import query, recent_hours, resources_for
@@ -160,7 +160,7 @@ def test_a_run_killed_and_run_again_ends_as_an_uninterrupted_run(tmp_path, refer
 def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry_sensor(tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    from jd_helix.automation import helix_retry_sensor
+    from jd_helix.defs.helix.retry import helix_retry_sensor
     from jd_helix.resources.helix_settings import HelixSettings
     from jd_helix.resources.warehouse import WarehouseResource
 

@@ -16,8 +16,8 @@ import pytest
 
 from jd_helix.clients.jd.client import JdAuthError
 from jd_helix.clients.verkada.errors import VerkadaAuthError, VerkadaConfigError
-from jd_helix.definitions import build_resources
-from jd_helix.partitions import partition_key
+from jd_helix.lib.partitions import partition_key
+from jd_helix.resources.from_environment import build_resources
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
@@ -180,7 +180,7 @@ def test_sql_is_built_with_parameters_never_by_pasting_values():
     """Values always travel as bound parameters; the only names pasted into SQL text are
     SQL fragments held in module constants and table names from the code's own table list
     (and `sql`, the text a read helper is handed by its callers)."""
-    from jd_helix.assets.dimensions import DIMENSIONS
+    from jd_helix.defs.reference_data.assets import DIMENSIONS
 
     assert all(re.fullmatch(r"[a-z_]+", table) for table in DIMENSIONS), "table names are plain identifiers"
     offenders = []

@@ -9,7 +9,7 @@ import pytest
 
 from jd_helix.clients.verkada.events import PostOutcome
 from jd_helix.clients.verkada.outcome_reporter import OutcomeReporter
-from jd_helix.helix_status import HelixStatus
+from jd_helix.domain.helix_status import HelixStatus
 
 
 def _batch(*keys: str) -> list[PostOutcome]:

@@ -32,8 +32,8 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import GrpcServerTarget
 
 from benchmarks.dagster_graphql_client import TERMINAL_RUN_STATUSES, step_stats
-from jd_helix.automation import HOURLY_RUN_MINUTE
-from jd_helix.partitions import partition_key
+from jd_helix.defs.hourly_sales.schedule import HOURLY_RUN_MINUTE
+from jd_helix.lib.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.chaos.harness import DIMENSION_ASSETS, check_against_truth
 from jd_helix_tests.deploy.topology import LOCATION, PROJECT_ROOT, Topology, real_now, run_worker_pid

@@ -22,7 +22,7 @@ import pytest
 import requests
 from playwright.sync_api import Locator, Page, sync_playwright
 
-from jd_helix.partitions import partition_key, partition_range_tags
+from jd_helix.lib.partitions import partition_key, partition_range_tags
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import naive, query, refresh_dimensions, resources_for
 from jd_helix_tests.recovery.deployment import (

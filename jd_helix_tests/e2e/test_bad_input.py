@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
-from jd_helix.assets.sales import jd_transactions
-from jd_helix.partitions import partition_key
+from jd_helix.defs.hourly_sales.transactions import jd_transactions
+from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.sandbox import Sandbox, SandboxConfig

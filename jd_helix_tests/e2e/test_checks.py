@@ -4,7 +4,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from jd_helix.partitions import partition_key
+from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import (

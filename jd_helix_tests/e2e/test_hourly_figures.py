@@ -11,10 +11,17 @@ import pytest
 from dagster import AssetRecordsFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from jd_helix.checks import hourly_checks
-from jd_helix.partitions import partition_key
+from jd_helix.lib.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
-from jd_helix_tests.e2e.harness import naive, query, recent_hours, refresh_dimensions, resources_for, run_hours
+from jd_helix_tests.e2e.harness import (
+    HOURLY_CHECKS,
+    naive,
+    query,
+    recent_hours,
+    refresh_dimensions,
+    resources_for,
+    run_hours,
+)
 
 HOURS = recent_hours(24)
 # A fixed number of sale slots per hour (never the wall clock); oddities on, so hours differ
@@ -104,7 +111,7 @@ def test_each_hour_carries_its_own_figures(ranged_run):
 
 def test_each_hour_has_its_own_check_results(ranged_run):
     instance, _, result = ranged_run
-    check_keys = [key for checks in hourly_checks for key in checks.check_keys]
+    check_keys = [key for checks in HOURLY_CHECKS for key in checks.check_keys]
     assert len(check_keys) == 4
     evaluations = result.get_asset_check_evaluations()
     assert all(e.partition is not None for e in evaluations)

@@ -5,10 +5,10 @@ from datetime import timedelta
 import dagster as dg
 import duckdb
 
-from jd_helix.assets.events import transaction_camera_events
-from jd_helix.assets.helix import helix_events
-from jd_helix.assets.store_sales import store_sales
-from jd_helix.automation import rejoin_unmapped_sensor
+from jd_helix.defs.helix.assets import helix_events
+from jd_helix.defs.helix.remap import rejoin_unmapped_sensor
+from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.defs.hourly_sales.store_sales import store_sales
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
 

@@ -12,8 +12,8 @@ import pytest
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from jd_helix.pools.waiting import PoolWaitContext
-from jd_helix.pools.worker import WORKER_TAG, this_worker
+from jd_helix.lib.pools.waiting import PoolWaitContext
+from jd_helix.lib.pools.worker import WORKER_TAG, this_worker
 
 POOL = "verkada_helix"
 
@@ -89,7 +89,7 @@ def test_a_holder_that_is_no_longer_running_is_failed_and_freed(instance, status
 
 
 def test_a_holder_on_another_machine_is_named_once_and_kept(instance, monkeypatch):
-    monkeypatch.setattr("jd_helix.pools.waiting.HOLDER_CHECK_S", 0.0)
+    monkeypatch.setattr("jd_helix.lib.pools.waiting.HOLDER_CHECK_S", 0.0)
     holder = hold(instance, DagsterRunStatus.STARTED, "elsewhere:12:1.00")
     log = Log()
     with waiting(instance, log) as context:

@@ -25,7 +25,7 @@ import time_machine
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, PARTITION_NAME_TAG
 from dagster_graphql import DagsterGraphQLClient
 
-from jd_helix.pools.worker import WORKER_TAG
+from jd_helix.lib.pools.worker import WORKER_TAG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCATION_STATUS = """

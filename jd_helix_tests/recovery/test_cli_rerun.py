@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from jd_helix.partitions import partition_key
-from jd_helix.pools import holders as pool_holders
-from jd_helix.pools.command import free_slots_command
-from jd_helix.pools.worker import WORKER_TAG, Liveness
+from jd_helix.cli.free_slots import free_slots_command
+from jd_helix.lib.partitions import partition_key
+from jd_helix.lib.pools import holders as pool_holders
+from jd_helix.lib.pools.worker import WORKER_TAG, Liveness
 from jd_helix.sandbox import Sandbox
 from jd_helix_tests.e2e.harness import refresh_dimensions, resources_for
 from jd_helix_tests.recovery.deployment import PROJECT_ROOT, api_environment, new_dagster_home, real_hour, wait_for

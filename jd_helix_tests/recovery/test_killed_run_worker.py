@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from dagster import DagsterRunStatus
 
-from jd_helix.partitions import partition_key
+from jd_helix.lib.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import naive, refresh_dimensions, resources_for
 from jd_helix_tests.recovery.deployment import DagsterDev, api_environment, new_dagster_home, real_hour, wait_for

@@ -8,7 +8,7 @@ import sys
 import requests
 from click.testing import CliRunner
 
-from jd_helix.cli import main
+from jd_helix.cli.main import main
 
 
 def test_help_lists_the_sandbox_command():

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from jd_helix.clients.jd.client import JdApiClient
 from jd_helix.clients.jd.records import TRANSACTIONS_ENDPOINT, Rejection, parse_transaction_page
-from jd_helix.time_utils import epoch_ms
+from jd_helix.domain.time_utils import epoch_ms
 
 HOUR = timedelta(hours=1)
 # seq = window index << 32 | position: the last occurrence of an id in a window wins.

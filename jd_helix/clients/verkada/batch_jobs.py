@@ -20,7 +20,7 @@ from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent,
 from jd_helix.clients.verkada.limits import MAX_BATCH_ITEMS
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.clients.verkada.transport import VerkadaTransport
-from jd_helix.helix_status import HelixStatus
+from jd_helix.domain.helix_status import HelixStatus
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from jd_helix.clients.verkada.rate_limit import VerkadaRateLimiter, shared_limit
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 from jd_helix.clients.verkada.single_posts import post_singly
 from jd_helix.clients.verkada.transport import VerkadaTransport
-from jd_helix.helix_status import HelixStatus
+from jd_helix.domain.helix_status import HelixStatus
 
 BATCHES_AHEAD = 2  # batches made ready before the poster takes them (~1,000 events and bodies each)
 

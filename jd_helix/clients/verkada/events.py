@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from jd_helix.helix_status import HelixStatus
+from jd_helix.domain.helix_status import HelixStatus
 
 
 @dataclass(frozen=True)

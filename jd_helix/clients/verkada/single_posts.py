@@ -9,7 +9,7 @@ from jd_helix.clients.verkada.endpoints import EVENT_PATH
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaAuthError, VerkadaError, server_message
 from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent, ReportOutcomes
 from jd_helix.clients.verkada.transport import VerkadaTransport
-from jd_helix.helix_status import HelixStatus
+from jd_helix.domain.helix_status import HelixStatus
 
 
 def post_singly(transport: VerkadaTransport, ready: Iterable[ReadyEvent], report: ReportOutcomes, chunk: int) -> None:

@@ -1,0 +1,1 @@
+"""The `jd-helix` command: one module per subcommand, gathered in main.py."""

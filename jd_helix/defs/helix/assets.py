@@ -1,0 +1,228 @@
+"""Delivery to Verkada Helix: the event type, and the hourly ledger of posted events."""
+
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import orjson
+import pandas as pd
+
+from jd_helix.clients.verkada.client import EnsuredEventType, VerkadaClient
+from jd_helix.clients.verkada.events import PostOutcome
+from jd_helix.defs.helix.destination import check_destination, record_destination
+from jd_helix.defs.helix.ledger import pin_window, record_outcomes
+from jd_helix.defs.helix.outbox import Outbox
+from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.domain.frozen_heap import frozen_heap
+from jd_helix.domain.helix_status import HelixStatus
+from jd_helix.domain.time_utils import naive_utc
+from jd_helix.lib.asset_defaults import OWNERS, VERKADA_HELIX_POOL, hourly_asset
+from jd_helix.lib.catch_up import catch_up_condition
+from jd_helix.lib.failures import TRANSIENT_RETRY, explained_failures
+from jd_helix.lib.hourly_table import HourlyTable, HourWindow, hourly_result
+from jd_helix.lib.partitions import DEADLINE_MINUTE
+from jd_helix.lib.tables import table_metadata
+from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
+from jd_helix.resources.verkada import VerkadaResource
+from jd_helix.resources.warehouse import WarehouseResource
+
+# The catalog's freshness badge: some hour posted in the hour before each :45 deadline
+# (the per-hour verdict is the last_hour_posted_by_deadline check, see freshness.py beside it).
+HELIX_EVENTS_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron=f"{DEADLINE_MINUTE} * * * *", lower_bound_delta=timedelta(hours=1), timezone="UTC"
+)
+
+
+def ensure_on_helix(client: VerkadaClient, warehouse: WarehouseResource, name: str):
+    """Find or create the event type on the Helix the client points at (its schema brought up
+    to date). Refused before any request when the ledger belongs to another Helix.
+
+    helix_events calls this on every run, so it always posts under the uid of the Helix it
+    posts to; only the helix_event_type asset records the result in DuckDB."""
+    with warehouse.read() as conn:
+        check_destination(conn, warehouse.database, client.base_url)
+    return client.ensure_event_type(name, EVENT_SCHEMA)
+
+
+def record_event_type(warehouse: WarehouseResource, ensured: EnsuredEventType) -> None:
+    with warehouse.write() as conn:
+        conn.execute("DELETE FROM helix_event_type")
+        conn.execute(
+            "INSERT INTO helix_event_type VALUES (?, ?, ?, ?, ?)",
+            [
+                ensured.uid,
+                ensured.name,
+                orjson.dumps(ensured.schema).decode(),
+                ensured.action,
+                naive_utc(datetime.now(timezone.utc)),
+            ],
+        )
+
+
+TABLE = HourlyTable(
+    name="helix_events",
+    # Instants as UTC timestamps: what a person reads; the epoch milliseconds are in the table.
+    preview_columns=(
+        "transaction_id, verkada_camera_id, epoch_ms(time_ms) AS event_at, status, reason, attempts, posted_at"
+    ),
+    preview_order=f"status <> '{HelixStatus.FAILED}', time_ms, transaction_id",
+    figures={f"status/{status}": f"count(*) FILTER (WHERE status = '{status}')" for status in HelixStatus},
+)
+
+
+@dg.asset(
+    group_name="helix",
+    kinds={"verkada", "duckdb"},
+    pool=VERKADA_HELIX_POOL,
+    owners=OWNERS,
+    metadata=table_metadata("helix_event_type"),
+    description=(
+        "The Helix event type sales are posted as (JD_HELIX_EVENT_TYPE): looked up by name, "
+        "created if missing, its schema brought up to date."
+    ),
+    retry_policy=TRANSIENT_RETRY,  # find-or-create by name: a retry finds what the first try made
+)
+@explained_failures
+def helix_event_type(
+    verkada: VerkadaResource, warehouse: WarehouseResource, helix_settings: HelixSettings
+) -> dg.MaterializeResult:
+    with verkada.get_client() as client:
+        ensured = ensure_on_helix(client, warehouse, helix_settings.event_type_name)
+        record_event_type(warehouse, ensured)
+        requests = client.requests_made
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": 1,
+            "event_type_uid": ensured.uid,
+            "name": ensured.name,
+            "action": ensured.action,
+            "event_schema": dg.MetadataValue.json(ensured.schema),
+            "requests": requests,
+        }
+    )
+
+
+def record_footage_links(client: VerkadaClient, warehouse: WarehouseResource, posted: list[tuple[str, str, int]]) -> int:
+    """Store a Command footage link for each posted event of `posted` (key, camera, time_ms).
+
+    The links are fetched first (requests at the rate limit's pace), then stored in one
+    write: no DuckDB connection is held while waiting for Verkada."""
+    if not posted:
+        return 0
+    links = [(client.footage_link(camera, time_ms // 1000), key) for key, camera, time_ms in posted]
+    frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
+    with warehouse.write() as conn:
+        conn.execute(
+            "UPDATE helix_events SET footage_url = f.url FROM frame f WHERE helix_events.transaction_id = f.key"
+        )
+    return len(links)
+
+
+class LedgerRecorder:
+    """Writes each batch's outcomes to the ledger as Helix answers, and counts them per hour.
+
+    Keeps no more than the counts and the triples (key, camera, time_ms) of the first
+    `keep_posted` events posted (for footage links): the outcomes of a whole hour never
+    pile up here."""
+
+    def __init__(self, warehouse: WarehouseResource, keep_posted: int = 0):
+        self.warehouse = warehouse
+        self.counts: Counter[tuple[datetime, str]] = Counter()
+        self.keep_posted = keep_posted
+        self.posted: list[tuple[str, str, int]] = []
+
+    def __call__(self, outcomes: list[PostOutcome]) -> None:
+        frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
+        with self.warehouse.write() as conn:
+            record_outcomes(conn, frame, datetime.now(timezone.utc))
+            per_hour = conn.execute(
+                "SELECT l.sale_hour, f.status, count(*) FROM frame f JOIN helix_events l ON l.transaction_id = f.key GROUP BY ALL"
+            ).fetchall()
+            room = self.keep_posted - len(self.posted)
+            if room > 0:
+                self.posted += conn.execute(
+                    "SELECT l.transaction_id, l.verkada_camera_id, l.time_ms FROM frame f "
+                    "JOIN helix_events l ON l.transaction_id = f.key WHERE f.status = ? ORDER BY l.time_ms LIMIT ?",
+                    [HelixStatus.POSTED, room],
+                ).fetchall()
+        self.counts.update({(hour, status): count for hour, status, count in per_hour})
+
+    def this_run(self, hour: datetime) -> dict[str, int]:
+        return {f"{status}_this_run": self.counts[(hour, status)] for status in (HelixStatus.POSTED, HelixStatus.FAILED, HelixStatus.SKIPPED)}
+
+    def total(self, status: str) -> int:
+        return sum(count for (_, s), count in self.counts.items() if s == status)
+
+
+@hourly_asset(
+    deps=[transaction_camera_events, helix_event_type],
+    kinds={"verkada", "duckdb"},
+    pool=VERKADA_HELIX_POOL,
+    metadata=table_metadata("helix_events"),
+    automation_condition=catch_up_condition(),
+    freshness_policy=HELIX_EVENTS_FRESHNESS,
+    description=(
+        "The Helix ledger: one row per sale with its Helix triple (pinned before the first "
+        "attempt) and status: posted, failed (retried by helix_retry_sensor), skipped (Helix "
+        "will never take it), unmapped (no Verkada camera yet) or pending."
+    ),
+)
+@explained_failures
+def helix_events(
+    context: dg.AssetExecutionContext,
+    verkada: VerkadaResource,
+    warehouse: WarehouseResource,
+    helix_settings: HelixSettings,
+) -> dg.MaterializeResult:
+    started = time.monotonic()
+    window = HourWindow.of(context)
+    with verkada.get_client() as client, warehouse.staging_directory("helix_events") as staging:
+        event_type_uid = ensure_on_helix(client, warehouse, helix_settings.event_type_name).uid
+        outbox = Outbox(staging)
+        # The triples are pinned and committed before the first request; the outbox holds
+        # what that transaction saw as still to post.
+        with warehouse.write() as conn:
+            record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
+            pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
+            outbox.fill(conn, window.start, window.end, helix_settings.max_attempts)
+        pinned_s = time.monotonic() - started
+        context.log.info(
+            f"{outbox.count} events to post ({pinned.newly_pinned} newly pinned, "
+            f"{pinned.moved_to_free_ms} moved to a free millisecond); pinned in {pinned_s:.1f} s"
+        )
+        recorder = LedgerRecorder(warehouse, helix_settings.footage_links_per_run if helix_settings.footage_links else 0)
+        limiter = client.transport.limiter  # the process's, shared: its wait so far is not this posting's
+        waited_before = limiter.waited_s
+        if outbox.count:
+            with frozen_heap():
+                client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=EVENT_SCHEMA)
+        posted_s = time.monotonic() - started - pinned_s
+        context.log.info(
+            f"Posted in {posted_s:.1f} s: {client.requests_made} requests, "
+            f"{limiter.waited_s - waited_before:.1f} s waiting for the rate limit"
+        )
+        links = record_footage_links(client, warehouse, recorder.posted) if helix_settings.footage_links else 0
+        requests, rate_limited = client.requests_made, client.rate_limited
+
+    with warehouse.read() as conn:
+        per_hour = TABLE.figures_by_hour(conn, window)
+    for hour, figures in per_hour.items():
+        figures.update(recorder.this_run(hour))
+    if recorder.total(HelixStatus.FAILED):
+        context.log.warning(f"{recorder.total(HelixStatus.FAILED)} events failed this run; helix_retry_sensor will retry them")
+    return hourly_result(
+        context,
+        window,
+        per_hour,
+        run_wide={
+            "moved_to_free_ms": pinned.moved_to_free_ms,
+            "footage_links": links,
+            "event_type_uid": event_type_uid,
+            "requests": requests,
+            "rate_limited_429": rate_limited,
+            "pin_s": round(pinned_s, 3),
+            "post_s": round(posted_s, 3),
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
