@@ -15,16 +15,20 @@ from jd_helix.lib.pools.executor import pool_aware_in_process_executor
 from jd_helix.lib.source_links import with_links_to_bodies
 from jd_helix.resources.from_environment import build_resources
 
-_found = dg.load_definitions_from_package_module(jd_helix.defs)
 
-defs = dg.Definitions(
-    # Each asset links to the file and line of its body (the asset page's "Source code").
-    assets=with_links_to_bodies(list(_found.assets or [])),
-    asset_checks=_found.asset_checks,
-    jobs=_found.jobs,
-    schedules=_found.schedules,
-    sensors=_found.sensors,
-    resources=build_resources(),
-    # Steps of a run share one process; waits for pools sleep and free dead runs' slots.
-    executor=pool_aware_in_process_executor,
-)
+def _with_resources_and_links(found: dg.Definitions) -> dg.Definitions:
+    return dg.Definitions(
+        # Each asset links to the file and line of its body (the asset page's "Source code").
+        assets=with_links_to_bodies(list(found.assets or [])),
+        asset_checks=found.asset_checks,
+        jobs=found.jobs,
+        schedules=found.schedules,
+        sensors=found.sensors,
+        resources=build_resources(),
+        # Steps of a run share one process; waits for pools sleep and free dead runs' slots.
+        executor=pool_aware_in_process_executor,
+    )
+
+
+# One Definitions object at module scope: Dagster refuses a module with two.
+defs = _with_resources_and_links(dg.load_definitions_from_package_module(jd_helix.defs))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jd_helix.defs.helix import helix_ledger
+from jd_helix.defs.helix import ledger as helix_ledger
 from jd_helix.defs.helix.ledger import pin_window, status_counts
 from jd_helix.defs.helix.outbox import Outbox
 from jd_helix.resources.warehouse import SCHEMA, WarehouseResource

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from jd_helix.defs.helix import helix_outbox
+from jd_helix.defs.helix import outbox as helix_outbox
 from jd_helix.defs.helix.outbox import Outbox
 from jd_helix.resources.warehouse import WarehouseResource
 
