@@ -32,7 +32,9 @@ def _is_env_read(call: ast.Call) -> bool:
 
 # Not part of the Dagster deployment: the sandbox (never deployed) and the HTTP API
 # (`jd-helix serve`, a service of its own, checked on its own below).
-NOT_IN_THE_CODE_LOCATION = ("sandbox", "api")
+# The read API and the sandbox (packages, and the commands that start them) run apart from the code location.
+READ_API = ("api", "cli/serve.py")
+NOT_IN_THE_CODE_LOCATION = ("sandbox", "cli/sandbox.py", *READ_API)
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str]:
@@ -57,15 +59,19 @@ def _env_arguments(node: ast.AST) -> list[ast.expr]:
     return []
 
 
-def variables_read(*, under: str | None = None) -> set[str]:
+def variables_read(*, under: tuple[str, ...] | None = None) -> set[str]:
     """Every variable name the package's modules read (all but NOT_IN_THE_CODE_LOCATION, or
-    those under `under`), as a literal or a module constant (of any module: constants are imported)."""
+    those under the paths `under`), as a literal or a module constant (of any module: constants are imported)."""
     trees = {path: ast.parse(path.read_text()) for path in PACKAGE.rglob("*.py")}
     constants = {name: value for tree in trees.values() for name, value in _module_constants(tree).items()}
 
     def chosen(path: Path) -> bool:
-        top = path.relative_to(PACKAGE).parts[0]
-        return top == under if under else top not in NOT_IN_THE_CODE_LOCATION
+        relative = path.relative_to(PACKAGE).as_posix()
+
+        def inside(paths: tuple[str, ...]) -> bool:
+            return any(relative == p or relative.startswith(f"{p}/") for p in paths)
+
+        return inside(under) if under else not inside(NOT_IN_THE_CODE_LOCATION)
 
     names: set[str] = set()
     for path, tree in trees.items():
@@ -96,7 +102,7 @@ def load(path: Path):
 
 
 CODE_VARIABLES = variables_read()
-API_VARIABLES = variables_read(under="api")
+API_VARIABLES = variables_read(under=READ_API)
 INSTANCE = load(DEPLOY / "dagster.yaml")
 INSTANCE_VARIABLES = env_references(INSTANCE) | env_references(load(DEPLOY / "workspace.yaml"))
 COMPOSE = load(DEPLOY / "docker-compose.yaml")
@@ -246,7 +252,6 @@ def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_bu
 
 # The HTTP API (`jd-helix serve`): keys from the environment (or a keys file, which the
 # deployments do not use), and the pipeline's DuckDB file through JD_HELIX_DUCKDB_PATH.
-API_VARIABLES = variables_read(under="api")
 API_KEYS_FILE = "JD_HELIX_API_KEYS_FILE"
 API_MANIFEST = {document["kind"]: document for document in yaml.safe_load_all((DEPLOY / "helm" / "api.yaml").read_text())}
 
