@@ -1,6 +1,6 @@
 """The ledger's promises, on a real DuckDB file: one free triple per sale, pinned for good."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from unittest.mock import patch
 
 import duckdb
@@ -13,8 +13,9 @@ from jd_helix.assets import helix_ledger
 from jd_helix.assets.helix_ledger import pin_window, status_counts
 from jd_helix.assets.helix_outbox import Outbox
 from jd_helix.resources.warehouse import SCHEMA, WarehouseResource
+from jd_helix_tests import clock
 
-NOW = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+NOW = clock.this_hour()
 HOUR = (NOW - timedelta(hours=2)).replace(tzinfo=None)
 HOUR_MS = int(HOUR.replace(tzinfo=timezone.utc).timestamp() * 1000)
 TYPE = "type-1"
