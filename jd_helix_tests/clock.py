@@ -7,6 +7,10 @@ time-machine patches the standard library's clocks (datetime.now, time.time, ...
 this process only, so that no production module needs a clock of its own; a
 subprocess a test starts follows the same instant by calling `follow_test_clock()`
 first (the variable reaches it through the environment).
+
+Tests take their hours from the helpers below (`hours_ago(3)`, `schedule_tick(hour)`, ...),
+never from date literals: partitions start JD_HELIX_HISTORY_DAYS before today, so a fixed
+date falls out of them (and out of Helix's 30-day window) as the calendar moves on.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix_tests import clock
 from jd_helix_tests.e2e.harness import naive
 
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
+
 
 def test_the_schedule_runs_the_hour_that_ended_with_its_look_back():
     ended = clock.hours_ago(1)

@@ -3,12 +3,16 @@ blocking check are not. Evaluated with Dagster's own automation machinery on a t
 
 
 import dagster as dg
+import pytest
 
 from jd_helix.catch_up import HOURLY_CHAIN
 from jd_helix.definitions import defs
 from jd_helix.hourly_check_results import latest_materializations
 from jd_helix.partitions import partition_key
 from jd_helix_tests import clock
+
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
 
 DOWNSTREAM = ["transaction_camera_events", "helix_events", "store_sales"]
 REFERENCE = ["jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type"]

@@ -15,6 +15,9 @@ from jd_helix.assets.helix_outbox import Outbox
 from jd_helix.resources.warehouse import SCHEMA, WarehouseResource
 from jd_helix_tests import clock
 
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
+
 NOW = clock.this_hour()
 HOUR = (NOW - timedelta(hours=2)).replace(tzinfo=None)
 HOUR_MS = int(HOUR.replace(tzinfo=timezone.utc).timestamp() * 1000)

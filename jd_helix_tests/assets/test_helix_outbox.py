@@ -10,6 +10,9 @@ from jd_helix.assets.helix_outbox import Outbox
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix_tests import clock
 
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
+
 HOUR = clock.hours_ago(2).replace(tzinfo=None)
 HOUR_MS = int(HOUR.replace(tzinfo=timezone.utc).timestamp() * 1000)
 NEXT_HOUR = HOUR + timedelta(hours=1)

@@ -158,6 +158,7 @@ def test_a_run_killed_and_run_again_ends_as_an_uninterrupted_run(tmp_path, refer
     crash_then_rerun(tmp_path, reference, stage=stage)
 
 
+@pytest.mark.time_sensitive  # the clock guard runs it at far instants too
 def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry_sensor(tmp_path):
     from datetime import timedelta, timezone
 
