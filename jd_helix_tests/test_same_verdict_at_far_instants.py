@@ -6,7 +6,8 @@ ahead, both clock changes of Europe/London, a leap day's last half hour and New 
 Each instant runs in a pytest of its own with JD_HELIX_TEST_NOW set (see clock.py), all at
 once: most of their time is spent waiting (sandboxes, backoffs, batch jobs). The tests that
 run Dagster's own processes (deploy/, recovery/) follow the machine's clock instead, which
-time-machine cannot move; see the README ("Tests") for how the whole suite was run a year ahead.
+time-machine cannot move there: the README ("Developing") says how to run the whole suite a
+year ahead with faketime.
 """
 
 from __future__ import annotations
