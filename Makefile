@@ -1,11 +1,12 @@
 # make run   - create the environment if needed, start the sandbox and Dagster on http://localhost:3000
-# make test  - run the test suite
+# make test  - set up what the tests need (scripts/install-test-system-packages.sh), run the whole suite
+# make test-fast - the unit lane only (pytest -m unit), under a minute
 # make lint  - lint (ruff) and type-check (basedpyright) the code
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint sandbox bench
+.PHONY: run test test-fast test-system lint sandbox bench
 
 $(BIN)/jd-helix: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +17,17 @@ $(BIN)/jd-helix: pyproject.toml setup.py
 run: $(BIN)/jd-helix
 	$(BIN)/jd-helix dev
 
+# make, PostgreSQL's server binaries and Chromium: installed as root with apt, else named.
+test-system:
+	scripts/install-test-system-packages.sh
+
 # Two workers: much of the suite waits on subprocesses and sandboxes (jd_helix_tests/parallel.py).
-test: $(BIN)/jd-helix
+test: test-system $(BIN)/jd-helix
 	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
+
+# The unit lane (markers by folder: jd_helix_tests/lanes.py): no sandbox runs, no deployments.
+test-fast: $(BIN)/jd-helix
+	$(BIN)/python -m pytest -q -n 2 -m unit
 
 lint: $(BIN)/jd-helix
 	$(BIN)/ruff check .

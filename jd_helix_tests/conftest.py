@@ -13,6 +13,7 @@ import pytest
 
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.clock import TEST_NOW_VARIABLE, follow_test_clock
+from jd_helix_tests.lanes import mark_lanes
 from jd_helix_tests.parallel import UnitScheduling, order_units
 
 # A small world with no rate limits: fast to start, easy to reason about.
@@ -37,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mark_lanes(items)
     if hasattr(config, "workerinput"):  # a pytest-xdist worker (make test)
         order_units(items)
 

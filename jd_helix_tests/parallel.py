@@ -29,7 +29,7 @@ SHARED_PACKAGES = ("jd_helix_tests/api/",)
 # Longest first (each a minute or more); the rest keep their collection order.
 FIRST = (
     DEPLOYMENTS,
-    "jd_helix_tests/test_any_hour_of_the_week.py",
+    "jd_helix_tests/test_same_verdict_at_far_instants.py",
     "jd_helix_tests/e2e/test_backfill_range.py",
     "jd_helix_tests/e2e/test_asset_page_in_chromium.py",
 )

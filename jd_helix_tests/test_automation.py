@@ -1,6 +1,6 @@
 """The hourly schedule asks for the right hours; the retry sensor decides as documented."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -8,30 +8,38 @@ import pytest
 from jd_helix.defs.helix.remap import rejoin_unmapped_sensor
 from jd_helix.defs.helix.retry import helix_retry_sensor, retry_due
 from jd_helix.defs.hourly_sales.schedule import hourly_sales_schedule
-from jd_helix.lib.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from jd_helix.lib.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix_tests import clock
+from jd_helix_tests.e2e.harness import naive
+
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
 
 
 def test_the_schedule_runs_the_hour_that_ended_with_its_look_back():
+    ended = clock.hours_ago(1)
     context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 11, 28, 10, 15, tzinfo=timezone.utc),
+        scheduled_execution_time=clock.schedule_tick(ended),
         resources={"hourly_settings": HourlySettings(lookback_hours=2)},
     )
     request = hourly_sales_schedule(context)
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-28-07:00"
-    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-28-09:00"
-    assert request.run_key == "2026-11-28-09:00"
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == partition_key(ended - timedelta(hours=2))
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == partition_key(ended)
+    assert request.run_key == partition_key(ended)
 
 
 def test_the_schedule_crosses_midnight_and_honours_a_zero_look_back():
+    last_hour_of_yesterday = clock.start_of_today() - timedelta(hours=1)
     context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 11, 29, 0, 15, tzinfo=timezone.utc),
+        scheduled_execution_time=clock.schedule_tick(last_hour_of_yesterday),
         resources={"hourly_settings": HourlySettings(lookback_hours=0)},
     )
     request = hourly_sales_schedule(context)
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-28-23:00"
+    assert last_hour_of_yesterday.hour == 23
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == request.tags[ASSET_PARTITION_RANGE_END_TAG] == partition_key(last_hour_of_yesterday)
 
 
 def test_the_schedule_fires_fifteen_minutes_past_each_hour_in_utc():
@@ -54,7 +62,7 @@ def warehouse(tmp_path):
 
 def add_ledger_rows(warehouse, rows):
     """rows: (transaction_id, hour, status, attempts, minutes since the last attempt)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = naive(clock.now())
     with warehouse.write() as conn:
         for tid, hour, status, attempts, minutes in rows:
             conn.execute(
@@ -76,7 +84,7 @@ def evaluate_rejoin(warehouse, cursor=None):
 
 
 def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_attempts(warehouse):
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=3)
+    hour = naive(clock.hours_ago(3))
     add_ledger_rows(
         warehouse,
         [
@@ -94,7 +102,7 @@ def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_at
 
 
 def test_unmapped_hours_are_re_joined_once_when_the_camera_lists_change(warehouse):
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=5)
+    hour = naive(clock.hours_ago(5))
     older = hour - timedelta(hours=7)
     add_ledger_rows(warehouse, [("u1", hour, "unmapped", 0, 0), ("u2", older, "unmapped", 0, 0)])
     assert isinstance(evaluate(warehouse), dg.SkipReason), "unmapped sales are not the retry sensor's job"
@@ -127,10 +135,9 @@ def test_the_deployed_schedule_reads_its_look_back_from_the_resource_fed_by_the_
     settings = resources["hourly_settings"]
     assert settings.lookback_hours.env_var_name == "JD_HELIX_LOOKBACK_HOURS"  # the UI shows the variable's name
     assert settings.max_unmapped_share == 0.25
-    context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 11, 28, 10, 15, tzinfo=timezone.utc), resources=resources
-    )
-    assert hourly_sales_schedule(context).tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-28-04:00"
+    ended = clock.hours_ago(1)
+    context = dg.build_schedule_context(scheduled_execution_time=clock.schedule_tick(ended), resources=resources)
+    assert hourly_sales_schedule(context).tags[ASSET_PARTITION_RANGE_START_TAG] == partition_key(ended - timedelta(hours=5))
 
 
 def test_a_share_that_is_not_a_number_names_the_setting(monkeypatch):

@@ -1,19 +1,22 @@
 """Hours that fall behind their upstream hour are caught up; hours held back by a failed
 blocking check are not. Evaluated with Dagster's own automation machinery on a test instance."""
 
-from datetime import datetime, timedelta, timezone
 
 import dagster as dg
+import pytest
 
 from jd_helix.definitions import defs
 from jd_helix.lib.catch_up import HOURLY_CHAIN
 from jd_helix.lib.hourly_check_results import latest_materializations
 from jd_helix.lib.partitions import partition_key
+from jd_helix_tests import clock
+
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
 
 DOWNSTREAM = ["transaction_camera_events", "helix_events", "store_sales"]
 REFERENCE = ["jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type"]
-THIS_HOUR = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-PASSED_HOUR, FAILED_HOUR = partition_key(THIS_HOUR - timedelta(hours=3)), partition_key(THIS_HOUR - timedelta(hours=4))
+PASSED_HOUR, FAILED_HOUR = partition_key(clock.hours_ago(3)), partition_key(clock.hours_ago(4))
 
 
 def requested(result) -> dict[str, set[str]]:

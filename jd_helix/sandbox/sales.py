@@ -330,6 +330,7 @@ class SalesGenerator:
         verkada_ids = self.world.verkada_ids()
         valid: dict[str, TruthSale] = {}
         rejected: list[TruthRejection] = []
+        duplicates = 0
         for _, _, record, _ in self.iter_window(start_s, end_s):
             try:
                 sale = rules.validate("sales", record, self.zone)
@@ -341,10 +342,11 @@ class SalesGenerator:
                 camera_id if camera_id in verkada_ids else None)
             instant = sale["transaction_date"]
             transaction_id = sale["transaction_id"]
+            duplicates += transaction_id in valid
             valid.pop(transaction_id, None)  # the last one wins
             valid[transaction_id] = TruthSale(transaction_id, instant, to_epoch_us(instant) // 1000,
                                               sale["transaction_amount"], sale["item_id"], camera_id, verkada_id)
-        return SalesTruth(valid, rejected)
+        return SalesTruth(valid, rejected, duplicates)
 
 
 def _utc_offset_s(zone: tzinfo, epoch_s: int) -> int:

@@ -34,6 +34,9 @@ class TruthRejection:
 class SalesTruth:
     valid: dict[str, TruthSale]
     rejected: list[TruthRejection]
+    # Valid records served again for a sale already served in the window: a correct pipeline
+    # keeps the last of them and drops these.
+    duplicates: int = 0
 
 
 @dataclass

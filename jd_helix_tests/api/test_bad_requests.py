@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from jd_helix_tests.api.conftest import AUTH
+from jd_helix_tests.api.warehouse import POSTED_HOURS
 
 
 @pytest.mark.parametrize(
@@ -53,12 +56,17 @@ def test_unknown_store_in_the_path_is_a_404(client):
 
 
 def test_zones_and_dates_are_read_as_utc_instants(client):
-    utc = client.get("/v1/transactions", params={"start": "2026-11-28T09:00:00Z", "limit": 1}, headers=AUTH)
-    offset = client.get("/v1/transactions", params={"start": "2026-11-28T10:00:00+01:00", "limit": 1}, headers=AUTH)
+    # From the second posted hour on: the same instant written in UTC and an hour ahead of it.
+    start = POSTED_HOURS[1]
+    in_utc = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    an_hour_ahead = (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")
+    utc = client.get("/v1/transactions", params={"start": in_utc, "limit": 1}, headers=AUTH)
+    offset = client.get("/v1/transactions", params={"start": an_hour_ahead, "limit": 1}, headers=AUTH)
     assert utc.status_code == offset.status_code == 200
-    assert utc.json()["items"] == offset.json()["items"]
-    day = client.get("/v1/sales", params={"start": "2026-11-28", "granularity": "day"}, headers=AUTH)
-    assert day.status_code == 200
+    assert utc.json()["items"] and utc.json()["items"] == offset.json()["items"]
+    assert utc.json()["items"][0]["transaction_at"] >= start.isoformat()[:19]
+    day = client.get("/v1/sales", params={"start": f"{POSTED_HOURS[0]:%Y-%m-%d}", "granularity": "day"}, headers=AUTH)
+    assert day.status_code == 200 and day.json()["items"]
 
 
 def test_unknown_paths_and_methods_are_problems_too(client):

@@ -1,6 +1,6 @@
 """The ledger's promises, on a real DuckDB file: one free triple per sale, pinned for good."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from unittest.mock import patch
 
 import duckdb
@@ -13,8 +13,12 @@ from jd_helix.defs.helix import ledger as helix_ledger
 from jd_helix.defs.helix.ledger import pin_window, status_counts
 from jd_helix.defs.helix.outbox import Outbox
 from jd_helix.resources.warehouse import SCHEMA, WarehouseResource
+from jd_helix_tests import clock
 
-NOW = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
+
+NOW = clock.this_hour()
 HOUR = (NOW - timedelta(hours=2)).replace(tzinfo=None)
 HOUR_MS = int(HOUR.replace(tzinfo=timezone.utc).timestamp() * 1000)
 TYPE = "type-1"

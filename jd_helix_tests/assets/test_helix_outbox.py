@@ -1,6 +1,6 @@
 """The outbox: what a helix_events run posts, read back from a file a few rows at a time."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -8,9 +8,12 @@ import pytest
 from jd_helix.defs.helix import outbox as helix_outbox
 from jd_helix.defs.helix.outbox import Outbox
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix_tests import clock
 
-NOW = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-HOUR = (NOW - timedelta(hours=2)).replace(tzinfo=None)
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
+
+HOUR = clock.hours_ago(2).replace(tzinfo=None)
 HOUR_MS = int(HOUR.replace(tzinfo=timezone.utc).timestamp() * 1000)
 NEXT_HOUR = HOUR + timedelta(hours=1)
 

@@ -25,8 +25,9 @@ import pytest
 
 from jd_helix.lib.partitions import partition_key
 from jd_helix.sandbox import Sandbox, SandboxConfig
+from jd_helix_tests import clock
 from jd_helix_tests.chaos.harness import DIMENSION_ASSETS, HOURLY_ASSETS, PROJECT_ROOT
-from jd_helix_tests.e2e.harness import query, recent_hours, resources_for
+from jd_helix_tests.e2e.harness import naive, query, recent_hours, resources_for
 
 HOUR = recent_hours(1)[0]
 CONFIG = dict(seed=31, stores=6, pos_per_store=2, items=40, fixed_sales_per_hour=60, batch_delay_s=0.05)
@@ -157,15 +158,16 @@ def test_a_run_killed_and_run_again_ends_as_an_uninterrupted_run(tmp_path, refer
     crash_then_rerun(tmp_path, reference, stage=stage)
 
 
+@pytest.mark.time_sensitive  # the clock guard runs it at far instants too
 def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry_sensor(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta, timezone
 
     from jd_helix.defs.helix.retry import helix_retry_sensor
     from jd_helix.resources.helix_settings import HelixSettings
     from jd_helix.resources.warehouse import WarehouseResource
 
     warehouse = WarehouseResource(database=str(tmp_path / "sensor.duckdb"))
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = naive(clock.now())
     hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
     with warehouse.write() as conn:  # pinned 5 hours ago by a run that was then SIGKILLed
         conn.execute(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Iterator
+from datetime import timedelta
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -31,13 +32,15 @@ def _stats(sb: Any, endpoint: str | None = None, status: int | None = None) -> i
     )
 
 
-def _client(sb: Any, *, limiter: VerkadaRateLimiter | None = None, **kw: Any) -> VerkadaClient:
+def _client(sb: Any, *, limiter: VerkadaRateLimiter | None = None, monotonic: Callable[[], float] = time.monotonic,
+            **kw: Any) -> VerkadaClient:
     kw.setdefault("max_retries", 4)
     return VerkadaClient(
         sb.verkada_base_url,
         sb.verkada_api_key,
         VerkadaClientSettings(**kw),
         limiter=limiter if limiter is not None else VerkadaRateLimiter(UNLIMITED),
+        monotonic=monotonic,
     )
 
 
@@ -74,20 +77,43 @@ def test_token_is_cached(sb) -> None:
     assert _stats(sb, "token") - before == 1
 
 
+class StepClock:
+    """A monotonic clock (seconds) that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
 def test_expired_token_is_renewed_once_and_the_request_retried(sb) -> None:
-    with _client(sb) as client:
-        client.transport.call("GET", EVENT_TYPE_PATH)
-        sb.faults.update(token_ttl_s=1)
-        time.sleep(1.2)
-        expired_before = _stats(sb, status=401)
-        client.transport.call("GET", EVENT_TYPE_PATH)  # 401 -> renew -> retry, invisible to the caller
-        assert _stats(sb, status=401) - expired_before == 1
-        assert client.token_renewals == 2
-        # the client learnt the short life: the next token is renewed before it expires
-        time.sleep(1.2)
-        client.transport.call("GET", EVENT_TYPE_PATH)
-        assert _stats(sb, status=401) - expired_before == 1
-        assert client.token_renewals == 3
+    """Time passes by the sandbox's clock (token lifetimes) and the client's (when to renew),
+    both moved by the test: no real waiting."""
+    client_clock = StepClock()
+    started = sb.now()
+
+    def let_pass(seconds: float) -> None:
+        client_clock.seconds += seconds
+        sb.set_now(sb.now() + timedelta(seconds=seconds))
+
+    try:
+        sb.set_now(started)
+        with _client(sb, monotonic=client_clock) as client:
+            client.transport.call("GET", EVENT_TYPE_PATH)
+            sb.faults.update(token_ttl_s=60)
+            let_pass(61)
+            expired_before = _stats(sb, status=401)
+            client.transport.call("GET", EVENT_TYPE_PATH)  # 401 -> renew -> retry, invisible to the caller
+            assert _stats(sb, status=401) - expired_before == 1
+            assert client.token_renewals == 2
+            # the client learnt the short life: the next token is renewed before it expires
+            let_pass(61)
+            client.transport.call("GET", EVENT_TYPE_PATH)
+            assert _stats(sb, status=401) - expired_before == 1
+            assert client.token_renewals == 3
+    finally:
+        sb.set_now(None)  # the module's sandbox follows the real clock again
 
 
 def test_bad_key_fails_at_once_without_showing_the_key(sb) -> None:

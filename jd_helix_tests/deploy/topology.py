@@ -13,24 +13,21 @@ import signal
 import socket
 import subprocess
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-import time_machine
 from dagster._grpc.client import DagsterGrpcClient
 
 from benchmarks.dagster_graphql_client import DagsterGraphQL, GraphQLError
+from jd_helix_tests.clock import wall_clock_now
 from jd_helix_tests.wheel import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"
 LOCATION = "jd_helix"
 
 
-def real_now() -> datetime:
-    """The wall clock, even when JD_HELIX_TEST_NOW has moved this process's clock: the
-    topology's processes (the daemon's schedules above all) run on the real one."""
-    hatch = time_machine.escape_hatch
-    return datetime.fromtimestamp(hatch.time.time() if hatch.is_travelling() else time.time(), timezone.utc)
+# The wall clock, even when JD_HELIX_TEST_NOW has moved this process's clock: the
+# topology's processes (the daemon's schedules above all) run on the real one.
+real_now = wall_clock_now
 
 
 def free_port() -> int:

@@ -18,6 +18,7 @@ from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
+from jd_helix_tests import clock
 
 DIMENSION_ASSETS = [*jd_dimension_assets, verkada_cameras, helix_event_type]
 HOURLY_CHECKS = [valid_transactions, unmapped_share_below_threshold, helix_events_checks]
@@ -29,8 +30,7 @@ def recent_hours(count: int, ago: int = 2) -> list[datetime]:
 
     "This one" follows the test clock (JD_HELIX_TEST_NOW, see jd_helix_tests/clock.py); the
     volume of sales must not: tests give their sandbox a fixed_sales_per_hour."""
-    this_hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    first = this_hour - timedelta(hours=ago + count - 1)
+    first = clock.hours_ago(ago + count - 1)
     return [first + timedelta(hours=i) for i in range(count)]
 
 

@@ -5,6 +5,7 @@ each hour's latest materialization and each hour's check status, compared with D
 """
 
 from collections import Counter
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -41,7 +42,8 @@ def ranged_run(tmp_path_factory):
             assert refresh_dimensions(resources, instance=instance).success
             result = run_hours(resources, HOURS[0], HOURS[-1], instance=instance)
             assert result.success
-        yield instance, database, result
+            truth = {hour: sandbox.truth(hour, hour + timedelta(hours=1)) for hour in HOURS}
+        yield instance, database, result, truth
 
 
 def latest(instance: dg.DagsterInstance, asset: str, key: str) -> dict:
@@ -57,7 +59,7 @@ def per_hour(database: str, sql: str) -> dict:
 
 
 def test_each_hour_carries_its_own_figures(ranged_run):
-    instance, database, result = ranged_run
+    instance, database, result, truth = ranged_run
     rows = {
         table: per_hour(database, f"SELECT sale_hour, count(*) FROM {table} GROUP BY 1")
         for table in HOURLY
@@ -81,7 +83,8 @@ def test_each_hour_carries_its_own_figures(ranged_run):
         assert sum(v for k, v in sales.items() if k.startswith("rejected/")) == rejected[key]
         # Every record the API sent for the hour is stored, set aside or a dropped duplicate.
         assert sales["records_received"] == sales["dagster/row_count"] + sales["rejected"] + sales["duplicates_dropped"]
-        assert sales["duplicates_dropped"] >= 0
+        assert sales["duplicates_dropped"] == truth[hour].duplicates, "the repeats the sandbox served that hour"
+        assert sales["rejected"] == len(truth[hour].rejected)
         assert sales["run/hours"] == 24  # run-wide figures say so in their name
 
         events = latest(instance, "transaction_camera_events", key)
@@ -110,7 +113,7 @@ def test_each_hour_carries_its_own_figures(ranged_run):
 
 
 def test_each_hour_has_its_own_check_results(ranged_run):
-    instance, _, result = ranged_run
+    instance, _, result, _ = ranged_run
     check_keys = [key for checks in HOURLY_CHECKS for key in checks.check_keys]
     assert len(check_keys) == 4
     evaluations = result.get_asset_check_evaluations()

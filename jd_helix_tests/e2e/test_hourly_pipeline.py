@@ -149,6 +149,7 @@ def test_reference_tables_hold_the_valid_records_and_set_aside_the_rest(landed, 
     assert truth.rejected, "the sandbox serves bad reference records too"
 
 
+@pytest.mark.time_sensitive  # the clock guard runs it at far instants too
 def test_footage_links_are_recorded_when_switched_on_within_their_budget(tmp_path):
     from jd_helix.resources.helix_settings import HelixSettings
 

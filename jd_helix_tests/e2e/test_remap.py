@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 import duckdb
+import pytest
 
 from jd_helix.defs.helix.assets import helix_events
 from jd_helix.defs.helix.remap import rejoin_unmapped_sensor
@@ -11,6 +12,9 @@ from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
 from jd_helix.defs.hourly_sales.store_sales import store_sales
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
+
+# The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
+pytestmark = pytest.mark.time_sensitive
 
 HOUR = recent_hours(1)[0]
 CONFIG = SandboxConfig(seed=6, clean=True, fixed_sales_per_hour=120, rate_limit_per_5s=None, rate_limit_per_minute=None)

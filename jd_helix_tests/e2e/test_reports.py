@@ -3,13 +3,14 @@
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 
 from jd_helix.cli.main import main
 from jd_helix.sandbox import Sandbox, SandboxConfig
+from jd_helix_tests import clock
 from jd_helix_tests.e2e.harness import naive, query, recent_hours, refresh_dimensions, resources_for, run_hour
 
 HOURS = recent_hours(2)
@@ -63,7 +64,7 @@ def test_stores_with_sales_are_exactly_the_stores_that_sold(database):
 
 def test_rejected_records_report_lists_what_was_set_aside_for_the_period(database):
     # From the first hour until after the reference refresh (which set records aside "now").
-    end = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=1)
+    end = naive(clock.now()) + timedelta(minutes=1)
     window = ["--start", START.isoformat(), "--end", end.isoformat(timespec="seconds"), "--database", database]
     result = CliRunner().invoke(main, ["report", "rejected-records", *window, "--format", "json"])
     assert result.exit_code == 0, result.output

@@ -15,17 +15,17 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import dagster as dg
 import requests
-import time_machine
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, PARTITION_NAME_TAG
 from dagster_graphql import DagsterGraphQLClient
 
 from jd_helix.lib.pools.worker import WORKER_TAG
+from jd_helix_tests.clock import wall_clock_now
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCATION_STATUS = """
@@ -38,9 +38,7 @@ def real_hour(hours_ago: int) -> datetime:
     """A whole UTC hour by the wall clock. The processes Dagster starts (code server, run
     workers, `dagster job execute`) do not follow JD_HELIX_TEST_NOW, so hours they must
     treat as recent are taken from the real clock (and the sandbox is given it as `now`)."""
-    hatch = time_machine.escape_hatch
-    now = datetime.fromtimestamp(hatch.time.time() if hatch.is_travelling() else time.time(), timezone.utc)
-    return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
+    return wall_clock_now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
 
 
 def free_port() -> int:
