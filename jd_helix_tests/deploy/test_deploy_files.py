@@ -64,7 +64,9 @@ def variables_read(*, under: str | None = None) -> set[str]:
     constants = {name: value for tree in trees.values() for name, value in _module_constants(tree).items()}
 
     def chosen(path: Path) -> bool:
-        top = path.relative_to(PACKAGE).parts[0]
+        relative = path.relative_to(PACKAGE).as_posix()
+        # `jd-helix serve` (cli/serve.py) is the HTTP API's command: its variables are the API's.
+        top = "api" if relative == "cli/serve.py" else relative.split("/")[0]
         return top == under if under else top not in NOT_IN_THE_CODE_LOCATION
 
     names: set[str] = set()
@@ -152,7 +154,52 @@ def test_helm_gives_the_user_deployment_every_variable_and_the_keys_from_a_secre
         assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"]["key"] == name
     # The chart writes its own instance config and sets DAGSTER_PG_PASSWORD from its secret.
     assert HELM["postgresql"]["postgresqlScheme"] == INSTANCE["storage"]["postgres"]["postgres_db"]["scheme"]
-    assert USER_DEPLOYMENT["includeConfigInLaunchedRuns"]["enabled"] is True
+
+
+RUN_K8S = HELM["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+
+
+def test_helm_run_pods_get_the_code_locations_env_and_volumes_and_are_sized_as_the_values_say():
+    # Not through includeConfigInLaunchedRuns: with it, the code location's container context
+    # (its 250m/512Mi) would win over runK8sConfig (dagster-k8s K8sContainerContext.create_for_run).
+    assert USER_DEPLOYMENT["includeConfigInLaunchedRuns"]["enabled"] is False
+    assert RUN_K8S["containerConfig"]["env"] == USER_DEPLOYMENT["env"]
+    assert RUN_K8S["containerConfig"]["volumeMounts"] == USER_DEPLOYMENT["volumeMounts"]
+    assert RUN_K8S["podSpecConfig"]["volumes"] == USER_DEPLOYMENT["volumes"]
+    assert RUN_K8S["containerConfig"]["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert USER_DEPLOYMENT["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
+    # The image runs as uid 10001: its group owns the volumes in every pod that writes them.
+    user = re.search(r"useradd --uid (\d+)", DOCKERFILE).group(1)
+    assert RUN_K8S["podSpecConfig"]["securityContext"]["fsGroup"] == int(user)
+    assert USER_DEPLOYMENT["podSecurityContext"]["fsGroup"] == int(user)
+
+
+def test_step_logs_are_written_where_the_webserver_reads_them_in_both_deployments():
+    # compose: the instance's compute-log folder is a volume of the code location (run workers) and the webserver.
+    folder = compose_environment("code-location")["JD_HELIX_COMPUTE_LOG_DIR"]
+    assert INSTANCE["compute_logs"]["config"]["base_dir"] == {"env": "JD_HELIX_COMPUTE_LOG_DIR"}
+    volumes = {service: {v.split(":")[1]: v.split(":")[0] for v in COMPOSE["services"][service]["volumes"]}
+               for service in ("code-location", "webserver")}
+    assert volumes["code-location"][folder] == volumes["webserver"][folder] and volumes["webserver"][folder] in COMPOSE["volumes"]
+    assert "mkdir -p" in DOCKERFILE and folder in DOCKERFILE, "the image's user owns the folder the volume starts from"
+    # Helm: the same manager, on a claim the run pods and the webserver mount at its base_dir.
+    manager = HELM["computeLogManager"]["config"]["customComputeLogManager"]
+    assert (manager["module"], manager["class"]) == (INSTANCE["compute_logs"]["module"], INSTANCE["compute_logs"]["class"])
+    base_dir = manager["config"]["base_dir"]
+    claim = load(DEPLOY / "helm" / "compute-logs-volume.yaml")["metadata"]["name"]
+    for where, mounts, pod_volumes in (
+        ("run pods", RUN_K8S["containerConfig"]["volumeMounts"], RUN_K8S["podSpecConfig"]["volumes"]),
+        ("webserver", HELM["dagsterWebserver"]["volumeMounts"], HELM["dagsterWebserver"]["volumes"]),
+    ):
+        [mount] = [m for m in mounts if m["mountPath"] == base_dir]
+        [volume] = [v for v in pod_volumes if v["name"] == mount["name"]]
+        assert volume["persistentVolumeClaim"]["claimName"] == claim, where
+    assert HELM["dagsterWebserver"]["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"], "ReadWriteOnce: one node"
+
+
+def test_compose_keeps_the_code_locations_host_name_across_redeploys():
+    # Run workers record host:pid:start; the replacing container must see the old ones as its own host's.
+    assert COMPOSE["services"]["code-location"]["hostname"]
 
 
 def test_run_workers_store_a_ranged_runs_materializations_in_batches_in_both_deployments():
@@ -172,8 +219,7 @@ def test_helm_runs_pods_with_run_monitoring_and_the_duckdb_volume_on_one_node():
     assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     # ReadWriteOnce: the code server and every run pod on the node that mounts the volume.
-    run_pods = HELM["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]["podSpecConfig"]
-    assert run_pods["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"]
+    assert RUN_K8S["podSpecConfig"]["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"]
 
 
 def camel(name: str) -> str:
@@ -221,6 +267,41 @@ def test_the_production_instance_keeps_every_setting_of_the_shipped_dagster_yaml
     assert all(set(value) == {"env"} for key, value in database.items() if key != "scheme"), "no literal connection values"
 
 
+IMAGE_CONFIG = {"deploy/dagster.yaml", "deploy/workspace.yaml", "deploy/requirements.lock"}
+LOCK = (DEPLOY / "requirements.lock").read_text()
+
+
+def locked_packages() -> dict[str, str]:
+    return {m.group(1).lower().replace("_", "-"): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", LOCK, re.M)}
+
+
+def test_the_image_installs_every_package_from_the_lock_with_hashes():
+    runs = " && ".join(dockerfile_instructions("RUN"))
+    assert "pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock" in runs
+    assert "pip install --no-cache-dir --no-deps /wheels/*.whl" in runs, "the project's wheel adds no package of its own"
+    locked = locked_packages()
+    # Every direct dependency at the version pyproject.toml pins, every package with its hashes.
+    for requirement in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name, _, version = requirement.partition("==")
+        if version:
+            assert locked.get(name.lower().replace("_", "-")) == version, requirement
+    assert len(re.findall(r"^[A-Za-z0-9_.-]+==", LOCK, re.M)) == len(locked) > 50
+    for block in re.split(r"\n(?=[A-Za-z0-9_.-]+==)", LOCK.split("\n", 5)[-1]):
+        if "==" in block.splitlines()[0]:
+            assert "--hash=sha256:" in block, block.splitlines()[0]
+
+
+def test_the_base_image_is_an_exact_release_and_the_build_context_sends_only_what_is_copied():
+    [base] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE, re.M)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base), base
+    assert all(line.split()[1] == "${BASE_IMAGE}" for line in DOCKERFILE.splitlines() if line.startswith("FROM ") and " AS " not in line or line.startswith("FROM ${"))
+    ignore = [line for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert ignore[0] == "*", "everything is left out unless named"
+    admitted = {line[1:].removesuffix("/**") for line in ignore if line.startswith("!")}
+    copied = {source for line in dockerfile_instructions("COPY") if not line.startswith("--from") for source in line.split()[:-1]}
+    assert admitted == copied, (admitted, copied)
+
+
 def dockerfile_instructions(name: str) -> list[str]:
     text = DOCKERFILE.replace("\\\n", " ")
     return [line.split(None, 1)[1] for line in text.splitlines() if line.startswith(name + " ")]
@@ -237,7 +318,7 @@ def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_bu
     assert not re.search(r"(^|\s)(-e|--editable)(\s|$)", runs)
     copied = {source for line in dockerfile_instructions("COPY") if not line.startswith("--from")
               for source in line.split()[:-1]}
-    assert set(IMAGE_SOURCES) <= copied and not copied - set(IMAGE_SOURCES) - {"deploy/dagster.yaml", "deploy/workspace.yaml"}
+    assert set(IMAGE_SOURCES) <= copied and not copied - set(IMAGE_SOURCES) - IMAGE_CONFIG
     assert image_command() == ["dagster", "code-server", "start", "-m", "jd_helix.definitions", "-h", "0.0.0.0", "-p", "4000"]
     volume = dockerfile_instructions("VOLUME")[0].strip()
     duckdb_env = re.search(r"JD_HELIX_DUCKDB_PATH=(\S+)", " ".join(dockerfile_instructions("ENV"))).group(1)
