@@ -5,10 +5,12 @@ the Helm values, the Dockerfile and the instance config are read and held agains
 from __future__ import annotations
 
 import ast
+import json
 import re
 import tomllib
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -382,3 +384,23 @@ def test_kubernetes_runs_the_api_beside_the_volume_with_the_user_deployments_ima
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
     assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
     assert [p["targetPort"] for p in service["spec"]["ports"]] == [port["name"]]
+
+
+# The chart's values schema, for the sections the values set (its sources are named in the file).
+CHART_SCHEMA = json.loads((Path(__file__).parent / "dagster_chart_values_excerpt.schema.json").read_text())
+
+
+def test_the_helm_values_fit_the_charts_schema():
+    errors = sorted(jsonschema.Draft7Validator(CHART_SCHEMA).iter_errors(HELM), key=lambda e: list(e.path))
+    assert not errors, [f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors]
+    # The chart renders `concurrency:` (pools, the run queue) only when it is enabled: off by default.
+    assert HELM["concurrency"]["enabled"] is True
+
+
+def test_the_schema_check_fails_on_a_misplaced_or_misspelt_key():
+    validator = jsonschema.Draft7Validator(CHART_SCHEMA)
+    misspelt = {**HELM, "concurrency": {**HELM["concurrency"], "pools": {"defaultlimit": 1}}}
+    misplaced = {**HELM, "runK8sConfig": RUN_K8S}
+    unknown_manager = {**HELM, "computeLogManager": {"type": "LocalComputeLogManager", "config": {}}}
+    for values in (misspelt, misplaced, unknown_manager):
+        assert list(validator.iter_errors(values)), values
