@@ -404,3 +404,45 @@ def test_the_schema_check_fails_on_a_misplaced_or_misspelt_key():
     unknown_manager = {**HELM, "computeLogManager": {"type": "LocalComputeLogManager", "config": {}}}
     for values in (misspelt, misplaced, unknown_manager):
         assert list(validator.iter_errors(values)), values
+
+
+CRONJOBS = {d["metadata"]["name"]: d for d in yaml.safe_load_all((DEPLOY / "helm" / "cronjobs.yaml").read_text())}
+
+
+def cronjob_pod(name: str) -> dict:
+    return CRONJOBS[name]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_kubernetes_backs_up_the_warehouse_hourly_on_its_node_into_a_claim_of_its_own():
+    pod = cronjob_pod("jd-helix-backup")
+    [container] = pod["containers"]
+    image = USER_DEPLOYMENT["image"]
+    assert container["image"] == f"{image['repository']}:{image['tag']}"
+    assert container["command"][:2] == ["jd-helix", "backup"] and "--keep" in container["command"]
+    assert pod["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"], "ReadWriteOnce: where the warehouse is"
+    env = {entry["name"]: entry for entry in container["env"]}
+    assert env["JD_HELIX_DUCKDB_PATH"] == helm_env()["JD_HELIX_DUCKDB_PATH"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+    assert claims[mounts[str(Path(env["JD_HELIX_DUCKDB_PATH"]["value"]).parent)]] == "jd-helix-duckdb"
+    backup_dir = container["command"][container["command"].index("--to") + 1]
+    assert claims[mounts[backup_dir]] == CRONJOBS["jd-helix-backups"]["metadata"]["name"]
+    assert CRONJOBS["jd-helix-backup"]["spec"]["concurrencyPolicy"] == "Forbid"
+    assert not SECRETS & set(env), "a backup needs no key"
+
+
+def test_kubernetes_checks_the_daemon_from_outside_it_with_the_webhook_from_the_secret():
+    pod = cronjob_pod("jd-helix-check-daemon")
+    [container] = pod["containers"]
+    assert container["command"][:2] == ["jd-helix", "check-daemon"]
+    env = {entry["name"]: entry for entry in container["env"]}
+    webhook = "JD_HELIX_ALERT_WEBHOOK_URL"
+    ours, code_locations = env[webhook]["valueFrom"]["secretKeyRef"], helm_env()[webhook]["valueFrom"]["secretKeyRef"]
+    assert (ours["name"], ours["key"]) == (code_locations["name"], code_locations["key"])
+    assert "value" not in env[webhook] and "value" not in env["DAGSTER_PG_PASSWORD"]
+    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == HELM["global"]["postgresqlSecretName"]
+    # The chart's instance (its ConfigMap) as DAGSTER_HOME's dagster.yaml.
+    [mount] = container["volumeMounts"]
+    assert mount["mountPath"] == f"{env['DAGSTER_HOME']['value']}/dagster.yaml"
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"].endswith("-instance")
