@@ -54,20 +54,6 @@ def cli(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-class HoursOfSandbox:
-    def __init__(self, sandbox: Sandbox):
-        self.sandbox = sandbox
-
-    def truth(self, start, end):
-        return self.sandbox.truth(start, end)
-
-    def helix_events(self):
-        return self.sandbox.helix_events()
-
-    def helix_writes(self):
-        return self.sandbox.helix_writes()
-
-
 @pytest.fixture
 def warehouse(tmp_path):
     database = tmp_path / "data" / "jd_helix.duckdb"
@@ -134,7 +120,7 @@ def test_an_older_backup_restored_then_the_next_hours_run_posts_each_sale_once(w
 
     # The next hours: from the backup's last hour to the newest, as the restore says.
     assert run_hours(resources, BEFORE_BACKUP[-1], HOURS[-1]).success
-    counts = check_against_truth(HoursOfSandbox(sandbox), str(database), HOURS)
+    counts = check_against_truth(sandbox, str(database), HOURS)
     assert counts["valid_sales"] == SALES_PER_HOUR * len(HOURS)
     assert counts["ledger_pending"] == counts["ledger_failed"] == 0
     # Every write Helix accepted: each sale under one event (triple) only; the sales the restored
