@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ import duckdb
 import psutil
 
 from jd_helix.api.page_cache import PageCache
+from jd_helix.resources.warehouse_copy import WarehouseBusy, copy_between_writes, fold_wal, wal_of
+from jd_helix.resources.warehouse_copy import signature as warehouse_signature
 
 log = logging.getLogger(__name__)
 SNAPSHOT_PREFIX = "snapshot-"
@@ -75,19 +76,6 @@ class RefreshState:
     last_error: str | None = None
     copies: int = 0
     busy_since: datetime | None = field(default=None)
-
-
-def _signature(path: Path) -> tuple | None:
-    """What changes whenever a run commits: size and mtime of the file and of its WAL."""
-    stats = []
-    for part in (path, Path(f"{path}.wal")):
-        try:
-            st = part.stat()
-        except FileNotFoundError:
-            stats.append(None)
-            continue
-        stats.append((st.st_size, st.st_mtime_ns))
-    return None if stats[0] is None else tuple(stats)
 
 
 class ReplicaKeeper:
@@ -153,7 +141,7 @@ class ReplicaKeeper:
         return outcome
 
     def _refresh(self) -> RefreshOutcome:
-        signature = _signature(self.source)
+        signature = warehouse_signature(self.source)
         if signature is None:
             return RefreshOutcome.MISSING
         if signature == self._copied_signature and self._current is not None:
@@ -163,24 +151,14 @@ class ReplicaKeeper:
         self._generation += 1
         target = self.directory / f"{SNAPSHOT_PREFIX}{os.getpid()}-{self._generation}.duckdb"
         try:
-            # The read-only connection holds a shared lock: no run can write while we copy.
-            source = duckdb.connect(str(self.source), read_only=True)
-        except duckdb.Error as error:
-            self.state.last_error = str(error).splitlines()[0]
+            signature, as_of = copy_between_writes(self.source, target, self.clock)
+        except WarehouseBusy as busy:
+            self.state.last_error = str(busy)
             return RefreshOutcome.BUSY
         try:
-            try:
-                as_of = self.clock()
-                signature = _signature(self.source)
-                shutil.copyfile(self.source, target)
-                wal = Path(f"{self.source}.wal")
-                if wal.exists():
-                    shutil.copyfile(wal, f"{target}.wal")
-            finally:
-                source.close()
             self._install(target, as_of)
         except BaseException:
-            for leftover in (target, Path(f"{target}.wal")):
+            for leftover in (target, wal_of(target)):
                 leftover.unlink(missing_ok=True)
             raise
         self._copied_signature = signature
@@ -190,8 +168,7 @@ class ReplicaKeeper:
 
     def _install(self, path: Path, as_of: datetime) -> None:
         # Opening the copy for writing once folds its WAL in; readers then get a plain file.
-        with duckdb.connect(str(path)) as conn:
-            conn.execute("CHECKPOINT")
+        fold_wal(path)
         snapshot = Snapshot(path=path, conn=duckdb.connect(str(path), read_only=True), as_of=as_of)
         with self._lock:
             previous, self._current = self._current, snapshot

@@ -4,9 +4,12 @@ from pathlib import Path
 
 import click
 
+from jd_helix.cli.backup import backup_command
+from jd_helix.cli.check_daemon import check_daemon_command
 from jd_helix.cli.free_slots import free_slots_command
 from jd_helix.cli.ledger import ledger_command
 from jd_helix.cli.report import report_command
+from jd_helix.cli.restore import restore_command
 from jd_helix.cli.sandbox import sandbox_command
 from jd_helix.cli.serve import serve_command
 from jd_helix.sandbox import defaults as sandbox_defaults
@@ -36,6 +39,9 @@ main.add_command(report_command)
 main.add_command(serve_command)
 main.add_command(free_slots_command)
 main.add_command(ledger_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
+main.add_command(check_daemon_command)
 
 if __name__ == "__main__":
     main()

@@ -6,4 +6,5 @@ reference_data/  JD's and Verkada's reference tables and the job that refreshes 
 hourly_sales/    each hour's sales: extract, join to cameras, per-store totals, their checks and schedule
 helix/           posting to Verkada Helix: the event type, the ledger, retries, re-joins, freshness
 alerts/          webhooks for failed runs and red checks
+runs/            fail_dead_runs: runs whose worker died (a replaced container) are failed, so that retries resume them
 """

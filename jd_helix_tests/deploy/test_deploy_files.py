@@ -5,10 +5,12 @@ the Helm values, the Dockerfile and the instance config are read and held agains
 from __future__ import annotations
 
 import ast
+import json
 import re
 import tomllib
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -31,8 +33,7 @@ def _is_env_read(call: ast.Call) -> bool:
 
 
 # Not part of the Dagster deployment: the sandbox (never deployed) and the HTTP API
-# (`jd-helix serve`, a service of its own, checked on its own below).
-# The read API and the sandbox (packages, and the commands that start them) run apart from the code location.
+# (`jd-helix serve`, a service of its own, checked on its own below), with their commands.
 READ_API = ("api", "cli/serve.py")
 NOT_IN_THE_CODE_LOCATION = ("sandbox", "cli/sandbox.py", *READ_API)
 
@@ -158,7 +159,52 @@ def test_helm_gives_the_user_deployment_every_variable_and_the_keys_from_a_secre
         assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"]["key"] == name
     # The chart writes its own instance config and sets DAGSTER_PG_PASSWORD from its secret.
     assert HELM["postgresql"]["postgresqlScheme"] == INSTANCE["storage"]["postgres"]["postgres_db"]["scheme"]
-    assert USER_DEPLOYMENT["includeConfigInLaunchedRuns"]["enabled"] is True
+
+
+RUN_K8S = HELM["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+
+
+def test_helm_run_pods_get_the_code_locations_env_and_volumes_and_are_sized_as_the_values_say():
+    # Not through includeConfigInLaunchedRuns: with it, the code location's container context
+    # (its 250m/512Mi) would win over runK8sConfig (dagster-k8s K8sContainerContext.create_for_run).
+    assert USER_DEPLOYMENT["includeConfigInLaunchedRuns"]["enabled"] is False
+    assert RUN_K8S["containerConfig"]["env"] == USER_DEPLOYMENT["env"]
+    assert RUN_K8S["containerConfig"]["volumeMounts"] == USER_DEPLOYMENT["volumeMounts"]
+    assert RUN_K8S["podSpecConfig"]["volumes"] == USER_DEPLOYMENT["volumes"]
+    assert RUN_K8S["containerConfig"]["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert USER_DEPLOYMENT["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
+    # The image runs as uid 10001: its group owns the volumes in every pod that writes them.
+    user = re.search(r"useradd --uid (\d+)", DOCKERFILE).group(1)
+    assert RUN_K8S["podSpecConfig"]["securityContext"]["fsGroup"] == int(user)
+    assert USER_DEPLOYMENT["podSecurityContext"]["fsGroup"] == int(user)
+
+
+def test_step_logs_are_written_where_the_webserver_reads_them_in_both_deployments():
+    # compose: the instance's compute-log folder is a volume of the code location (run workers) and the webserver.
+    folder = compose_environment("code-location")["JD_HELIX_COMPUTE_LOG_DIR"]
+    assert INSTANCE["compute_logs"]["config"]["base_dir"] == {"env": "JD_HELIX_COMPUTE_LOG_DIR"}
+    volumes = {service: {v.split(":")[1]: v.split(":")[0] for v in COMPOSE["services"][service]["volumes"]}
+               for service in ("code-location", "webserver")}
+    assert volumes["code-location"][folder] == volumes["webserver"][folder] and volumes["webserver"][folder] in COMPOSE["volumes"]
+    assert "mkdir -p" in DOCKERFILE and folder in DOCKERFILE, "the image's user owns the folder the volume starts from"
+    # Helm: the same manager, on a claim the run pods and the webserver mount at its base_dir.
+    manager = HELM["computeLogManager"]["config"]["customComputeLogManager"]
+    assert (manager["module"], manager["class"]) == (INSTANCE["compute_logs"]["module"], INSTANCE["compute_logs"]["class"])
+    base_dir = manager["config"]["base_dir"]
+    claim = load(DEPLOY / "helm" / "compute-logs-volume.yaml")["metadata"]["name"]
+    for where, mounts, pod_volumes in (
+        ("run pods", RUN_K8S["containerConfig"]["volumeMounts"], RUN_K8S["podSpecConfig"]["volumes"]),
+        ("webserver", HELM["dagsterWebserver"]["volumeMounts"], HELM["dagsterWebserver"]["volumes"]),
+    ):
+        [mount] = [m for m in mounts if m["mountPath"] == base_dir]
+        [volume] = [v for v in pod_volumes if v["name"] == mount["name"]]
+        assert volume["persistentVolumeClaim"]["claimName"] == claim, where
+    assert HELM["dagsterWebserver"]["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"], "ReadWriteOnce: one node"
+
+
+def test_compose_keeps_the_code_locations_host_name_across_redeploys():
+    # Run workers record host:pid:start; the replacing container must see the old ones as its own host's.
+    assert COMPOSE["services"]["code-location"]["hostname"]
 
 
 def test_run_workers_store_a_ranged_runs_materializations_in_batches_in_both_deployments():
@@ -178,8 +224,7 @@ def test_helm_runs_pods_with_run_monitoring_and_the_duckdb_volume_on_one_node():
     assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     # ReadWriteOnce: the code server and every run pod on the node that mounts the volume.
-    run_pods = HELM["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]["podSpecConfig"]
-    assert run_pods["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"]
+    assert RUN_K8S["podSpecConfig"]["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"]
 
 
 def camel(name: str) -> str:
@@ -227,6 +272,41 @@ def test_the_production_instance_keeps_every_setting_of_the_shipped_dagster_yaml
     assert all(set(value) == {"env"} for key, value in database.items() if key != "scheme"), "no literal connection values"
 
 
+IMAGE_CONFIG = {"deploy/dagster.yaml", "deploy/workspace.yaml", "deploy/requirements.lock"}
+LOCK = (DEPLOY / "requirements.lock").read_text()
+
+
+def locked_packages() -> dict[str, str]:
+    return {m.group(1).lower().replace("_", "-"): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", LOCK, re.M)}
+
+
+def test_the_image_installs_every_package_from_the_lock_with_hashes():
+    runs = " && ".join(dockerfile_instructions("RUN"))
+    assert "pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock" in runs
+    assert "pip install --no-cache-dir --no-deps /wheels/*.whl" in runs, "the project's wheel adds no package of its own"
+    locked = locked_packages()
+    # Every direct dependency at the version pyproject.toml pins, every package with its hashes.
+    for requirement in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name, _, version = requirement.partition("==")
+        if version:
+            assert locked.get(name.lower().replace("_", "-")) == version, requirement
+    assert len(re.findall(r"^[A-Za-z0-9_.-]+==", LOCK, re.M)) == len(locked) > 50
+    for block in re.split(r"\n(?=[A-Za-z0-9_.-]+==)", LOCK.split("\n", 5)[-1]):
+        if "==" in block.splitlines()[0]:
+            assert "--hash=sha256:" in block, block.splitlines()[0]
+
+
+def test_the_base_image_is_an_exact_release_and_the_build_context_sends_only_what_is_copied():
+    [base] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE, re.M)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base), base
+    assert all(line.split()[1] == "${BASE_IMAGE}" for line in DOCKERFILE.splitlines() if line.startswith("FROM ") and " AS " not in line or line.startswith("FROM ${"))
+    ignore = [line for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert ignore[0] == "*", "everything is left out unless named"
+    admitted = {line[1:].removesuffix("/**") for line in ignore if line.startswith("!")}
+    copied = {source for line in dockerfile_instructions("COPY") if not line.startswith("--from") for source in line.split()[:-1]}
+    assert admitted == copied, (admitted, copied)
+
+
 def dockerfile_instructions(name: str) -> list[str]:
     text = DOCKERFILE.replace("\\\n", " ")
     return [line.split(None, 1)[1] for line in text.splitlines() if line.startswith(name + " ")]
@@ -243,7 +323,7 @@ def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_bu
     assert not re.search(r"(^|\s)(-e|--editable)(\s|$)", runs)
     copied = {source for line in dockerfile_instructions("COPY") if not line.startswith("--from")
               for source in line.split()[:-1]}
-    assert set(IMAGE_SOURCES) <= copied and not copied - set(IMAGE_SOURCES) - {"deploy/dagster.yaml", "deploy/workspace.yaml"}
+    assert set(IMAGE_SOURCES) <= copied and not copied - set(IMAGE_SOURCES) - IMAGE_CONFIG
     assert image_command() == ["dagster", "code-server", "start", "-m", "jd_helix.definitions", "-h", "0.0.0.0", "-p", "4000"]
     volume = dockerfile_instructions("VOLUME")[0].strip()
     duckdb_env = re.search(r"JD_HELIX_DUCKDB_PATH=(\S+)", " ".join(dockerfile_instructions("ENV"))).group(1)
@@ -306,3 +386,65 @@ def test_kubernetes_runs_the_api_beside_the_volume_with_the_user_deployments_ima
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
     assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
     assert [p["targetPort"] for p in service["spec"]["ports"]] == [port["name"]]
+
+
+# The chart's values schema, for the sections the values set (its sources are named in the file).
+CHART_SCHEMA = json.loads((Path(__file__).parent / "dagster_chart_values_excerpt.schema.json").read_text())
+
+
+def test_the_helm_values_fit_the_charts_schema():
+    errors = sorted(jsonschema.Draft7Validator(CHART_SCHEMA).iter_errors(HELM), key=lambda e: list(e.path))
+    assert not errors, [f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors]
+    # The chart renders `concurrency:` (pools, the run queue) only when it is enabled: off by default.
+    assert HELM["concurrency"]["enabled"] is True
+
+
+def test_the_schema_check_fails_on_a_misplaced_or_misspelt_key():
+    validator = jsonschema.Draft7Validator(CHART_SCHEMA)
+    misspelt = {**HELM, "concurrency": {**HELM["concurrency"], "pools": {"defaultlimit": 1}}}
+    misplaced = {**HELM, "runK8sConfig": RUN_K8S}
+    unknown_manager = {**HELM, "computeLogManager": {"type": "LocalComputeLogManager", "config": {}}}
+    for values in (misspelt, misplaced, unknown_manager):
+        assert list(validator.iter_errors(values)), values
+
+
+CRONJOBS = {d["metadata"]["name"]: d for d in yaml.safe_load_all((DEPLOY / "helm" / "cronjobs.yaml").read_text())}
+
+
+def cronjob_pod(name: str) -> dict:
+    return CRONJOBS[name]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_kubernetes_backs_up_the_warehouse_hourly_on_its_node_into_a_claim_of_its_own():
+    pod = cronjob_pod("jd-helix-backup")
+    [container] = pod["containers"]
+    image = USER_DEPLOYMENT["image"]
+    assert container["image"] == f"{image['repository']}:{image['tag']}"
+    assert container["command"][:2] == ["jd-helix", "backup"] and "--keep" in container["command"]
+    assert pod["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"], "ReadWriteOnce: where the warehouse is"
+    env = {entry["name"]: entry for entry in container["env"]}
+    assert env["JD_HELIX_DUCKDB_PATH"] == helm_env()["JD_HELIX_DUCKDB_PATH"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+    assert claims[mounts[str(Path(env["JD_HELIX_DUCKDB_PATH"]["value"]).parent)]] == "jd-helix-duckdb"
+    backup_dir = container["command"][container["command"].index("--to") + 1]
+    assert claims[mounts[backup_dir]] == CRONJOBS["jd-helix-backups"]["metadata"]["name"]
+    assert CRONJOBS["jd-helix-backup"]["spec"]["concurrencyPolicy"] == "Forbid"
+    assert not SECRETS & set(env), "a backup needs no key"
+
+
+def test_kubernetes_checks_the_daemon_from_outside_it_with_the_webhook_from_the_secret():
+    pod = cronjob_pod("jd-helix-check-daemon")
+    [container] = pod["containers"]
+    assert container["command"][:2] == ["jd-helix", "check-daemon"]
+    env = {entry["name"]: entry for entry in container["env"]}
+    webhook = "JD_HELIX_ALERT_WEBHOOK_URL"
+    ours, code_locations = env[webhook]["valueFrom"]["secretKeyRef"], helm_env()[webhook]["valueFrom"]["secretKeyRef"]
+    assert (ours["name"], ours["key"]) == (code_locations["name"], code_locations["key"])
+    assert "value" not in env[webhook] and "value" not in env["DAGSTER_PG_PASSWORD"]
+    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == HELM["global"]["postgresqlSecretName"]
+    # The chart's instance (its ConfigMap) as DAGSTER_HOME's dagster.yaml.
+    [mount] = container["volumeMounts"]
+    assert mount["mountPath"] == f"{env['DAGSTER_HOME']['value']}/dagster.yaml"
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"].endswith("-instance")

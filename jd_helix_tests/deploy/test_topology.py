@@ -5,7 +5,12 @@ server, the webserver and the daemon as separate processes, from the non-editabl
   tick is due at once) and the scheduled run loads and posts its hour;
 - a 24-hour backfill launched through GraphQL as the UI launches it completes, on PostgreSQL;
 - a run whose worker is SIGKILLed is reported to the webhook, marked failed, its pool slot is
-  given back and run retries finish its hour: every sale once in Helix, nothing pending.
+  given back and run retries finish its hour: every sale once in Helix, nothing pending;
+- each step's stdout/stderr, written by the run worker, is read back through the webserver's
+  GraphQL (what the UI's stdout/stderr buttons ask), from the compute-log folder of deploy/dagster.yaml;
+- a run in flight when the code-location "container" is replaced (the code server and its run
+  workers killed at once, a new one started under another host name) is failed by the
+  `fail_dead_runs` sensor, its slot given back, and run retries finish its hour - no person.
 The sandbox serves a fixed number of sales per hour: nothing depends on the wall clock's volume.
 """
 
@@ -34,9 +39,18 @@ from dagster._core.workspace.load_target import GrpcServerTarget
 from benchmarks.dagster_graphql_client import TERMINAL_RUN_STATUSES, step_stats
 from jd_helix.defs.hourly_sales.schedule import HOURLY_RUN_MINUTE
 from jd_helix.lib.partitions import partition_key
+from jd_helix.lib.pools.worker import WORKER_TAG
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.chaos.harness import DIMENSION_ASSETS, check_against_truth
-from jd_helix_tests.deploy.topology import LOCATION, PROJECT_ROOT, Topology, real_now, run_worker_pid
+from jd_helix_tests.deploy.topology import (
+    LOCATION,
+    PROJECT_ROOT,
+    RUN_MESSAGES,
+    Topology,
+    can_rename_host,
+    real_now,
+    run_worker_pid,
+)
 from jd_helix_tests.e2e.harness import resources_for
 from jd_helix_tests.webhook_receiver import webhook_receiver
 
@@ -48,6 +62,7 @@ THIS_HOUR = real_now().replace(minute=0, second=0, microsecond=0)
 # Hours of each test, apart from each other and from what the schedule runs (the last hour or two).
 BACKFILL_HOURS = [THIS_HOUR - timedelta(hours=h) for h in range(40, 16, -1)]
 KILLED_HOUR = THIS_HOUR - timedelta(hours=8)
+REDEPLOYED_HOUR = THIS_HOUR - timedelta(hours=10)
 
 
 def last_tick_time(now: datetime) -> datetime:
@@ -246,3 +261,72 @@ def test_a_run_whose_worker_is_sigkilled_is_reported_and_its_hour_recovered(worl
     assert retry["status"] == "SUCCESS", world.client.run_errors(retry["runId"])
     counts = world.check_hours([KILLED_HOUR])
     assert counts["ledger_pending"] == counts["ledger_failed"] == 0 and counts["valid_sales"] > 0
+
+
+CAPTURED_LOGS = """
+query RunLogFiles($runId: ID!) {
+  logsForRun(runId: $runId, limit: 1000) {
+    ... on EventConnection { events { __typename ... on LogsCapturedEvent { fileKey stepKeys } } }
+  }
+}
+"""
+CAPTURED_LOG = """
+query StepLog($logKey: [String!]!) { capturedLogs(logKey: $logKey) { stdout stderr } }
+"""
+
+
+def test_each_steps_output_is_read_through_the_webserver_from_the_compute_log_folder(world):
+    run = world.wait_for_run(**{"dagster/schedule_name": "hourly_sales_schedule"})
+    run_id = run["runId"]
+    events = world.client.query(CAPTURED_LOGS, {"runId": run_id})["logsForRun"]["events"]
+    [captured] = [e for e in events if e["__typename"] == "LogsCapturedEvent" and "helix_events" in (e["stepKeys"] or [])]
+    log = world.client.query(CAPTURED_LOG, {"logKey": [run_id, "compute_logs", captured["fileKey"]]})["capturedLogs"]
+    # The step's own log lines (Dagster writes them to the worker's stderr), as the UI shows them.
+    assert "events to post" in (log["stderr"] or ""), log
+    assert world.sandbox.jd_api_key not in (log["stderr"] or "") + (log["stdout"] or "")
+    # From the folder deploy/dagster.yaml names (compose: the volume compute-logs), not DAGSTER_HOME.
+    folder = Path(world.topology.instance_env["JD_HELIX_COMPUTE_LOG_DIR"])
+    assert any(run_id in str(path) for path in folder.rglob("*.err"))
+    assert not (world.topology.home / "storage" / run_id / "compute_logs").exists()
+
+
+def test_a_run_in_flight_when_the_code_location_is_replaced_is_failed_and_retried_without_a_person(world):
+    key = partition_key(REDEPLOYED_HOUR)
+
+    def in_step(step_key: str) -> bool:
+        return any(s["stepKey"] == step_key and s["status"] == "IN_PROGRESS" for s in step_stats(world.client, run_id))
+
+    world.sandbox.faults.update(api="jd", latency_ms=3000)  # the extraction lasts a few seconds
+    try:
+        run_id = world.client.launch_run(LOCATION, world.topology.repository, "hourly_sales_job", {"dagster/partition": key})
+        deadline = time.monotonic() + 90
+        while not (in_step("jd_transactions") and world.client.runs(run_ids=[run_id])[0]["status"] == "STARTED"):
+            assert time.monotonic() < deadline, f"the run never reached jd_transactions:\n{world.topology.logs()}"
+            time.sleep(0.2)
+        tags = {t["key"]: t["value"] for t in world.client.runs(run_ids=[run_id])[0]["tags"]}
+        assert WORKER_TAG in tags
+        # A new container, with another host name where this machine lets a child have one:
+        # the old worker can then only be judged by its heartbeat, as from any other host.
+        new_host = "jd-helix-code-location-2" if can_rename_host() else None
+        replaced_at = time.monotonic()
+        world.topology.replace_code_server(new_host)
+    finally:
+        world.sandbox.faults.reset()
+    if new_host:
+        assert not tags[WORKER_TAG].startswith(new_host + ":")
+
+    deadline = time.monotonic() + 240
+    while (status := world.client.runs(run_ids=[run_id])[0]["status"]) not in TERMINAL_RUN_STATUSES:
+        assert time.monotonic() < deadline, f"the run of the replaced container is still {status}:\n{world.topology.logs()}"
+        time.sleep(2)
+    failed_after_s = time.monotonic() - replaced_at
+    assert status == "FAILURE"
+    messages = [e.get("message") or "" for e in world.client.query(RUN_MESSAGES, {"runId": run_id})["logsForRun"]["events"]]
+    assert any("failed by the fail_dead_runs sensor" in m for m in messages), messages[-5:]
+    assert world.postgres_count(f"SELECT count(*) FROM concurrency_slots WHERE run_id = '{run_id}'") == 0
+
+    retry = world.wait_for_run(timeout_s=240, **{"dagster/parent_run_id": run_id})
+    assert retry["status"] == "SUCCESS", world.client.run_errors(retry["runId"])
+    counts = world.check_hours([REDEPLOYED_HOUR])
+    assert counts["ledger_pending"] == counts["ledger_failed"] == 0 and counts["valid_sales"] == SALES_PER_HOUR
+    print(f"redeployed under {new_host or 'the same host name'}: run failed {failed_after_s:.0f} s after the replacement")

@@ -87,6 +87,14 @@ def stop_all(processes: list[Process], grace_s: float = 10.0) -> None:
         process.close()
 
 
+def can_rename_host() -> bool:
+    """Whether this process may give a child a host name of its own (`unshare --uts`: root)."""
+    try:
+        return subprocess.run(["unshare", "--uts", "true"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
 class Topology:
     """PostgreSQL instance + code server + webserver + daemon; the daemon starts separately so
     that a test can set the scene (schedule state) first."""
@@ -105,6 +113,8 @@ class Topology:
             "JD_HELIX_CODE_SERVER_HOST": "127.0.0.1",
             "JD_HELIX_CODE_SERVER_PORT": str(self.code_port),
             "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as deploy/ sets it
+            # Apart from DAGSTER_HOME, as compose's volume compute-logs is apart from the instance.
+            "JD_HELIX_COMPUTE_LOG_DIR": str(workdir / "compute_logs"),
         }
         self.code_env = {**self.instance_env, **code_env}
         self.processes: list[Process] = []
@@ -142,10 +152,35 @@ class Topology:
         except TimeoutError:
             return False
 
+    def start_code_server(self, hostname: str | None = None) -> Process:
+        """The code server (as compose's code-location), under another host name if given
+        (a new UTS namespace, as a new container gets: `unshare --uts`, which needs root)."""
+        command = [str(self.python), "-m", "dagster", "code-server", "start", "-m", "jd_helix.definitions",
+                   "-h", "127.0.0.1", "-p", str(self.code_port)]
+        if hostname:
+            command = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *command]
+        process = Process("code_server", command, self.code_env, self.workdir, self.workdir)
+        self.processes.append(process)
+        return process
+
+    def replace_code_server(self, hostname: str | None = None) -> Process:
+        """What a redeploy does to the code-location container: every process in it (the code
+        server and the run workers it started) is killed, and a new one starts in its place."""
+        [old] = [p for p in self.processes if p.name == "code_server" and p.alive()]
+        old.signal(signal.SIGKILL)  # the whole container at once: no run worker gets to report
+        deadline = time.monotonic() + 10
+        while old.group_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        old.popen.wait(timeout=5)
+        old.close()
+        self.processes.remove(old)
+        new = self.start_code_server(hostname)
+        self._wait("the new code server", self._code_server_loaded)
+        return new
+
     def start_servers(self) -> None:
         """The code server and the webserver; returns once the code server has loaded jd_helix."""
-        self._start("code_server", ["-m", "dagster", "code-server", "start", "-m", "jd_helix.definitions",
-                                    "-h", "127.0.0.1", "-p", str(self.code_port)], self.code_env)
+        self.start_code_server()
         # The webserver and the daemon get no API keys: they only talk to the code server.
         self._start("webserver", ["-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(self.ui_port),
                                   "-w", str(DEPLOY / "workspace.yaml")], self.instance_env)

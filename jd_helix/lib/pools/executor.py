@@ -1,5 +1,5 @@
 """The project's executor: Dagster's in-process executor, with pool waits that sleep and
-see dead holders, and a record of which process runs each run.
+see dead holders, a record of which process runs each run, and that process's heartbeat.
 
 All steps of a run share one process (a process per step would only cost start-up time).
 """
@@ -17,6 +17,7 @@ from dagster._core.execution.context_creation_job import PlanExecutionContextMan
 from dagster._core.execution.plan.execute_plan import inner_plan_execution_iterator
 from dagster._core.executor.in_process import InProcessExecutor
 
+from jd_helix.lib.pools.heartbeat import beating
 from jd_helix.lib.pools.waiting import PoolWaitContext
 from jd_helix.lib.pools.worker import WORKER_TAG, this_worker
 
@@ -39,23 +40,25 @@ class PoolAwareInProcessExecutor(InProcessExecutor):
             f"Executing steps in process (pid: {os.getpid()})",
             event_specific_data=EngineEventData.in_process(os.getpid(), step_keys),
         )
-        yield from iter(
-            ExecuteRunWithPlanIterable(
-                execution_plan=plan_context.execution_plan,
-                iterator=_pool_aware_iterator,
-                execution_context_manager=PlanExecutionContextManager(
-                    job=plan_context.job,
-                    retry_mode=plan_context.retry_mode,
+        # A heartbeat in the instance: hosts other than this one can tell that it lives.
+        with beating(plan_context.instance, plan_context.run_id, plan_context.log):
+            yield from iter(
+                ExecuteRunWithPlanIterable(
                     execution_plan=plan_context.execution_plan,
-                    run_config=plan_context.run_config,
-                    dagster_run=plan_context.dagster_run,
-                    instance=plan_context.instance,
-                    raise_on_error=plan_context.raise_on_error,
-                    output_capture=plan_context.output_capture,
-                    step_dependency_config=self.step_dependency_config,
-                ),
+                    iterator=_pool_aware_iterator,
+                    execution_context_manager=PlanExecutionContextManager(
+                        job=plan_context.job,
+                        retry_mode=plan_context.retry_mode,
+                        execution_plan=plan_context.execution_plan,
+                        run_config=plan_context.run_config,
+                        dagster_run=plan_context.dagster_run,
+                        instance=plan_context.instance,
+                        raise_on_error=plan_context.raise_on_error,
+                        output_capture=plan_context.output_capture,
+                        step_dependency_config=self.step_dependency_config,
+                    ),
+                )
             )
-        )
 
 
 @dg.executor(name="in_process", config_schema=IN_PROC_CONFIG)

@@ -4,7 +4,8 @@ Dagster gives a slot back when the step that claimed it ends. A run worker that 
 (OOM, deploy, SIGKILL) never does: its slots stay taken until someone frees them. Dagster's
 daemon frees the slots of runs it knows have ended (`run_monitoring.free_slots_after_run_end_seconds`
 in dagster.yaml); a run whose worker died while nobody was watching stays STARTED and is
-found here instead, from the worker tag every run of this project carries.
+found here instead, from the worker tag every run of this project carries and the
+heartbeat its worker keeps in the instance (heartbeat.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from jd_helix.lib.pools.heartbeat import forget, last_heartbeat
 from jd_helix.lib.pools.worker import WORKER_TAG, Liveness, liveness
 
 FREE_SLOTS_COMMAND = "jd-helix free-slots"
@@ -23,7 +25,7 @@ class Holder:
     run_id: str
     status: str  # the run's Dagster status, or "DELETED"
     worker: str | None  # host:pid:start of its worker, when known
-    liveness: Liveness  # ALIVE, DEAD (ended, deleted or process gone) or UNKNOWN
+    liveness: Liveness  # ALIVE, DEAD (ended, deleted, process gone or heartbeat stale) or UNKNOWN
 
     @property
     def releasable(self) -> bool:
@@ -41,7 +43,7 @@ def judge(instance: dg.DagsterInstance, run_id: str) -> Holder:
     worker = run.tags.get(WORKER_TAG)
     if run.is_finished:
         return Holder(run_id, run.status.value, worker, Liveness.DEAD)
-    return Holder(run_id, run.status.value, worker, liveness(worker))
+    return Holder(run_id, run.status.value, worker, liveness(worker, last_heartbeat(instance, run_id)))
 
 
 def holders(instance: dg.DagsterInstance, pool: str, exclude_run_id: str | None = None) -> list[Holder]:
@@ -66,6 +68,7 @@ def release(instance: dg.DagsterInstance, holder: Holder, why: str) -> None:
         instance.report_engine_event(why, run)
         instance.report_run_failed(run, why)
     instance.event_log_storage.free_concurrency_slots_for_run(holder.run_id)
+    forget(instance, holder.run_id)
 
 
 def free_slots_hint(instance: dg.DagsterInstance, run_id: str) -> str:

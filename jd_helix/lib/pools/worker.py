@@ -1,16 +1,20 @@
 """Who runs a run: host, process id and that process's start time, kept as a run tag.
 
 The start time tells a live worker from another process that was given the same pid
-after the worker died.
+after the worker died. A worker on another host is judged by its heartbeat instead
+(`heartbeat.py`).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from enum import Enum
 
 import psutil
+
+from jd_helix.lib.pools.heartbeat import HEARTBEAT_STALE_S
 
 WORKER_TAG = "jd_helix/run_worker"
 
@@ -18,7 +22,7 @@ WORKER_TAG = "jd_helix/run_worker"
 class Liveness(Enum):
     ALIVE = "alive"
     DEAD = "dead"
-    UNKNOWN = "unknown"  # another machine (or no record): this process cannot check
+    UNKNOWN = "unknown"  # another machine without a heartbeat (or no record): this process cannot check
 
 
 def _start_time(pid: int) -> float | None:
@@ -38,8 +42,13 @@ def this_worker() -> str:
     return f"{socket.gethostname()}:{pid}:{_start_time(pid):.2f}"
 
 
-def liveness(worker: str | None) -> Liveness:
-    """Whether the process a WORKER_TAG value names is still running."""
+def liveness(worker: str | None, heartbeat_at: float | None = None, stale_after_s: float = HEARTBEAT_STALE_S) -> Liveness:
+    """Whether the process a WORKER_TAG value names is still running.
+
+    On this host, its pid and start time say so at once. On another host (a replaced
+    container, another pod), its heartbeat does: beating within `stale_after_s` is alive,
+    older is gone; with no heartbeat this process cannot tell.
+    """
     if not worker:
         return Liveness.UNKNOWN
     try:
@@ -48,7 +57,9 @@ def liveness(worker: str | None) -> Liveness:
     except ValueError:
         return Liveness.UNKNOWN
     if host != socket.gethostname():
-        return Liveness.UNKNOWN
+        if heartbeat_at is None:
+            return Liveness.UNKNOWN
+        return Liveness.ALIVE if time.time() - heartbeat_at < stale_after_s else Liveness.DEAD
     started = _start_time(pid)
     if started is None or f"{started:.2f}" != f"{start:.2f}":
         return Liveness.DEAD
