@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from jd_helix.sandbox.clock import SandboxClock
 from jd_helix.sandbox.config import SandboxConfig
@@ -23,8 +23,10 @@ EventKey = tuple[str, str, int]  # (camera_id, event_type_uid, time_ms): one eve
 
 
 class HelixEvents:
-    def __init__(self, config: SandboxConfig, clock: SandboxClock, org_id: str, camera_ids: set[str]):
+    def __init__(self, config: SandboxConfig, clock: SandboxClock, org_id: str, camera_ids: set[str],
+                 lose_create: Callable[[], bool] = lambda: False):
         self.config = config
+        self.lose_create = lose_create  # the fault that loses an acknowledged create (faults.py)
         self.clock = clock
         self.org_id = org_id
         self.camera_ids = camera_ids
@@ -39,14 +41,25 @@ class HelixEvents:
     # ------------------------------------------------------------------ writing
     def upsert(self, key: EventKey, attributes: dict[str, Any], flagged: bool, via: str) -> None:
         old = self.events.get(key)
+        if old is None and self.lose_create():
+            self._log_write(key, attributes, via, None, flagged, lost=True)  # acknowledged, never held
+            return
         self.events[key] = {"attributes": attributes, "flagged": flagged}
         self._log_write(key, attributes, via, old["attributes"] if old is not None else None, flagged)
 
-    def _log_write(self, key: EventKey, attributes: dict, via: str, replaced: dict | None, flagged: bool) -> None:
+    def _log_write(self, key: EventKey, attributes: dict, via: str, replaced: dict | None, flagged: bool,
+                   lost: bool = False) -> None:
         self.writes.append({"camera_id": key[0], "event_type_uid": key[1], "time_ms": key[2],
                             "attributes": copy.deepcopy(attributes), "flagged": flagged, "via": via,
-                            "replaced_attributes": copy.deepcopy(replaced), "at": self.clock.now()})
+                            "replaced_attributes": copy.deepcopy(replaced), "lost": lost, "at": self.clock.now()})
         self._version += 1
+
+    def delete(self, keys: list[EventKey]) -> int:
+        """Delete these events, as a person in Command would; returns how many were held."""
+        with self.lock:
+            deleted = sum(self.events.pop(key, None) is not None for key in keys)
+            self._version += 1
+            return deleted
 
     # --------------------------------------------------------------- validation
     def validate_event(self, event: Any) -> tuple[EventKey, dict[str, Any], bool]:
