@@ -47,11 +47,10 @@ def sandbox_command(host: str, port: int, seed: int, stores: int, pos_per_store:
                     fault_api: str, fault_5xx_rate: float, fault_429_burst: int, fault_latency_ms: float,
                     fault_drop_rate: float, fault_non_json: int, fault_lose_create_rate: float) -> None:
     """Serve the built-in JD Sports + Verkada Helix sandbox until Ctrl-C."""
-    faults: dict[str, Any] = {"api": fault_api, "error_rate": fault_5xx_rate, "burst_429": fault_429_burst,
-                              "latency_ms": fault_latency_ms, "drop_rate": fault_drop_rate,
-                              "non_json": fault_non_json}
-    if fault_lose_create_rate:  # a Verkada fault only
-        faults = [faults, {"api": "verkada", "lose_create_rate": fault_lose_create_rate}]
+    faults: list[dict[str, Any]] = [{"api": fault_api, "error_rate": fault_5xx_rate, "burst_429": fault_429_burst,
+                                     "latency_ms": fault_latency_ms, "drop_rate": fault_drop_rate,
+                                     "non_json": fault_non_json},
+                                    {"api": "verkada", "lose_create_rate": fault_lose_create_rate}]  # Verkada's only
     config = SandboxConfig(seed=seed, stores=stores, pos_per_store=pos_per_store, items=items,
                            sales_per_hour=sales_per_hour, fixed_sales_per_hour=fixed_sales_per_hour, clean=clean,
                            timezone=zone, token_ttl_s=token_ttl_s, rate_limit_per_5s=_rate_limit(rate_limit_per_5s),

@@ -2,6 +2,7 @@
 what it holds is never posted again, and a warehouse restored from an older copy ends with
 every sale in Helix exactly once."""
 
+import json
 import shutil
 from collections import Counter
 from datetime import datetime, timedelta
@@ -9,7 +10,13 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 import requests
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
+from jd_helix.api.app import create_app
+from jd_helix.api.keys import KeyRing, hash_key
+from jd_helix.api.replica import ReplicaKeeper
+from jd_helix.cli.main import main
 from jd_helix.clients.verkada.client import VerkadaClient
 from jd_helix.clients.verkada.events import HelixEvent
 from jd_helix.defs.audit.assets import helix_audit
@@ -195,3 +202,36 @@ def test_after_a_restore_the_audit_adopts_what_helix_holds_instead_of_posting_it
     new_writes = sandbox.helix_writes()[writes_before_rerun[0]:]
     hour_3 = (naive(HOURS[3]) - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
     assert new_writes and all(write["time_ms"] >= hour_3 for write in new_writes), "only hour 3's sales were posted"
+
+
+def test_each_hours_audit_state_shows_in_the_report_and_the_read_api(sandbox, resources, tmp_path):
+    database = resources["warehouse"].database
+    audited, not_audited = HOURS[0], HOURS[1]
+    assert run_hours(resources, audited, not_audited).success
+    sandbox.delete_helix_events(sandbox.helix_events()[:1])
+    audit(resources, audited, audited)
+    sales = len(mapped_sales(database, audited, audited))
+    window = ["--start", f"{naive(audited):%Y-%m-%dT%H:%M}", "--end", f"{naive(not_audited) + timedelta(hours=1):%Y-%m-%dT%H:%M}"]
+
+    printed = CliRunner().invoke(main, ["report", "helix-audit", "--database", database, "--format", "json", *window])
+    assert printed.exit_code == 0, printed.output
+    first, second = json.loads(printed.output)
+    assert first["state"] == "holds ledger" and first["audited_at"] is not None
+    assert (first["held"], first["missing"], first["reposted"], first["adopted"], first["unknown"]) == (sales - 1, 1, 1, 0, 0)
+    assert second["state"] == "not audited" and second["held"] is None
+
+    keeper = ReplicaKeeper(database, tmp_path / "replica")
+    assert keeper.refresh() == "copied"
+    try:
+        client = TestClient(create_app(keeper, KeyRing(f"t:{hash_key('jdh_t')}", None), run_replica=False))
+        answer = client.get("/v1/helix-audit", headers={"X-API-Key": "jdh_t"},
+                            params={"start": f"{naive(audited):%Y-%m-%dT%H:%M:%S}Z"})
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
+        assert [item["state"] for item in items[:2]] == ["holds ledger", "not audited"]
+        assert items[0]["sale_hour"] == f"{naive(audited):%Y-%m-%dT%H:%M:%S}.000Z"
+        assert (items[0]["missing"], items[0]["reposted"], items[0]["still_missing"]) == (1, 1, 0)
+        assert client.get("/v1/helix-audit", headers={"X-API-Key": "jdh_t"},
+                          params={"start": "2026-01-02", "end": "2026-01-01"}).status_code == 400
+    finally:
+        keeper.close()
