@@ -11,6 +11,8 @@ import copy
 import threading
 from typing import Any, Callable
 
+import orjson
+
 from jd_helix.sandbox.clock import SandboxClock
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.hashing import seeded_uuid, str_key
@@ -36,6 +38,7 @@ class HelixEvents:
         self.writes: list[dict[str, Any]] = []
         self._type_seq = 0
         self._sorted_cache: tuple[int, list[EventKey]] | None = None
+        self._search_cache: tuple[tuple[int, bytes], list[EventKey]] | None = None  # the last search's matches
         self._version = 0  # bumped by every change, so the sorted keys are rebuilt only when stale
 
     # ------------------------------------------------------------------ writing
@@ -237,13 +240,24 @@ class HelixEvents:
         body_size = payload.get("page_size", 100)
         size = int_param(query, "page_size", body_size if isinstance(body_size, int) else 100, 1, 200)
         page_token = query.get("page_token") or payload.get("page_token")
-        matches = _SearchFilter(payload)
-        found = [key for key in self._sorted_keys() if matches(key, self.events[key])]
+        found = self._found(payload)
         start = page_start(page_token, len(found))
         page = [self._event_obj(key, self.events[key]) for key in found[start:start + size]]
         next_start = start + size if start + size < len(found) else None
         return Reply(200, {"events": page, "next_token": next_start,
                            "next_page_token": str(next_start) if next_start is not None else None})
+
+    def _found(self, payload: dict[str, Any]) -> list[EventKey]:
+        """The keys a search body matches, kept for the next page of the same search (until
+        the next change): reading an hour of 100,000 events 200 at a time filters it once, not 500 times."""
+        filters = {name: value for name, value in payload.items() if name not in ("page_token", "page_size")}
+        cache_key = (self._version, orjson.dumps(filters, option=orjson.OPT_SORT_KEYS))
+        if self._search_cache is not None and self._search_cache[0] == cache_key:
+            return self._search_cache[1]
+        matches = _SearchFilter(payload)
+        found = [key for key in self._sorted_keys() if matches(key, self.events[key])]
+        self._search_cache = (cache_key, found)
+        return found
 
     # --------------------------------------------------------------- inspection
     def snapshot_events(self) -> list[dict[str, Any]]:
