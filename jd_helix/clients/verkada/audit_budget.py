@@ -12,7 +12,9 @@ budget holds across the processes of the host as the org's limit does.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
+from typing import Callable, Optional
 
 from jd_helix.clients.verkada.rate_limit import RateLimitSettings, VerkadaRateLimiter, _registry_key
 
@@ -23,8 +25,16 @@ DEFAULT_AUDIT_PER_MINUTE = 30  # 10 % of the org's 300
 class BudgetedLimiter(VerkadaRateLimiter):
     """A limiter that admits a request once its own budget *and* the org's limiter do."""
 
-    def __init__(self, budget: RateLimitSettings, org_limiter: VerkadaRateLimiter, *, org: str) -> None:
-        super().__init__(budget, org=org)
+    def __init__(
+        self,
+        budget: RateLimitSettings,
+        org_limiter: VerkadaRateLimiter,
+        *,
+        org: str,
+        clock: Optional[Callable[[], int]] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(budget, org=org, clock=clock, sleep=sleep)
         self.org_limiter = org_limiter
 
     def acquire(self, *_: object) -> None:
