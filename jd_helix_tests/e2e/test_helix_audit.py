@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 import requests
 from click.testing import CliRunner
@@ -235,3 +236,22 @@ def test_each_hours_audit_state_shows_in_the_report_and_the_read_api(sandbox, re
                           params={"start": "2026-01-02", "end": "2026-01-01"}).status_code == 400
     finally:
         keeper.close()
+
+
+def test_rows_left_pending_that_helix_holds_are_adopted_not_posted_again(sandbox, resources):
+    # A run killed after Helix took its batch but before the ledger heard back leaves rows pending.
+    database = resources["warehouse"].database
+    hour = HOURS[2]
+    assert run_hours(resources, hour, hour).success
+    with duckdb.connect(database) as conn:
+        [(pending,)] = conn.execute(
+            "UPDATE helix_events SET status = 'pending', posted_at = NULL WHERE transaction_id IN "
+            "(SELECT transaction_id FROM helix_events ORDER BY transaction_id LIMIT 4)"
+        ).fetchall()
+    assert pending == 4
+    writes = len(sandbox.helix_writes())
+    audit(resources, hour, hour)
+    assert len(sandbox.helix_writes()) == writes, "nothing posted again"
+    [figures] = audit_rows(database).values()
+    assert (figures["adopted"], figures["missing"], figures["unknown"]) == (4, 0, 0)
+    assert query(database, "SELECT DISTINCT status FROM helix_events") == [(HelixStatus.POSTED,)]
