@@ -39,3 +39,16 @@ def test_the_daily_sweep_covers_the_last_week_up_to_2_hours_back():
     this_hour = tick.replace(minute=0)
     assert last == partition_key(this_hour - timedelta(hours=2))
     assert first == partition_key(max(this_hour - timedelta(days=7), hourly_partitions.start))
+
+
+def test_the_ticks_ask_for_those_hours():
+    tick = _now_hour()
+    requests = helix_audit_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert isinstance(requests, list)
+    assert [request.partition_key for request in requests] == recent_hours_to_audit(tick)
+    assert len({request.run_key for request in requests}) == len(requests)
+    sweep = helix_audit_sweep_schedule(dg.build_schedule_context(scheduled_execution_time=tick.replace(hour=3, minute=30)))
+    assert isinstance(sweep, dg.RunRequest)
+    first, last = sweep_range(tick.replace(hour=3, minute=30)) or ("", "")
+    assert sweep.tags["dagster/asset_partition_range_start"] == first
+    assert sweep.tags["dagster/asset_partition_range_end"] == last
