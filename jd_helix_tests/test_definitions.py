@@ -5,7 +5,7 @@ import pytest
 
 from jd_helix.definitions import defs
 
-HOURLY = {"jd_transactions", "transaction_camera_events", "helix_events", "store_sales"}
+HOURLY = {"jd_transactions", "transaction_camera_events", "helix_events", "store_sales", "helix_audit"}
 UNPARTITIONED = {"jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type"}
 
 
@@ -29,6 +29,7 @@ def test_asset_graph_is_frozen():
     assert parents["transaction_camera_events"] == {"jd_transactions", *UNPARTITIONED} - {"helix_event_type"}
     assert parents["helix_events"] == {"transaction_camera_events", "helix_event_type"}
     assert parents["store_sales"] == {"transaction_camera_events", "helix_events"}
+    assert parents["helix_audit"] == {"helix_events"}
 
 
 def test_every_asset_that_writes_duckdb_is_in_a_pool_of_its_own_kind():
@@ -36,6 +37,7 @@ def test_every_asset_that_writes_duckdb_is_in_a_pool_of_its_own_kind():
     pools = {key.to_user_string(): graph.get(key).pools for key in graph.materializable_asset_keys}
     assert pools["helix_events"] == {"verkada_helix"}
     assert pools["jd_transactions"] == {"duckdb_writer"}
+    assert pools["helix_audit"] == {"helix_audit"}  # one audit at a time; never holds up posting or the writers
     assert all(pool for pool in pools.values())
 
 
@@ -48,12 +50,19 @@ def test_jobs_schedules_and_sensor_have_their_public_names_and_ship_switched_on(
     for name in ("helix_retry_sensor", "rejoin_unmapped_sensor", "hourly_catch_up_sensor"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING, name
     assert defs.resolve_schedule_def("helix_freshness_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_job_def("helix_audit_job")
+    for name in ("helix_audit_schedule", "helix_audit_sweep_schedule"):
+        assert defs.resolve_schedule_def(name).default_status == dg.DefaultScheduleStatus.RUNNING, name
 
 
 def test_every_table_asset_describes_its_columns_as_duckdb_holds_them(tmp_path):
+    from jd_helix.defs.audit.state import AUDIT_TABLE
     from jd_helix.resources.warehouse import WarehouseResource
 
-    with WarehouseResource(database=str(tmp_path / "schema.duckdb")).read() as conn:
+    warehouse = WarehouseResource(database=str(tmp_path / "schema.duckdb"))
+    with warehouse.write() as conn:
+        conn.execute(AUDIT_TABLE)  # the audit creates its table on first use
+    with warehouse.read() as conn:
         actual = {}
         for table, column, kind in conn.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY table_name, ordinal_position"

@@ -87,3 +87,9 @@ def stores_with_sales_report(start, end, database, output, wait_s) -> None:
 def rejected_records_report(start, end, database, output, wait_s) -> None:
     """The JD records set aside (jd_rejected_records) for the hours of a period, with field and reason."""
     _show(lambda wait: reports.rejected_records(database, *_bounds(start, end), wait), output, wait_s)
+
+
+# Registered here; the command lives in its own module.
+from jd_helix.cli.report_helix_audit import helix_audit_report  # noqa: E402
+
+report_command.add_command(helix_audit_report)

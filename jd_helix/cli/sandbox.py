@@ -39,15 +39,18 @@ def _rate_limit(per_window: int) -> int | None:
 @click.option("--fault-latency-ms", default=0.0, type=float, help="Added to every request.")
 @click.option("--fault-drop-rate", default=0.0, type=float, help="Share of connections dropped unanswered.")
 @click.option("--fault-non-json", default=0, type=int, help="The first N pages are an HTML body.")
+@click.option("--fault-lose-create-rate", default=0.0, type=float,
+              help="Share of acknowledged Helix event creates that Helix then does not hold.")
 def sandbox_command(host: str, port: int, seed: int, stores: int, pos_per_store: int, items: int,
                     sales_per_hour: float, fixed_sales_per_hour: int | None, clean: bool, zone: str,
                     token_ttl_s: float, rate_limit_per_5s: int, rate_limit_per_minute: int, batch_mode: str,
                     fault_api: str, fault_5xx_rate: float, fault_429_burst: int, fault_latency_ms: float,
-                    fault_drop_rate: float, fault_non_json: int) -> None:
+                    fault_drop_rate: float, fault_non_json: int, fault_lose_create_rate: float) -> None:
     """Serve the built-in JD Sports + Verkada Helix sandbox until Ctrl-C."""
-    faults: dict[str, Any] = {"api": fault_api, "error_rate": fault_5xx_rate, "burst_429": fault_429_burst,
-                              "latency_ms": fault_latency_ms, "drop_rate": fault_drop_rate,
-                              "non_json": fault_non_json}
+    faults: list[dict[str, Any]] = [{"api": fault_api, "error_rate": fault_5xx_rate, "burst_429": fault_429_burst,
+                                     "latency_ms": fault_latency_ms, "drop_rate": fault_drop_rate,
+                                     "non_json": fault_non_json},
+                                    {"api": "verkada", "lose_create_rate": fault_lose_create_rate}]  # Verkada's only
     config = SandboxConfig(seed=seed, stores=stores, pos_per_store=pos_per_store, items=items,
                            sales_per_hour=sales_per_hour, fixed_sales_per_hour=fixed_sales_per_hour, clean=clean,
                            timezone=zone, token_ttl_s=token_ttl_s, rate_limit_per_5s=_rate_limit(rate_limit_per_5s),
@@ -61,5 +64,6 @@ def sandbox_command(host: str, port: int, seed: int, stores: int, pos_per_store:
     click.echo(f"  VERKADA_API_BASE_URL={sandbox.verkada_base_url}")
     click.echo(f"  VERKADA_API_KEY={sandbox.verkada_api_key}")
     click.echo(f"  inspect: {sandbox.base_url}/_sandbox/events  /_sandbox/writes  /_sandbox/stats  /_sandbox/faults")
+    click.echo(f"  delete events as Command would: POST {sandbox.base_url}/_sandbox/events/delete")
     click.echo("Ctrl-C to stop.", nl=True)
     sandbox.serve_forever()

@@ -14,6 +14,9 @@ from jd_helix.lib.partitions import hourly_backfill_policy, hourly_partitions
 OWNERS = ["team:retail-data"]
 DUCKDB_WRITER_POOL = "duckdb_writer"  # steps that write the DuckDB file
 VERKADA_HELIX_POOL = "verkada_helix"  # steps that call Verkada (one org, one rate limit)
+# The audit: one audit step at a time (two audits of an hour would both re-post what Helix
+# lost), beside posting and the DuckDB writers, whom its long rate-limited reads must not hold up.
+HELIX_AUDIT_POOL = "helix_audit"
 HOURLY_GROUP = "hourly_sales"
 
 

@@ -14,10 +14,11 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
+from jd_helix.clients.verkada.audit_budget import DEFAULT_AUDIT_PER_5S, DEFAULT_AUDIT_PER_MINUTE, audit_limiter
 from jd_helix.clients.verkada.client import VerkadaClient
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaConfigError
 from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE, HELIX_MAX_FUTURE, MAX_BATCH_ITEMS
-from jd_helix.clients.verkada.rate_limit import RateLimitSettings
+from jd_helix.clients.verkada.rate_limit import RateLimitSettings, shared_limiter
 from jd_helix.clients.verkada.settings import VerkadaClientSettings, check_base_url
 
 
@@ -45,6 +46,12 @@ class VerkadaResource(dg.ConfigurableResource):
         default=None,
         description="SQLite file in which every process of this host counts its requests to this org, so that "
         "the limit holds across processes (the project's definitions: beside the warehouse); None: this process only",
+    )
+    audit_requests_per_5s: Optional[int] = Field(
+        default=DEFAULT_AUDIT_PER_5S, description="the audit's share of the org limit per 5 s window"
+    )
+    audit_requests_per_minute: Optional[int] = Field(
+        default=DEFAULT_AUDIT_PER_MINUTE, description="the audit's share of the org limit per minute (10 % of 300)"
     )
     batch_size: int = Field(
         default=MAX_BATCH_ITEMS, description=f"events per Helix batch job (at most {MAX_BATCH_ITEMS})"
@@ -96,3 +103,15 @@ class VerkadaResource(dg.ConfigurableResource):
         """A new client (own HTTP session, token cache and counters; shared limiter)."""
         api_key = self._resolved_api_key()  # first: a missing key is the likelier mistake
         return VerkadaClient(self.resolved_base_url(), api_key, self.client_settings())
+
+    def get_audit_client(self) -> VerkadaClient:
+        """A client for the audit: every request within the audit's budget and the org's limit."""
+        api_key = self._resolved_api_key()
+        base_url, settings = self.resolved_base_url(), self.client_settings()
+        limiter = audit_limiter(
+            base_url,
+            shared_limiter(base_url, settings.rate_limit),
+            self.audit_requests_per_5s,
+            self.audit_requests_per_minute,
+        )
+        return VerkadaClient(base_url, api_key, settings, limiter=limiter)

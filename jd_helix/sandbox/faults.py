@@ -7,6 +7,9 @@ Per API ("jd", "verkada"; api="both" sets both):
 - latency_ms: added to every request
 - drop_rate: share of requests whose connection is closed without an answer (before any write)
 - drop_after_apply: share of Verkada writes that are applied, then dropped without an answer
+- lose_create_rate: (Verkada) share of acknowledged event creates (single or batch item) that
+  Helix then does not hold: the answer is a success, /_sandbox/writes lists it with lost=True,
+  /_sandbox/events and search never show it (as a batch job that reports success but stores nothing)
 - non_json: the next N requests (JD: pages of any endpoint) are answered with an HTML body
 - non_json_endpoint: every request to this endpoint label (e.g. "sales") is answered with HTML
 - non_json_page: (JD) the Nth sales page served from now on (1-based) is answered with HTML, once
@@ -34,6 +37,7 @@ class FaultSettings:
     latency_ms: float = 0.0
     drop_rate: float = 0.0
     drop_after_apply: float = 0.0
+    lose_create_rate: float = 0.0
     non_json: int = 0
     non_json_endpoint: str | None = None
     non_json_page: int | None = None
@@ -122,6 +126,12 @@ class Faults:
                     if settings.non_json_hour[:13] == page_hour:
                         hit = True
             return settings.non_json_status if hit else None
+
+    def lose_create(self, api: str = "verkada") -> bool:
+        """Whether Helix loses this acknowledged create (lose_create_rate)."""
+        with self._lock:
+            settings = self.apis[api]
+            return bool(settings.lose_create_rate) and self._rng.random() < settings.lose_create_rate
 
     def drop_after(self, api: str) -> bool:
         with self._lock:

@@ -167,6 +167,11 @@ class Sandbox:
     def helix_writes(self) -> list[dict[str, Any]]:
         return self.helix.snapshot_writes()
 
+    def delete_helix_events(self, events: list[dict[str, Any]]) -> int:
+        """Delete events (each a dict with camera_id, event_type_uid, time_ms) as a person in
+        Command would, behind the pipeline's back; returns how many Helix held."""
+        return self.helix.delete_events([(e["camera_id"], e["event_type_uid"], int(e["time_ms"])) for e in events])
+
     def stats(self) -> dict[tuple[str, str, int], int]:
         with self._stats_lock:
             return dict(self._stats)
@@ -248,6 +253,11 @@ class Sandbox:
             return Reply(200, self.config.to_dict())
         if path == "events":
             return Reply(200, {"events": self.helix_events()})
+        if path == "events/delete" and method == "POST":
+            events = orjson.loads(body or b"{}").get("events")
+            if not isinstance(events, list):
+                raise ValueError('body must be {"events": [{"camera_id", "event_type_uid", "time_ms"}, ...]}')
+            return Reply(200, {"deleted": self.delete_helix_events(events)})
         if path == "writes":
             return Reply(200, {"writes": [{**write, "at": write["at"].isoformat()} for write in self.helix_writes()]})
         if path == "stats":

@@ -41,7 +41,8 @@ class VerkadaApi:
         self.org_id = world.org_id
         self.cameras = world.verkada_cameras
         self.camera_ids = {camera["camera_id"] for camera in self.cameras}
-        self.helix_events = HelixEvents(config, clock, self.org_id, self.camera_ids)
+        self.helix_events = HelixEvents(config, clock, self.org_id, self.camera_ids,
+                                        lose_create=lambda: faults.lose_create("verkada"))
         self.batch_jobs = BatchJobs(self.helix_events, config, base_url)
         self.lock = self.helix_events.lock  # one lock for all Verkada state
         self.tokens: dict[str, tuple[float, float]] = {}  # token -> (sandbox clock s, monotonic s) at issue
@@ -162,6 +163,10 @@ class VerkadaApi:
     def snapshot_writes(self) -> list[dict[str, Any]]:
         self.batch_jobs.advance()
         return self.helix_events.snapshot_writes()
+
+    def delete_events(self, keys: list[tuple[str, str, int]]) -> int:
+        self.batch_jobs.advance()
+        return self.helix_events.delete(keys)
 
     def failure_file(self, job_id: str) -> Reply:
         return self.batch_jobs.failure_file(job_id)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Optional
 
 from jd_helix.clients.verkada.attribute_values import event_body
 from jd_helix.clients.verkada.batch_jobs import BatchPoster
-from jd_helix.clients.verkada.endpoints import CAMERAS_PATH, EVENT_TYPE_PATH, FOOTAGE_LINK_PATH
+from jd_helix.clients.verkada.endpoints import CAMERAS_PATH, EVENT_TYPE_PATH, FOOTAGE_LINK_PATH, SEARCH_PATH
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaConfigError, VerkadaError, parse_json
 from jd_helix.clients.verkada.events import HelixEvent, PostOutcome, ReadyEvent, ReportOutcomes
 from jd_helix.clients.verkada.limits import (
@@ -30,6 +30,7 @@ from jd_helix.clients.verkada.limits import (
     HELIX_MAX_FUTURE,
     MAX_BATCH_ITEMS,
     SCHEMA_TYPES,
+    SEARCH_PAGE_SIZE,
 )
 from jd_helix.clients.verkada.outcome_reporter import OutcomeReporter
 from jd_helix.clients.verkada.prefetch import Prefetched
@@ -198,6 +199,34 @@ class VerkadaClient:
         return EnsuredEventType(uid, name, schema, action)
 
     # -- events ----------------------------------------------------------------------
+
+    def search_events(
+        self, event_type_uid: str, start_ms: int, end_ms: int, page_size: int = SEARCH_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Every event Helix holds of ``event_type_uid`` with ``start_ms <= time_ms < end_ms``:
+        all pages of ``POST .../event/search``, one request each, yielded page by page.
+
+        The page token goes back as the ``page_token`` query parameter; the answer's
+        ``next_page_token`` or ``next_token`` (docs/verkada-helix-api.md, "search paging") is read.
+        """
+        body = {"event_type_uid": event_type_uid, "start_time_ms": int(start_ms), "end_time_ms": int(end_ms)}
+        token: Optional[str] = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"page_size": page_size}
+            if token:
+                params["page_token"] = token
+            page = self.transport.call("POST", SEARCH_PATH, params=params, json_body=body)
+            yield from page.get("events") or []
+            next_token = page.get("next_page_token")
+            if next_token is None:
+                next_token = page.get("next_token")
+            if next_token is None or next_token == "":
+                return
+            token = str(next_token)
+            if token in seen:
+                raise VerkadaError("Verkada event search repeated a page token; stopping")
+            seen.add(token)
 
     def post_events(
         self,

@@ -10,6 +10,7 @@ HELIX_MAX_FUTURE = timedelta(minutes=5)
 
 MAX_BATCH_ITEMS = 1000  # per batch job
 CAMERA_PAGE_SIZE = 200  # the documented maximum page of cameras
+SEARCH_PAGE_SIZE = 200  # the largest page of event search (Verkada's general maximum; assumed for search)
 MAX_VALUE_CHARS = 200  # Helix cuts attribute strings here; the client cuts them itself
 SCHEMA_TYPES = frozenset({"string", "integer", "float", "boolean"})
 TOKEN_LIFETIME_S = 30 * 60
