@@ -9,6 +9,9 @@ copy read-only. Requests read the newest copy; a copy that is replaced stays ope
 its last request is done. A run that wants the file while the copy is taken waits (its
 connection retries with backoff) for as long as the copy takes.
 
+The copies are the warehouse's data: the folder is made 0700 and each copy 0600, whatever
+the warehouse's own mode and the process' umask.
+
 Freshness: a reader sees the warehouse as it was at `as_of`: the last instant the keeper
 copied it, or found it unchanged since the copy. That is at most about one check interval
 ago, unless runs write without a pause for longer than that.
@@ -41,6 +44,17 @@ class RefreshOutcome(StrEnum):
     UNCHANGED = "unchanged"
     BUSY = "busy"  # a run is writing the warehouse: try again in a moment
     MISSING = "missing"  # no warehouse file yet: the pipeline has not run
+    INVALID = "invalid"  # the file is not a DuckDB database
+
+
+# The tables the reports read (queries.py); a warehouse without one of them cannot answer.
+REPORT_TABLES = (
+    "jd_transactions", "transaction_camera_events", "helix_events", "store_sales", "jd_stores", "jd_rejected_records",
+)
+# Never let DuckDB resolve an unknown table name to a Python object in scope (its
+# "replacement scan"): a missing `store_sales` table must not read queries.store_sales.
+READ_CONFIG: dict[str, str | bool | int | float | list[str]] = {"python_enable_replacements": False}
+_PRIVATE_DIR, _PRIVATE_FILE = 0o700, 0o600
 
 
 class NoSnapshot(RuntimeError):
@@ -58,6 +72,7 @@ class Snapshot:
     path: Path
     conn: duckdb.DuckDBPyConnection
     as_of: datetime
+    missing_tables: tuple[str, ...] = ()
     readers: int = 0
     retired: bool = False
     cache: PageCache = field(default_factory=PageCache)
@@ -90,6 +105,22 @@ def _signature(path: Path) -> tuple | None:
     return None if stats[0] is None else tuple(stats)
 
 
+def _is_lock_conflict(error: duckdb.Error) -> bool:
+    """A run holds the file (DuckDB's lock), as opposed to a file DuckDB cannot read at all."""
+    return "lock" in str(error).lower()
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    """Copy `source` to a new file readable by this user only, from its first byte on."""
+    with open(source, "rb") as reader, os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE), "wb") as writer:
+        shutil.copyfileobj(reader, writer, length=1024 * 1024)
+
+
+def _missing_tables(conn: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    present = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    return tuple(table for table in REPORT_TABLES if table not in present)
+
+
 class ReplicaKeeper:
     """Keeps a fresh read-only copy of `source` in `directory` and lends it to readers."""
 
@@ -102,7 +133,8 @@ class ReplicaKeeper:
         self._copied_signature: tuple | None = None
         self._generation = 0
         self._lock = threading.Lock()
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+        directory.chmod(_PRIVATE_DIR)  # also a folder an older release left 0755
         self._remove_orphans()
 
     # -- readers ---------------------------------------------------------------------
@@ -113,7 +145,7 @@ class ReplicaKeeper:
         with self._lock:
             snapshot = self._current
             if snapshot is None:
-                raise NoSnapshot(self._why_no_snapshot())
+                raise NoSnapshot(self.why_no_snapshot())
             snapshot.readers += 1
         cursor = snapshot.conn.cursor()
         try:
@@ -131,9 +163,17 @@ class ReplicaKeeper:
         snapshot = self._current
         return snapshot.as_of if snapshot else None
 
-    def _why_no_snapshot(self) -> str:
+    @property
+    def missing_tables(self) -> tuple[str, ...]:
+        snapshot = self._current
+        return snapshot.missing_tables if snapshot else ()
+
+    def why_no_snapshot(self) -> str:
+        # Clients see this: the file's name, never the server's path to it.
         if self.state.last_outcome is RefreshOutcome.MISSING:
-            return f"The warehouse {self.source} does not exist yet: run the pipeline first."
+            return f"The warehouse {self.source.name} does not exist yet: run the pipeline first."
+        if self.state.last_outcome is RefreshOutcome.INVALID:
+            return f"The warehouse {self.source.name} is not a DuckDB database: check the server's --database."
         if self.state.last_outcome is RefreshOutcome.BUSY:
             return "A run has been writing the warehouse since the API started; the first copy is taken when it pauses."
         return "The first copy of the warehouse is being taken."
@@ -164,18 +204,18 @@ class ReplicaKeeper:
         target = self.directory / f"{SNAPSHOT_PREFIX}{os.getpid()}-{self._generation}.duckdb"
         try:
             # The read-only connection holds a shared lock: no run can write while we copy.
-            source = duckdb.connect(str(self.source), read_only=True)
+            source = duckdb.connect(str(self.source), read_only=True, config=READ_CONFIG)
         except duckdb.Error as error:
             self.state.last_error = str(error).splitlines()[0]
-            return RefreshOutcome.BUSY
+            return RefreshOutcome.BUSY if _is_lock_conflict(error) else RefreshOutcome.INVALID
         try:
             try:
                 as_of = self.clock()
                 signature = _signature(self.source)
-                shutil.copyfile(self.source, target)
+                _private_copy(self.source, target)
                 wal = Path(f"{self.source}.wal")
                 if wal.exists():
-                    shutil.copyfile(wal, f"{target}.wal")
+                    _private_copy(wal, Path(f"{target}.wal"))
             finally:
                 source.close()
             self._install(target, as_of)
@@ -190,9 +230,12 @@ class ReplicaKeeper:
 
     def _install(self, path: Path, as_of: datetime) -> None:
         # Opening the copy for writing once folds its WAL in; readers then get a plain file.
-        with duckdb.connect(str(path)) as conn:
+        with duckdb.connect(str(path), config=READ_CONFIG) as conn:
             conn.execute("CHECKPOINT")
-        snapshot = Snapshot(path=path, conn=duckdb.connect(str(path), read_only=True), as_of=as_of)
+        reader = duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
+        snapshot = Snapshot(path=path, conn=reader, as_of=as_of, missing_tables=_missing_tables(reader))
+        if snapshot.missing_tables:
+            log.warning("The warehouse has none of these tables the reports read: %s", ", ".join(snapshot.missing_tables))
         with self._lock:
             previous, self._current = self._current, snapshot
             if previous is not None:
