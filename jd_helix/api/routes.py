@@ -255,8 +255,8 @@ def store_transactions(
 @router.get("/rejected-records", response_model=Page[RejectedRecord], summary="Records JD sent that could not be used")
 def list_rejected_records(
     request: Request,
-    start: Annotated[str | None, Query(min_length=1, description="Only records of sales hours from this instant on (reference-data refreshes are left out); as `start` of /v1/transactions.", json_schema_extra=_INSTANT)] = None,
-    end: Annotated[str | None, Query(min_length=1, description="Only records of sales hours before this instant; later than `start`.", json_schema_extra=_INSTANT)] = None,
+    start: Annotated[str | None, Query(min_length=1, description="Only records of sales hours from this instant on, and of reference-data refreshes made since; as `start` of /v1/transactions.", json_schema_extra=_INSTANT)] = None,
+    end: Annotated[str | None, Query(min_length=1, description="Only records of sales hours (and refreshes) before this instant; later than `start`.", json_schema_extra=_INSTANT)] = None,
     endpoint: Annotated[str | None, Query(min_length=1, description="Only records of this JD endpoint, e.g. /v1/sales.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
