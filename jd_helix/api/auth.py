@@ -19,7 +19,7 @@ bearer = HTTPBearer(auto_error=False, description="The same API key, as a bearer
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="jd-helix"'}
 
 
-def require_api_key(
+async def require_api_key(
     request: Request,
     header_key: str | None = Security(api_key_header),
     bearer_key: HTTPAuthorizationCredentials | None = Security(bearer),

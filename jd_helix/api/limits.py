@@ -15,7 +15,7 @@ class ApiLimits:
     requests_per_key_per_minute: int = 600
     # All clients: requests being answered at once; beyond it a 503 with Retry-After at once,
     # rather than a queue whose wait grows with the crowd.
-    max_in_flight: int = 32
+    max_in_flight: int = 16
     # Seconds a client is asked to wait after a 503 for load.
     shed_retry_after_s: int = 1
     # Browser origins allowed to read answers (CORS); none by default.
