@@ -42,7 +42,8 @@ def _print_new_key(name: str) -> None:
 @click.option("--keys-file", type=click.Path(dir_okay=False, path_type=Path), envvar=KEYS_FILE_ENV,
               help=f"File of API key entries, one a line (or {KEYS_FILE_ENV}); re-read when it changes.")
 @click.option("--replica-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the API keeps its copy of the warehouse [default: beside the warehouse, in <database>.api-replica].")
+              help="A folder of the API's own for its copy of the warehouse, made 0700 "
+                   "[default: beside the warehouse, in <database>.api-replica].")
 @click.option("--refresh-seconds", default=30.0, show_default=True, type=click.FloatRange(min=1),
               help="How often to look for new data in the warehouse (a copy is taken only when it changed).")
 @click.option("--new-key", "new_key_name", metavar="NAME", default=None,

@@ -103,8 +103,11 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(warehouse, tmp_p
         assert requests.get(f"{base}/v1/stores", headers={"X-API-Key": GOOD_KEY}, timeout=5).status_code == 200
 
 
-def test_request_heads_have_a_size_limit(warehouse, tmp_path):
-    with serving(warehouse, tmp_path) as (base, _):
+def test_request_heads_have_a_size_limit_and_keys_the_rate_limit_given(warehouse, tmp_path):
+    with serving(warehouse, tmp_path, "--rate-limit", "5") as (base, _):
+        answered = requests.get(f"{base}/v1/stores", headers={"X-API-Key": GOOD_KEY}, timeout=5)
+        assert answered.headers["RateLimit-Policy"] == '"per-key";q=5;w=60'
+        assert answered.headers["RateLimit"].startswith('"per-key";r=4;')
         huge = requests.get(f"{base}/v1/stores", headers={"X-API-Key": GOOD_KEY, "X-Padding": "a" * 64 * 1024}, timeout=10)
         assert huge.status_code == 431 and huge.json()["type"] == "urn:jd-helix:problem:headers-too-large"
         # a head that arrives in pieces is refused by h11 before it is whole
