@@ -166,7 +166,10 @@ def summarize(result: dict) -> dict:
 
 
 def start_api(world: World, key: str) -> tuple[Proc, str]:
-    return start_serve(world.database, world.dir, key, ["--refresh-seconds", "5"])
+    # Issue 17 measures the reports while runs write: one key for 50 clients, every request
+    # answered (the limits of issue 26 are measured by --crowd).
+    limits_off = ["--rate-limit", "100000000", "--max-in-flight", "100000"]
+    return start_serve(world.database, world.dir, key, ["--refresh-seconds", "5", *limits_off])
 
 
 def start_serve(database: Path, workdir: Path, key: str, options: list[str], name: str = "serve") -> tuple[Proc, str]:
