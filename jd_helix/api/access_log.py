@@ -1,4 +1,8 @@
-"""One access-log line per request, naming the API key that made it (never the key itself)."""
+"""One access-log line per request, naming the API key that made it (never the key itself).
+
+What the client chose (the path, the query) is escaped: a `%0A` or `%00` in a URL shows as
+`\\x0a` / `\\x00`, so no request can write a line (or bytes) of its own into the log.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,17 @@ from urllib.parse import parse_qsl, urlencode
 log = logging.getLogger("jd_helix.api.access")
 # A client that puts a secret in the query string still must not get it logged.
 _SECRET_WORDS = ("key", "token", "secret", "password")
+
+
+# Control characters, the quote that ends the request field, the backslash of the escapes,
+# and the rest of Unicode's line breaks, each as \xNN (or \uNNNN).
+_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x22, 0x5C, 0x7F, *range(0x80, 0xA0)]} | {
+    c: f"\\u{c:04x}" for c in (0x2028, 0x2029)
+}
+
+
+def escape(text: str) -> str:
+    return text.translate(_UNSAFE)
 
 
 def _safe_query(raw: bytes) -> str:
@@ -46,9 +61,9 @@ class AccessLogMiddleware:
                 '%s key=%s "%s %s%s" %d %.1fms',
                 client[0] if client else "-",
                 state.get("api_key_name", "-"),
-                scope["method"],
-                scope["path"],
-                f"?{query}" if query else "",
+                escape(scope["method"]),
+                escape(scope["path"]),
+                f"?{escape(query)}" if query else "",
                 status,
                 (time.perf_counter() - started) * 1000,
             )

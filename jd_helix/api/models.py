@@ -110,6 +110,14 @@ class Status(BaseModel):
     refresh: Refresh
 
 
+class HealthStatus(StrEnum):
+    OK = "ok"
+    NO_DATA = "no_data"  # no copy of the warehouse yet (none exists, or a run holds it)
+    INVALID = "invalid"  # the file is not a DuckDB database
+    INCOMPLETE = "incomplete"  # tables the reports read are missing
+
+
 class Health(BaseModel):
-    status: str
+    status: HealthStatus
     as_of: Instant | None
+    detail: str | None = Field(default=None, description="Why the status is not ok.")

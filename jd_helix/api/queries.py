@@ -208,11 +208,14 @@ def rejected_records(
     after: tuple[str, ...] | None,  # (scope, endpoint, record_key), checked by decode_cursor
     limit: int,
 ) -> Rows:
-    """Records set aside, in (scope, endpoint, record_key) order: hours in time order, then refreshes."""
+    """Records set aside, in (scope, endpoint, record_key) order: hours in time order, then refreshes.
+
+    With a window: the records of the hours in it, and those of reference refreshes made in it.
+    """
     where = ["true"]
     params: dict = {"limit": limit}
     if window is not None:
-        where += ["hour >= $start", "hour < $end"]
+        where += ["coalesce(hour, rejected_at) >= $start", "coalesce(hour, rejected_at) < $end"]
         params.update(start=window.start, end=window.end)
     if endpoint is not None:
         where.append("endpoint = $endpoint")

@@ -9,6 +9,9 @@ copy read-only. Requests read the newest copy; a copy that is replaced stays ope
 its last request is done. A run that wants the file while the copy is taken waits (its
 connection retries with backoff) for as long as the copy takes.
 
+The copies are the warehouse's data: the folder is made 0700 and each copy 0600, whatever
+the warehouse's own mode and the process' umask.
+
 Freshness: a reader sees the warehouse as it was at `as_of`: the last instant the keeper
 copied it, or found it unchanged since the copy. That is at most about one check interval
 ago, unless runs write without a pause for longer than that.
@@ -21,7 +24,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Callable, Iterator
@@ -30,7 +33,15 @@ import duckdb
 import psutil
 
 from jd_helix.api.page_cache import PageCache
-from jd_helix.resources.warehouse_copy import WarehouseBusy, copy_between_writes, fold_wal, wal_of
+from jd_helix.resources.warehouse_copy import (
+    READ_CONFIG,
+    WarehouseBusy,
+    WarehouseInvalid,
+    copy_between_writes,
+    fold_wal,
+    utc_now,
+    wal_of,
+)
 from jd_helix.resources.warehouse_copy import signature as warehouse_signature
 
 log = logging.getLogger(__name__)
@@ -42,14 +53,18 @@ class RefreshOutcome(StrEnum):
     UNCHANGED = "unchanged"
     BUSY = "busy"  # a run is writing the warehouse: try again in a moment
     MISSING = "missing"  # no warehouse file yet: the pipeline has not run
+    INVALID = "invalid"  # the file is not a DuckDB database
+
+
+# The tables the reports read (queries.py); a warehouse without one of them cannot answer.
+REPORT_TABLES = (
+    "jd_transactions", "transaction_camera_events", "helix_events", "store_sales", "jd_stores", "jd_rejected_records",
+)
+_PRIVATE_DIR = 0o700
 
 
 class NoSnapshot(RuntimeError):
     """No copy of the warehouse could be taken yet."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -59,13 +74,14 @@ class Snapshot:
     path: Path
     conn: duckdb.DuckDBPyConnection
     as_of: datetime
+    missing_tables: tuple[str, ...] = ()
     readers: int = 0
     retired: bool = False
     cache: PageCache = field(default_factory=PageCache)
 
     def close(self) -> None:
         self.conn.close()
-        for leftover in (self.path, Path(f"{self.path}.wal")):
+        for leftover in (self.path, wal_of(self.path)):
             leftover.unlink(missing_ok=True)
 
 
@@ -76,6 +92,11 @@ class RefreshState:
     last_error: str | None = None
     copies: int = 0
     busy_since: datetime | None = field(default=None)
+
+
+def _missing_tables(conn: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    present = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    return tuple(table for table in REPORT_TABLES if table not in present)
 
 
 class ReplicaKeeper:
@@ -90,7 +111,8 @@ class ReplicaKeeper:
         self._copied_signature: tuple | None = None
         self._generation = 0
         self._lock = threading.Lock()
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+        directory.chmod(_PRIVATE_DIR)  # also a folder an older release left 0755
         self._remove_orphans()
 
     # -- readers ---------------------------------------------------------------------
@@ -101,7 +123,7 @@ class ReplicaKeeper:
         with self._lock:
             snapshot = self._current
             if snapshot is None:
-                raise NoSnapshot(self._why_no_snapshot())
+                raise NoSnapshot(self.why_no_snapshot())
             snapshot.readers += 1
         cursor = snapshot.conn.cursor()
         try:
@@ -119,9 +141,17 @@ class ReplicaKeeper:
         snapshot = self._current
         return snapshot.as_of if snapshot else None
 
-    def _why_no_snapshot(self) -> str:
+    @property
+    def missing_tables(self) -> tuple[str, ...]:
+        snapshot = self._current
+        return snapshot.missing_tables if snapshot else ()
+
+    def why_no_snapshot(self) -> str:
+        # Clients see this: the file's name, never the server's path to it.
         if self.state.last_outcome is RefreshOutcome.MISSING:
-            return f"The warehouse {self.source} does not exist yet: run the pipeline first."
+            return f"The warehouse {self.source.name} does not exist yet: run the pipeline first."
+        if self.state.last_outcome is RefreshOutcome.INVALID:
+            return f"The warehouse {self.source.name} is not a DuckDB database: check the server's --database."
         if self.state.last_outcome is RefreshOutcome.BUSY:
             return "A run has been writing the warehouse since the API started; the first copy is taken when it pauses."
         return "The first copy of the warehouse is being taken."
@@ -151,10 +181,11 @@ class ReplicaKeeper:
         self._generation += 1
         target = self.directory / f"{SNAPSHOT_PREFIX}{os.getpid()}-{self._generation}.duckdb"
         try:
+            # A missing `store_sales` table must not read queries.store_sales (READ_CONFIG).
             signature, as_of = copy_between_writes(self.source, target, self.clock)
-        except WarehouseBusy as busy:
-            self.state.last_error = str(busy)
-            return RefreshOutcome.BUSY
+        except (WarehouseBusy, WarehouseInvalid) as error:
+            self.state.last_error = str(error)
+            return RefreshOutcome.BUSY if isinstance(error, WarehouseBusy) else RefreshOutcome.INVALID
         try:
             self._install(target, as_of)
         except BaseException:
@@ -169,7 +200,10 @@ class ReplicaKeeper:
     def _install(self, path: Path, as_of: datetime) -> None:
         # Opening the copy for writing once folds its WAL in; readers then get a plain file.
         fold_wal(path)
-        snapshot = Snapshot(path=path, conn=duckdb.connect(str(path), read_only=True), as_of=as_of)
+        reader = duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
+        snapshot = Snapshot(path=path, conn=reader, as_of=as_of, missing_tables=_missing_tables(reader))
+        if snapshot.missing_tables:
+            log.warning("The warehouse has none of these tables the reports read: %s", ", ".join(snapshot.missing_tables))
         with self._lock:
             previous, self._current = self._current, snapshot
             if previous is not None:

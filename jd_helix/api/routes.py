@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Iterator
@@ -25,6 +26,7 @@ from jd_helix.api.errors import ApiError, Problem, bad_parameter, not_found
 from jd_helix.api.models import (
     Granularity,
     Health,
+    HealthStatus,
     HelixStatus,
     Page,
     RejectedRecord,
@@ -33,14 +35,16 @@ from jd_helix.api.models import (
     StoreWithSales,
     Transaction,
 )
+from jd_helix.api.page_cache import CachedPage
 from jd_helix.api.params import DEFAULT_LIMIT, MAX_LIMIT, Window, format_instant
-from jd_helix.api.replica import NoSnapshot, ReplicaKeeper, Snapshot
+from jd_helix.api.query_guard import reject_unknown_parameters
+from jd_helix.api.replica import NoSnapshot, RefreshOutcome, ReplicaKeeper, Snapshot
 
 _problem = {"model": Problem}
 router = APIRouter(
     prefix="/v1",
-    dependencies=[Depends(require_api_key)],
-    responses={400: _problem, 401: _problem, 403: _problem, 503: _problem},
+    dependencies=[Depends(require_api_key), Depends(reject_unknown_parameters)],
+    responses={400: _problem, 401: _problem, 403: _problem, 429: _problem, 503: _problem},
 )
 health_router = APIRouter()
 
@@ -49,17 +53,23 @@ health_router = APIRouter()
 _INSTANT = {"format": "date-time"}
 Start = Annotated[
     str | None,
-    Query(description="From this instant on (inclusive): ISO 8601 with Z or an offset, or a date (its midnight UTC).",
-          examples=["2026-11-28T09:00:00Z"], json_schema_extra=_INSTANT),
+    Query(description="From this instant on (inclusive): ISO 8601 with Z or an offset, or a date (its midnight UTC). "
+                      "A 400 unless earlier than `end`, and within years 1-9999 once in UTC.",
+          min_length=1, examples=["2026-11-28T09:00:00Z"], json_schema_extra=_INSTANT),
 ]
 End = Annotated[
     str | None,
-    Query(description="Up to this instant (exclusive), as `start`.", examples=["2026-11-28T12:00:00Z"], json_schema_extra=_INSTANT),
+    Query(description="Up to this instant (exclusive), as `start`: a 400 unless later than `start`.",
+          min_length=1, examples=["2026-11-28T12:00:00Z"], json_schema_extra=_INSTANT),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page, with the same filters.")]
-StoreFilter = Annotated[str | None, Query(description="Only this store (a 400 if no such store is known).")]
-StoreInPath = Annotated[str, Path(description="A store id, as in /v1/stores.")]
+Cursor = Annotated[
+    str | None,
+    Query(min_length=1, pattern=r"^[A-Za-z0-9_-]+$",
+          description="`next_cursor` of the previous page, with the same filters: any other value is a 400."),
+]
+StoreFilter = Annotated[str | None, Query(min_length=1, description="Only this store (a 400 if no such store is known).")]
+StoreInPath = Annotated[str, Path(min_length=1, description="A store id, as in /v1/stores.")]
 
 
 @contextmanager
@@ -69,25 +79,37 @@ def _snapshot(request: Request) -> Iterator[tuple[Snapshot, duckdb.DuckDBPyConne
         with keeper.reader() as (snapshot, conn):
             yield snapshot, conn
     except NoSnapshot as error:
-        raise ApiError(503, "No data yet", str(error), headers={"Retry-After": "5"}) from None
+        raise ApiError(503, "No data yet", str(error), headers={"Retry-After": "5"}, kind="no-data") from None
     except duckdb.CatalogException as error:
-        raise ApiError(503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)") from None
+        raise ApiError(
+            503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)", kind="warehouse-incomplete"
+        ) from None
 
 
-def _page(rows: queries.Rows, limit: int, report: str, filters: list) -> bytes:
+def _page(rows: queries.Rows, limit: int, report: str, filters: list) -> CachedPage:
     """The page without its closing brace: `as_of` moves on while the page stays right."""
     more = len(rows.items) > limit
-    body = orjson.dumps({
-        "items": rows.items[:limit],
-        "next_cursor": encode_cursor(report, filters, rows.keys[limit - 1]) if more else None,
-    })
-    return body[:-1]
+    next_cursor = encode_cursor(report, filters, rows.keys[limit - 1]) if more else None
+    body = orjson.dumps({"items": rows.items[:limit], "next_cursor": next_cursor})[:-1]
+    # Weak: the rows are the same, `as_of` may have moved on.
+    etag = f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    return CachedPage(body, etag, next_cursor)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110's weak comparison of If-None-Match with the page's ETag."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 def _serve_page(request: Request, report: str, filters: list, after, limit: int, read, store: tuple | None = None) -> Response:
     """A page of `read(conn, limit + 1)`, from the snapshot's cache when asked before.
 
     `store` is ("filter" | "path", store_id) when the request names a store that must exist.
+    A client that has the page (`If-None-Match` its ETag) gets a 304; a page with more
+    after it links the next in `Link: <...>; rel="next"`.
     """
     with _snapshot(request) as (snapshot, conn):
         if store is not None:
@@ -95,7 +117,13 @@ def _serve_page(request: Request, report: str, filters: list, after, limit: int,
         key = (report, tuple(filters), after, limit)
         page = snapshot.cache.get_or_compute(key, lambda: _page(read(conn, limit + 1), limit, report, filters))
         as_of = format_instant(snapshot.as_of)
-    return Response(page + b',"as_of":"' + as_of.encode() + b'"}', media_type="application/json")
+    headers = {"ETag": page.etag, "Cache-Control": "private, no-cache"}
+    if page.next_cursor is not None:
+        following = request.url.include_query_params(cursor=page.next_cursor)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    if _matches(request.headers.get("if-none-match"), page.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body + b',"as_of":"' + as_of.encode() + b'"}', media_type="application/json", headers=headers)
 
 
 def _instant_key(text: str) -> datetime:
@@ -109,8 +137,8 @@ def _instant_key(text: str) -> datetime:
 
 
 def _check_store(snapshot: Snapshot, conn: duckdb.DuckDBPyConnection, where: str, store_id: str) -> None:
-    known = snapshot.cache.get_or_compute(("store", store_id), lambda: b"1" if queries.store_known(conn, store_id) else b"0")
-    if known == b"1":
+    known = snapshot.cache.get_or_compute(("store", store_id), lambda: CachedPage(b"1" if queries.store_known(conn, store_id) else b"0"))
+    if known.body == b"1":
         return
     if where == "path":
         raise not_found(f"No store {store_id!r} is known (see /v1/stores).")
@@ -227,9 +255,9 @@ def store_transactions(
 @router.get("/rejected-records", response_model=Page[RejectedRecord], summary="Records JD sent that could not be used")
 def list_rejected_records(
     request: Request,
-    start: Annotated[str | None, Query(description="Only records of sales hours from this instant on (reference-data refreshes are left out).", json_schema_extra=_INSTANT)] = None,
-    end: Annotated[str | None, Query(description="Only records of sales hours before this instant.", json_schema_extra=_INSTANT)] = None,
-    endpoint: Annotated[str | None, Query(description="Only records of this JD endpoint, e.g. /v1/sales.")] = None,
+    start: Annotated[str | None, Query(min_length=1, description="Only records of sales hours from this instant on, and of reference-data refreshes made since; as `start` of /v1/transactions.", json_schema_extra=_INSTANT)] = None,
+    end: Annotated[str | None, Query(min_length=1, description="Only records of sales hours (and refreshes) before this instant; later than `start`.", json_schema_extra=_INSTANT)] = None,
+    endpoint: Annotated[str | None, Query(min_length=1, description="Only records of this JD endpoint, e.g. /v1/sales.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
@@ -263,8 +291,18 @@ def status(request: Request) -> dict:
     }
 
 
-@health_router.get("/healthz", response_model=Health, responses={503: {"model": Health}}, summary="Liveness (no key needed)")
+@health_router.get("/healthz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness (no key needed)")
 def health(request: Request) -> JSONResponse:
-    as_of = request.app.state.replica.as_of
-    body = {"status": "ok" if as_of else "no_data", "as_of": format_instant(as_of)}
-    return JSONResponse(body, status_code=200 if as_of else 503)
+    """200 only while the served copy holds every table the reports read, and the warehouse is a DuckDB file."""
+    keeper: ReplicaKeeper = request.app.state.replica
+    as_of, missing = keeper.as_of, keeper.missing_tables
+    if keeper.state.last_outcome is RefreshOutcome.INVALID:
+        status, detail = HealthStatus.INVALID, keeper.why_no_snapshot()
+    elif as_of is None:
+        status, detail = HealthStatus.NO_DATA, keeper.why_no_snapshot()
+    elif missing:
+        status, detail = HealthStatus.INCOMPLETE, f"The warehouse has no table {', '.join(missing)}: has the pipeline run yet?"
+    else:
+        status, detail = HealthStatus.OK, None
+    body = {"status": status.value, "as_of": format_instant(as_of), "detail": detail}
+    return JSONResponse(body, status_code=200 if status is HealthStatus.OK else 503)

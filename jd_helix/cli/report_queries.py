@@ -1,66 +1,36 @@
-"""The reports the old Flask app served, as SQL over the warehouse (`jd-helix report ...`).
+"""The reports of `jd-helix report`, read through the HTTP API's queries (api/queries.py):
+one SQL per report, whether asked over HTTP or on the command line.
 
-| old endpoint                         | here                                  |
-| ------------------------------------ | ------------------------------------- |
-| list transactions                    | `jd-helix report transactions`        |
-| sales information for a given store  | `jd-helix report store-sales STORE`   |
-| stores with at least one transaction | `jd-helix report stores-with-sales`   |
-| (new) records set aside              | `jd-helix report rejected-records`    |
+| old endpoint                         | here                                  | HTTP API                    |
+| ------------------------------------ | ------------------------------------- | --------------------------- |
+| list transactions                    | `jd-helix report transactions`        | GET /v1/transactions        |
+| sales information for a given store  | `jd-helix report store-sales STORE`   | GET /v1/stores/{id}/sales, summed |
+| stores with at least one transaction | `jd-helix report stores-with-sales`   | GET /v1/stores              |
+| (new) records set aside              | `jd-helix report rejected-records`    | GET /v1/rejected-records    |
 
-The hourly `store_sales` asset builds its table with its own SQL (defs/hourly_sales/store_sales.py);
-ONE_STORE_SALES_SQL here sums one store over any period from the joined sales.
+A report reads the whole period at once (no pages) and prints flat columns: a sale's Helix
+fields as `helix_status`, `helix_reason`...; amounts as numbers; a raw record as JSON text.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import backoff
 import duckdb
+import orjson
 import pandas as pd
 
+from jd_helix.api import queries
+from jd_helix.api.models import Granularity
+from jd_helix.api.params import Window
 from jd_helix.resources.warehouse import open_read_only
 
-TRANSACTIONS_SQL = """
-SELECT e.transaction_id, e.transaction_at, e.transaction_amount, e.item_id, e.item_name,
-       e.store_id, e.store_name, e.pos_id, e.pos_name, e.verkada_camera_id,
-       coalesce(l.status, 'not yet posted') AS helix_status
-FROM transaction_camera_events e
-LEFT JOIN helix_events l USING (transaction_id)
-WHERE e.transaction_at >= $start AND e.transaction_at < $end
-ORDER BY e.transaction_at, e.transaction_id
-"""
-
-ONE_STORE_SALES_SQL = """
-SELECT store_id, any_value(store_name) AS store_name, count(*) AS transactions,
-       sum(transaction_amount)::DECIMAL(18, 2) AS sales_total,
-       min(transaction_at) AS first_sale, max(transaction_at) AS last_sale
-FROM transaction_camera_events
-WHERE store_id = $store_id AND transaction_at >= $start AND transaction_at < $end
-GROUP BY store_id
-"""
-
-STORES_WITH_SALES_SQL = """
-SELECT s.store_id, s.store_name, s.store_address, count(*) AS transactions,
-       sum(e.transaction_amount)::DECIMAL(18, 2) AS sales_total
-FROM transaction_camera_events e
-JOIN jd_stores s USING (store_id)
-WHERE e.transaction_at >= $start AND e.transaction_at < $end
-GROUP BY ALL
-ORDER BY s.store_id
-"""
-
-# Records set aside for the hours of the period, and those of reference refreshes made in it.
-REJECTED_RECORDS_SQL = """
-SELECT endpoint, scope, field, reason, raw, rejected_at
-FROM jd_rejected_records
-WHERE CASE WHEN scope = 'refresh' THEN rejected_at
-           ELSE try_strptime(scope, '%Y-%m-%d-%H:%M') END >= $start
-  AND CASE WHEN scope = 'refresh' THEN rejected_at
-           ELSE try_strptime(scope, '%Y-%m-%d-%H:%M') END < $end
-ORDER BY endpoint, scope, field, reason
-"""
+# The whole period in one read: LIMIT's largest value.
+EVERY_ROW = 2**63 - 1
+_MONEY = ("transaction_amount", "sales_total")
 
 
 class WarehouseUnreadable(RuntimeError):
@@ -95,29 +65,59 @@ def _connect(database: str, wait: WriterWait) -> duckdb.DuckDBPyConnection:
             f"Cannot read {database}: a run has been writing it for the {wait.seconds:g} s we waited. "
             "Try again when it pauses, or wait longer with --wait."
         )
+    # A missing table must be an error, not a Python object of the same name (queries.store_sales).
+    conn.execute("SET python_enable_replacements = false")
     return conn
 
 
-def _read(database: str, sql: str, params: dict, wait: WriterWait) -> pd.DataFrame:
+def _frame(items: list[dict]) -> pd.DataFrame:
+    flat = [{**{k: v for k, v in item.items() if k != "helix"}, **_helix_columns(item.get("helix"))} for item in items]
+    frame = pd.DataFrame(flat)
+    for column in _MONEY:
+        if column in frame:
+            frame[column] = frame[column].astype(float)
+    if "raw" in frame:  # the record as JD sent it, as JSON text (as the table holds it)
+        frame["raw"] = [orjson.dumps(raw).decode() for raw in frame["raw"]]
+    return frame
+
+
+def _helix_columns(helix: dict | None) -> dict:
+    return {f"helix_{name}": value for name, value in helix.items()} if helix else {}
+
+
+def _read(database: str, wait: WriterWait, read: Callable[[duckdb.DuckDBPyConnection], queries.Rows]) -> pd.DataFrame:
     with _connect(database, wait) as conn:
-        return conn.execute(sql, params).df()
+        return _frame(read(conn).items)
 
 
 def transactions(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
-    """Every sale in [start, end) (naive UTC) with its store, till, camera and Helix status."""
-    return _read(database, TRANSACTIONS_SQL, {"start": start, "end": end}, wait)
+    """Every sale in [start, end) (naive UTC) with its store, till, cameras and Helix status."""
+    return _read(database, wait, lambda conn: queries.transactions(conn, Window(start, end), None, None, None, EVERY_ROW))
 
 
 def store_sales(database: str, store_id: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
-    """One store's sales count and total over [start, end)."""
-    return _read(database, ONE_STORE_SALES_SQL, {"store_id": store_id, "start": start, "end": end}, wait)
+    """One store's sales count and total over the hours that start in [start, end): the API's
+    hourly rows of that store, summed."""
+    with _connect(database, wait) as conn:
+        hours = queries.store_sales(conn, Window(start, end), Granularity.HOUR, store_id, None, EVERY_ROW).items
+    if not hours:
+        return pd.DataFrame()
+    return _frame([{
+        "store_id": store_id,
+        "store_name": next((h["store_name"] for h in hours if h["store_name"]), None),
+        "transactions": sum(h["transactions"] for h in hours),
+        "sales_total": str(sum(Decimal(h["sales_total"]) for h in hours)),
+        "events_posted": sum(h["events_posted"] for h in hours),
+        "first_hour": hours[0]["period_start"],  # the rows come in period order
+        "last_hour": hours[-1]["period_start"],
+    }])
 
 
 def stores_with_sales(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
-    """The stores with at least one sale in [start, end)."""
-    return _read(database, STORES_WITH_SALES_SQL, {"start": start, "end": end}, wait)
+    """The stores with at least one sale in the hours that start in [start, end)."""
+    return _read(database, wait, lambda conn: queries.stores_with_sales(conn, Window(start, end), None, EVERY_ROW))
 
 
 def rejected_records(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
-    """The JD records set aside for the hours in [start, end) (or by a refresh made then), with why."""
-    return _read(database, REJECTED_RECORDS_SQL, {"start": start, "end": end}, wait)
+    """The JD records set aside for the hours in [start, end), and by refreshes made then, with why."""
+    return _read(database, wait, lambda conn: queries.rejected_records(conn, Window(start, end), None, None, EVERY_ROW))

@@ -7,11 +7,16 @@ out while it is open: for the length of a file copy, the file (and its write-ahe
 cannot change. A run that wants the file meanwhile waits (its connection retries with
 backoff) for as long as the copy takes.
 
+A copy is the warehouse's data: it is created readable by its owner only (0600), whatever
+the warehouse's own mode and the process' umask. Connections here never resolve an unknown
+table name to a Python object in scope (DuckDB's "replacement scan").
+
 Used by the API's read replica (api/replica.py) and by `jd-helix backup`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,9 +24,17 @@ from typing import Callable
 
 import duckdb
 
+# Never let DuckDB read a missing table from a Python variable of the same name.
+READ_CONFIG: dict[str, str | bool | int | float | list[str]] = {"python_enable_replacements": False}
+PRIVATE_FILE_MODE = 0o600
+
 
 class WarehouseBusy(RuntimeError):
     """A run is writing the warehouse: try again in a moment (runs pause between writes)."""
+
+
+class WarehouseInvalid(RuntimeError):
+    """The file is not a DuckDB database (or one DuckDB cannot open)."""
 
 
 def utc_now() -> datetime:
@@ -52,19 +65,22 @@ def copy_between_writes(
     """Copy `source` (and its WAL, to `<target>.wal`) under a shared lock.
 
     Returns the source's signature and the instant of the copy (the data is the warehouse
-    as of then). Raises WarehouseBusy while a run writes the file; leaves no partial copy.
+    as of then). Raises WarehouseBusy while a run writes the file, WarehouseInvalid when it is
+    not a database; leaves no partial copy.
     """
     try:
         # The read-only connection holds a shared lock: no run can write while we copy.
-        lock = duckdb.connect(str(source), read_only=True)
+        lock = duckdb.connect(str(source), read_only=True, config=READ_CONFIG)
     except duckdb.Error as error:
-        raise WarehouseBusy(str(error).splitlines()[0]) from None
+        first_line = str(error).splitlines()[0]
+        # DuckDB's lock, as opposed to a file it cannot read at all.
+        raise (WarehouseBusy if "lock" in first_line.lower() else WarehouseInvalid)(first_line) from None
     try:
         copied_at = clock()
         copied_signature = signature(source)
-        shutil.copyfile(source, target)
+        private_copy(source, target)
         if wal_of(source).exists():
-            shutil.copyfile(wal_of(source), wal_of(target))
+            private_copy(wal_of(source), wal_of(target))
     except BaseException:
         for leftover in (target, wal_of(target)):
             leftover.unlink(missing_ok=True)
@@ -74,7 +90,14 @@ def copy_between_writes(
     return copied_signature, copied_at
 
 
+def private_copy(source: Path, target: Path) -> None:
+    """Copy `source` to a new file readable by this user only, from its first byte on."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    with open(source, "rb") as reader, os.fdopen(os.open(target, flags, PRIVATE_FILE_MODE), "wb") as writer:
+        shutil.copyfileobj(reader, writer, length=1024 * 1024)
+
+
 def fold_wal(path: Path) -> None:
     """Open a copy for writing once, so that its copied WAL is folded into the file."""
-    with duckdb.connect(str(path)) as conn:
+    with duckdb.connect(str(path), config=READ_CONFIG) as conn:
         conn.execute("CHECKPOINT")

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from jd_helix.api.keys import KeyConfigError, KeyRing, hash_key, new_key, parse_entries
-from jd_helix_tests.api.conftest import GOOD_KEY, REVOKED_KEY
+from jd_helix_tests.api.conftest import AUTH, GOOD_KEY, REVOKED_KEY
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "jdh_wrong"}, {"Authorization": "Bearer jdh_wrong"}, {"Authorization": f"Basic {GOOD_KEY}"}])
@@ -54,9 +54,55 @@ def test_revoking_a_key_in_the_keys_file_takes_effect_without_a_restart(tmp_path
     assert ring.find(key).name == "bi-team" and not ring.find(key).revoked
     keys_file.write_text(f"bi-team:{hash_key(key)}:revoked\n")
     assert ring.find(key).revoked
-    keys_file.write_text("this line is broken\n")  # a broken edit keeps the keys it had
-    assert ring.find(key).revoked
+    keys_file.write_text("this line is broken\n")  # a broken edit that no longer lists the key: it is gone
+    assert ring.find(key) is None
     assert ring.find("jdh_other") is None
+
+
+def _write(path, text: str, mode: int = 0o600) -> None:
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def test_a_broken_keys_file_still_revokes_what_it_revokes(tmp_path, caplog):
+    """Issue 26: a revocation beside a typo was rejected with the whole file, and the key kept working."""
+    kept, revoked, dropped = new_key(), new_key(), new_key()
+    keys_file = tmp_path / "keys"
+    _write(keys_file, f"bi:{hash_key(kept)}\nold-bi:{hash_key(revoked)}\ngone:{hash_key(dropped)}\n")
+    ring = KeyRing(None, keys_file)
+    assert not ring.find(revoked).revoked and ring.find(dropped) is not None
+    _write(keys_file, f"bi:{hash_key(kept)}\nold-bi:{hash_key(revoked)}:revoked\nnew team:{hash_key(new_key())}\n")
+    with caplog.at_level(logging.ERROR, logger="jd_helix.api.keys"):
+        assert ring.find(revoked).revoked  # the edit's revocation holds
+        assert ring.find(dropped) is None  # and so does the line it deleted
+        assert ring.find(kept).name == "bi" and not ring.find(kept).revoked  # the others keep working
+    assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) == 1
+    assert "new team" in caplog.records[0].getMessage()
+
+
+def test_a_deleted_keys_file_takes_its_keys_and_says_so_once(tmp_path, caplog):
+    key = new_key()
+    keys_file = tmp_path / "keys"
+    _write(keys_file, f"bi:{hash_key(key)}\n")
+    ring = KeyRing(f"dashboards:{hash_key(GOOD_KEY)}", keys_file)
+    assert ring.find(key) is not None
+    keys_file.unlink()
+    with caplog.at_level(logging.INFO, logger="jd_helix.api.keys"):
+        for _ in range(5):
+            assert ring.find(key) is None
+            assert ring.find(GOOD_KEY).name == "dashboards"  # the environment's keys stay
+    assert len(caplog.records) == 1 and "is gone" in caplog.records[0].getMessage()
+    _write(keys_file, f"bi:{hash_key(key)}\n")
+    assert ring.find(key).name == "bi"  # back when the file is
+
+
+@pytest.mark.parametrize(("mode", "warned"), [(0o600, False), (0o640, False), (0o620, True), (0o606, True)])
+def test_a_keys_file_others_may_write_is_warned_about(tmp_path, caplog, mode, warned):
+    keys_file = tmp_path / "keys"
+    _write(keys_file, f"bi:{hash_key(new_key())}\n", mode)
+    with caplog.at_level(logging.WARNING, logger="jd_helix.api.keys"):
+        KeyRing(None, keys_file)
+    assert any("writable by group or others" in r.getMessage() for r in caplog.records) == warned
 
 
 @pytest.mark.parametrize(
@@ -78,3 +124,17 @@ def test_key_entries_that_cannot_be_used_are_refused_with_the_reason(entries, wo
 def test_entries_parse_from_commas_and_lines():
     keys = parse_entries(f"a:{'ab' * 32}, b:{'CD' * 32}:revoked\n# note\nc:{'ef' * 32} # team c", "test")
     assert [(k.name, k.sha256[:2], k.revoked) for k in keys] == [("a", "ab", False), ("b", "cd", True), ("c", "ef", False)]
+
+
+@pytest.mark.parametrize("hostile", ["%0A127.0.0.1 key=admin \"GET /v1/stores\" 200 1.0ms", "%00%00", "%0D%0Aforged", "%22%20200"])
+def test_a_client_cannot_write_its_own_access_log_line(client, caplog, hostile):
+    """Issue 26: a %0A in the path wrote a whole forged line, a %00 wrote NUL bytes."""
+    with caplog.at_level(logging.INFO, logger="jd_helix.api.access"):
+        client.get(f"/v1/stores/x{hostile}/sales?store={hostile}", headers=AUTH)
+        client.get(f"/nothing{hostile}")
+    lines = [r.getMessage() for r in caplog.records if r.name == "jd_helix.api.access"]
+    assert len(lines) == 2
+    for line in lines:
+        assert not any(ord(c) < 0x20 or c == "\x7f" for c in line), repr(line)
+        assert line.count('"') == 2, line  # the request field is closed only by its own quote
+    assert "\\x0a" in lines[0] or "\\x00" in lines[0] or "\\x0d" in lines[0] or "\\x22" in lines[0]

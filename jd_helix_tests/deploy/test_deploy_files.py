@@ -448,3 +448,26 @@ def test_kubernetes_checks_the_daemon_from_outside_it_with_the_webhook_from_the_
     assert mount["mountPath"] == f"{env['DAGSTER_HOME']['value']}/dagster.yaml"
     [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     assert volume["configMap"]["name"].endswith("-instance")
+def test_kubernetes_ends_tls_at_the_ingress_in_front_of_the_api_service():
+    ingress, service = API_MANIFEST["Ingress"], API_MANIFEST["Service"]
+    [service_port] = service["spec"]["ports"]
+    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+    assert hosts and sorted(hosts) == sorted(host for tls in ingress["spec"]["tls"] for host in tls["hosts"])
+    assert all(tls["secretName"] for tls in ingress["spec"]["tls"])
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert path["backend"]["service"] == {"name": service["metadata"]["name"], "port": {"name": service_port["name"]}}
+
+
+def test_kubernetes_lets_only_the_ingress_controller_reach_the_api_and_the_api_reach_nothing():
+    policy, deployment = API_MANIFEST["NetworkPolicy"], API_MANIFEST["Deployment"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    assert selected.items() <= pod_labels.items()
+    assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    assert policy["spec"]["egress"] == []  # it calls nothing: it reads its volume
+    [allowed] = policy["spec"]["ingress"]
+    [source] = allowed["from"]
+    assert set(source) == {"namespaceSelector", "podSelector"}, "one peer: the controller's pods in its namespace"
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert allowed["ports"] == [{"protocol": "TCP", "port": serve_port(container["command"])}]
