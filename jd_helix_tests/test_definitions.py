@@ -5,7 +5,7 @@ import pytest
 
 from jd_helix.definitions import defs
 
-HOURLY = {"jd_transactions", "transaction_camera_events", "helix_events", "store_sales"}
+HOURLY = {"jd_transactions", "transaction_camera_events", "transaction_exceptions", "helix_events", "store_sales"}
 UNPARTITIONED = {"jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type"}
 
 
@@ -27,7 +27,8 @@ def test_asset_graph_is_frozen():
         assert graph.get(dg.AssetKey(key)).partitions_def is None, key
     parents = {key: {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys} for key in HOURLY}
     assert parents["transaction_camera_events"] == {"jd_transactions", *UNPARTITIONED} - {"helix_event_type"}
-    assert parents["helix_events"] == {"transaction_camera_events", "helix_event_type"}
+    assert parents["transaction_exceptions"] == {"transaction_camera_events", "jd_items"}
+    assert parents["helix_events"] == {"transaction_camera_events", "transaction_exceptions", "helix_event_type"}
     assert parents["store_sales"] == {"transaction_camera_events", "helix_events"}
 
 

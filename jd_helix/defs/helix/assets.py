@@ -10,6 +10,7 @@ import pandas as pd
 
 from jd_helix.clients.verkada.client import EnsuredEventType, VerkadaClient
 from jd_helix.clients.verkada.events import PostOutcome
+from jd_helix.defs.exceptions.assets import transaction_exceptions
 from jd_helix.defs.helix.destination import check_destination, record_destination
 from jd_helix.defs.helix.ledger import pin_window, record_outcomes
 from jd_helix.defs.helix.outbox import Outbox
@@ -156,7 +157,7 @@ class LedgerRecorder:
 
 
 @hourly_asset(
-    deps=[transaction_camera_events, helix_event_type],
+    deps=[transaction_camera_events, transaction_exceptions, helix_event_type],
     kinds={"verkada", "duckdb"},
     pool=VERKADA_HELIX_POOL,
     metadata=table_metadata("helix_events"),

@@ -21,11 +21,15 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from jd_helix.clients.verkada.events import HelixEvent
+from jd_helix.defs.exceptions.rules import RULES
 from jd_helix.defs.helix.camera_parts import CameraPart
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.resources.warehouse import single_row
 
-ATTRIBUTE_COLUMNS = ("transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name")
+ATTRIBUTE_COLUMNS = (
+    "transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name",
+    *RULES, "exceptions",
+)
 ROWS_PER_READ = 1000  # one batch job's worth; a row group of the file holds ten of them
 ROWS_PER_ROW_GROUP = 10_000
 ROWS_PER_PART = 100_000  # rows per part of the hour (see CameraPart)
@@ -36,13 +40,17 @@ l.sale_hour >= $start AND l.sale_hour < $end
 AND (l.status = $pending OR (l.status = $failed AND l.attempts < $max_attempts))
 """
 # DECIMAL to DOUBLE in DuckDB gives the same float as Python's float(Decimal): both are the
-# double nearest the exact value.
+# double nearest the exact value. A transaction with no row in transaction_exceptions has no
+# flag: each rule false, `exceptions` empty.
 POSTABLE_SQL = f"""
 SELECT l.transaction_id, l.verkada_camera_id, l.event_type_uid, l.time_ms,
        e.transaction_amount::DOUBLE AS transaction_amount, e.item_id, e.item_name, e.store_id,
-       e.store_name, e.pos_id, e.pos_name
+       e.store_name, e.pos_id, e.pos_name,
+       {", ".join(f"coalesce(x.{rule}, false) AS {rule}" for rule in RULES)},
+       coalesce(x.exceptions, '') AS exceptions
 FROM helix_events l
 JOIN transaction_camera_events e USING (transaction_id)
+LEFT JOIN transaction_exceptions x ON x.transaction_id = l.transaction_id AND x.sale_hour = l.sale_hour
 WHERE {POSTABLE_WHERE} AND hash(l.verkada_camera_id) % $parts = $part
 ORDER BY l.verkada_camera_id, l.time_ms, l.transaction_id
 """
