@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from jd_helix.api.access_log import AccessLogMiddleware
 from jd_helix.api.errors import install_error_handlers
+from jd_helix.api.exceptions import exceptions_router
 from jd_helix.api.keys import KeyRing
 from jd_helix.api.replica import ReplicaKeeper
 from jd_helix.api.routes import health_router, router
@@ -60,6 +61,7 @@ def create_app(
     app.state.keys = keys
     app.state.refresh_interval_s = refresh_interval_s
     app.include_router(router)
+    app.include_router(exceptions_router)
     app.include_router(health_router)
     install_error_handlers(app)
     app.add_middleware(AccessLogMiddleware)

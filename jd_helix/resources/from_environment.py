@@ -10,8 +10,8 @@ import os
 
 import dagster as dg
 
-from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.exception_settings import ExceptionSettings
+from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.upstream_api_settings import check_api_settings

@@ -6,7 +6,15 @@ import pytest
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.resources.migrations import LATEST_VERSION
 from jd_helix.sandbox import Sandbox, SandboxConfig
-from jd_helix_tests.e2e.harness import naive, query, recent_hours, refresh_dimensions, resources_for, run_hour, run_hours
+from jd_helix_tests.e2e.harness import (
+    naive,
+    query,
+    recent_hours,
+    refresh_dimensions,
+    resources_for,
+    run_hour,
+    run_hours,
+)
 from jd_helix_tests.resources.previous_release import write_previous_release_warehouse
 
 POSTED_HOUR, NEW_HOUR = recent_hours(2)
