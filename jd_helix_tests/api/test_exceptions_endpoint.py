@@ -5,6 +5,7 @@ import json
 
 from click.testing import CliRunner
 
+from jd_helix.api.exceptions import ExceptionRule
 from jd_helix.cli.main import main
 from jd_helix.defs.exceptions.rules import RULES
 from jd_helix_tests.api.conftest import AUTH, get_all, instant
@@ -39,6 +40,10 @@ def test_the_rule_filter_keeps_what_that_rule_flagged(client, sql):
     for rule in RULES:
         items = get_all(client, "/v1/exceptions", start=instant(START), end=instant(END), rule=rule)
         assert _rows(items) == _expected(sql, rule), rule
+
+
+def test_the_api_knows_the_rules_the_pipeline_has():
+    assert [rule.value for rule in ExceptionRule] == list(RULES)
 
 
 def test_an_unknown_rule_or_store_is_a_400_naming_it(client):
