@@ -88,6 +88,34 @@ CREATE TABLE transaction_exceptions (
 """
 
 
+# Migration 3 (issue 23): a ledger row is one (transaction, event type) pair, keyed by both, so
+# that one sale can become an event of several types, each with its own pinned triple. Rows
+# that never reached Helix (unmapped, or skipped before any attempt) had no event type: they
+# take the one the ledger posts to (helix_destination, else helix_event_type); with neither
+# (nothing was ever pinned), they are dropped, and the next run of their hour records them
+# again. DuckDB cannot change a primary key in place: the table is rebuilt, rows in the order
+# the posting reads them, and the triple's unique index made again.
+LEDGER_KEYED_BY_EVENT_TYPE = """
+CREATE TABLE IF NOT EXISTS helix_destination (
+    api_base_url VARCHAR NOT NULL, event_type_uid VARCHAR NOT NULL, recorded_at TIMESTAMP);
+UPDATE helix_events SET event_type_uid = coalesce(
+    (SELECT any_value(event_type_uid) FROM helix_destination),
+    (SELECT any_value(event_type_uid) FROM helix_event_type))
+WHERE event_type_uid IS NULL;
+DELETE FROM helix_events WHERE event_type_uid IS NULL;
+CREATE TABLE helix_events_keyed (
+    transaction_id VARCHAR NOT NULL, sale_hour TIMESTAMP NOT NULL,
+    verkada_camera_id VARCHAR, event_type_uid VARCHAR NOT NULL, time_ms BIGINT,
+    status VARCHAR NOT NULL, reason VARCHAR, attempts INTEGER NOT NULL DEFAULT 0,
+    pinned_at TIMESTAMP, last_attempt_at TIMESTAMP, posted_at TIMESTAMP,
+    footage_url VARCHAR, PRIMARY KEY (transaction_id, event_type_uid));
+INSERT INTO helix_events_keyed SELECT * FROM helix_events ORDER BY verkada_camera_id, time_ms, transaction_id;
+DROP TABLE helix_events;
+ALTER TABLE helix_events_keyed RENAME TO helix_events;
+CREATE UNIQUE INDEX helix_events_triple ON helix_events (verkada_camera_id, event_type_uid, time_ms);
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -98,6 +126,7 @@ class Migration:
 MIGRATIONS = (
     Migration(1, "the tables of the release before migrations", BASELINE),
     Migration(2, "transaction_exceptions: exception flags of flagged transactions", TRANSACTION_EXCEPTIONS),
+    Migration(3, "helix_events keyed by (transaction_id, event_type_uid)", LEDGER_KEYED_BY_EVENT_TYPE),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

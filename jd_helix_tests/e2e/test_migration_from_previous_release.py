@@ -41,6 +41,9 @@ def test_a_previous_release_warehouse_migrates_in_place_and_posts_nothing_twice(
     ledger_before = query(previous, LEDGER, [naive(POSTED_HOUR)])
     posted = {(camera, uid, ms) for _, camera, uid, ms, status, _, _ in ledger_before if status == HelixStatus.POSTED}
     assert len(posted) > 200
+    never_sent = [row for row in ledger_before if row[2] is None]
+    assert never_sent and all(row[4] in (HelixStatus.UNMAPPED, HelixStatus.SKIPPED) for row in never_sent)
+    [(uid,)] = query(previous, "SELECT event_type_uid FROM helix_destination")
 
     # This release opens it, re-runs the posted hour and runs the next one.
     writes_before = len(sandbox.helix_writes())
@@ -49,7 +52,11 @@ def test_a_previous_release_warehouse_migrates_in_place_and_posts_nothing_twice(
     assert query(previous, "SELECT max(version) FROM schema_migrations") == [(LATEST_VERSION,)]
     new_writes = sandbox.helix_writes()[writes_before:]
     assert not posted & {(w["camera_id"], w["event_type_uid"], w["time_ms"]) for w in new_writes}, "posted again"
-    assert query(previous, LEDGER, [naive(POSTED_HOUR)]) == ledger_before
+    # The ledger, now one row per (sale, event type): the rows that had no event type have the
+    # one the ledger posts to, nothing else changed, and no sale has two rows.
+    assert query(previous, LEDGER, [naive(POSTED_HOUR)]) == [
+        (row[0], row[1], row[2] or uid, *row[3:]) for row in ledger_before
+    ]
     new_hour_posted = query(
         previous, "SELECT count(*) FROM helix_events WHERE sale_hour = ? AND status = ?", [naive(NEW_HOUR), HelixStatus.POSTED]
     )[0][0]

@@ -33,3 +33,5 @@ def write_previous_release_warehouse(path: str, rows_from: str | None = None) ->
             conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM written.{table}")
         conn.execute("CREATE TABLE helix_destination AS SELECT * FROM written.helix_destination")
         conn.execute("DETACH written")
+        # That release gave an event type only to the rows it pinned a triple for.
+        conn.execute("UPDATE helix_events SET event_type_uid = NULL WHERE time_ms IS NULL")
