@@ -172,7 +172,7 @@ class LedgerRecorder:
     automation_condition=catch_up_condition(),
     freshness_policy=HELIX_EVENTS_FRESHNESS,
     description=(
-        "The Helix ledger: one row per sale with its Helix triple (pinned before the first "
+        "The Helix ledger: one row per sale (or refund) and event type, with its Helix triple (pinned before the first "
         "attempt) and status: posted, failed (retried by helix_retry_sensor), skipped (Helix "
         "will never take it), unmapped (no Verkada camera yet) or pending."
     ),
