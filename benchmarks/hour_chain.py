@@ -1,4 +1,4 @@
-"""Issue 16: one hour of N sales through the whole chain, JD → DuckDB → join → Helix.
+"""Issue 16: one hour of N sales through the whole chain, JD → DuckDB → join → exception flags (issue 23) → Helix.
 
 A sandbox runs in its own process (`python -m jd_helix.cli sandbox --clean
 --fixed-sales-per-hour N`, its server-side Verkada limit on: 25 per 5 s, 300 per minute,
@@ -44,17 +44,19 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 ALLOWED_PER_S = 25 / 5  # the org's limit: 25 per 5 s (300 per minute is the same rate)
-CHAIN = ("jd_transactions", "transaction_camera_events", "helix_events")
+CHAIN = ("jd_transactions", "transaction_camera_events", "transaction_exceptions", "helix_events")
 
 
 def child(args: argparse.Namespace) -> None:
     import dagster as dg
     import duckdb
 
+    from jd_helix.defs.exceptions.assets import transaction_exceptions
     from jd_helix.defs.helix.assets import helix_event_type, helix_events
     from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
     from jd_helix.defs.hourly_sales.transactions import jd_transactions
     from jd_helix.defs.reference_data.assets import jd_dimension_assets, verkada_cameras
+    from jd_helix.resources.exception_settings import ExceptionSettings
     from jd_helix.resources.helix_settings import HelixSettings
     from jd_helix.resources.jd_api import JdApiResource
     from jd_helix.resources.verkada import VerkadaResource
@@ -66,6 +68,7 @@ def child(args: argparse.Namespace) -> None:
         "verkada": VerkadaResource(base_url=args.verkada_base_url, api_key=args.verkada_api_key),
         "warehouse": WarehouseResource(database=database),
         "helix_settings": HelixSettings(),
+        "exception_settings": ExceptionSettings(),
     }
     dimensions = [*jd_dimension_assets, verkada_cameras]
     assert dg.materialize(dimensions, resources=resources).success
@@ -83,8 +86,8 @@ def child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     with RssSampler() as sampler:
         result = dg.materialize(
-            [*dimensions, jd_transactions, transaction_camera_events, helix_event_type, helix_events],
-            selection=[jd_transactions, transaction_camera_events, helix_event_type, helix_events],
+            [*dimensions, jd_transactions, transaction_camera_events, transaction_exceptions, helix_event_type, helix_events],
+            selection=[jd_transactions, transaction_camera_events, transaction_exceptions, helix_event_type, helix_events],
             resources=resources,
             partition_key=args.hour_key,
             instance=instance,
@@ -104,10 +107,12 @@ def child(args: argparse.Namespace) -> None:
     with duckdb.connect(database, read_only=True) as conn:
         posted = conn.execute("SELECT transaction_id FROM helix_events WHERE status = 'posted'").fetchall()
         counts = dict(conn.execute("SELECT status, count(*) FROM helix_events GROUP BY 1").fetchall())
+        flagged = dict(zip(("flagged", "refunds"), conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE refund) FROM transaction_exceptions").fetchone() or (0, 0), strict=True))
     shutil.rmtree(os.path.dirname(database), ignore_errors=True)  # ~100 MB at 1,000,000 sales
     out = {"seconds": seconds, "baseline_rss": baseline,
            "peak_rss": peak, "step_peak_rss": _step_peaks(instance, result.run_id, sampler),
-           "steps": steps, "ledger": counts, "posted_ids": [p[0] for p in posted]}
+           "steps": steps, "ledger": counts, "flagged": flagged, "posted_ids": [p[0] for p in posted]}
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -166,10 +171,12 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
             log.seek(0)
             raise RuntimeError(f"the chain failed (exit {proc.returncode}):\n{''.join(lines)[-2000:]}{log.read()[-4000:]}")
         # Every posted sale is one event of the sandbox's store, written once.
-        held = {e["attributes"].get("transaction_id") for e in sb.admin("events")["events"]}
+        events = sb.admin("events")["events"]
+        held = {e["attributes"].get("transaction_id") for e in events}
+        refunds_in_helix = sum(1 for e in events if e["attributes"].get("refund") is True)
         writes = len(sb.admin("writes")["writes"])
     posted = set(result.pop("posted_ids"))
-    result.update(n=n, hour_key=hour_key, requests=after - before, server_429=refused,
+    result.update(n=n, hour_key=hour_key, requests=after - before, server_429=refused, refunds_in_helix=refunds_in_helix,
                   store_ok=posted <= held and len(held) == len(posted) == writes,
                   store_msg=f"{len(posted):,} posted in the ledger, {len(held):,} events and {writes:,} writes in Helix",
                   tree_peak_rss=peak_rss_bytes(resource.RUSAGE_CHILDREN))
@@ -184,7 +191,8 @@ def report(r: dict) -> None:
     print(f"\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
           f"(jd_transactions {r['steps']['jd_transactions']['duration_s']:.1f} s, of which fetch "
           f"{r['steps']['jd_transactions']['fetch_s']:.1f} s; transaction_camera_events "
-          f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; helix_events {helix['duration_s']:.1f} s)")
+          f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; transaction_exceptions "
+          f"{r['steps']['transaction_exceptions']['duration_s']:.1f} s; helix_events {helix['duration_s']:.1f} s)")
     print(f"  peak RSS {r['peak_rss'] / mib:,.0f} MiB (after imports and dimensions "
           f"{r['baseline_rss'] / mib:,.0f} MiB; largest process of the tree {r['tree_peak_rss'] / mib:,.0f} MiB)")
     print("  peak RSS per step (sampled every 20 ms): "
@@ -194,6 +202,10 @@ def report(r: dict) -> None:
           f"{helix_floor:.1f} s -> {helix['duration_s'] / helix_floor:.2f}x; 429s: sandbox sent {r['server_429']}, "
           f"client saw {helix['rate_limited_429']}")
     print(f"  ledger {r['ledger']}; {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
+    posted = r["ledger"].get("posted", 0)
+    print(f"  exceptions: {r['flagged']['flagged']:,} flagged, {r['flagged']['refunds']:,} refunds; "
+          f"{r['refunds_in_helix']:,} events with refund=true in Helix; Verkada requests per posted event "
+          f"{helix['requests'] / max(posted, 1):.5f}")
 
 
 def main() -> None:

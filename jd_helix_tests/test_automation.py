@@ -66,7 +66,8 @@ def add_ledger_rows(warehouse, rows):
     with warehouse.write() as conn:
         for tid, hour, status, attempts, minutes in rows:
             conn.execute(
-                "INSERT INTO helix_events (transaction_id, sale_hour, status, attempts, last_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status, attempts, last_attempt_at) "
+                "VALUES (?, ?, 'type-1', ?, ?, ?)",
                 [tid, hour, status, attempts, now - timedelta(minutes=minutes)],
             )
 

@@ -5,7 +5,7 @@ import pytest
 
 from jd_helix.definitions import defs
 
-HOURLY = {"jd_transactions", "transaction_camera_events", "helix_events", "store_sales", "helix_audit"}
+HOURLY = {"jd_transactions", "transaction_camera_events", "transaction_exceptions", "helix_events", "store_sales", "helix_audit"}
 UNPARTITIONED = {"jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type"}
 
 
@@ -27,7 +27,8 @@ def test_asset_graph_is_frozen():
         assert graph.get(dg.AssetKey(key)).partitions_def is None, key
     parents = {key: {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys} for key in HOURLY}
     assert parents["transaction_camera_events"] == {"jd_transactions", *UNPARTITIONED} - {"helix_event_type"}
-    assert parents["helix_events"] == {"transaction_camera_events", "helix_event_type"}
+    assert parents["transaction_exceptions"] == {"transaction_camera_events", "jd_items"}
+    assert parents["helix_events"] == {"transaction_camera_events", "transaction_exceptions", "helix_event_type"}
     assert parents["store_sales"] == {"transaction_camera_events", "helix_events"}
     assert parents["helix_audit"] == {"helix_events"}
 
@@ -56,12 +57,9 @@ def test_jobs_schedules_and_sensor_have_their_public_names_and_ship_switched_on(
 
 
 def test_every_table_asset_describes_its_columns_as_duckdb_holds_them(tmp_path):
-    from jd_helix.defs.audit.state import AUDIT_TABLE
     from jd_helix.resources.warehouse import WarehouseResource
 
     warehouse = WarehouseResource(database=str(tmp_path / "schema.duckdb"))
-    with warehouse.write() as conn:
-        conn.execute(AUDIT_TABLE)  # the audit creates its table on first use
     with warehouse.read() as conn:
         actual = {}
         for table, column, kind in conn.execute(

@@ -105,9 +105,9 @@ def test_blocking_checks_and_exhausted_retries_alert_once_when_they_turn_red(mak
         cursor = tick(instance, None)
         assert receiver.texts() == [], "every check passed: nothing to say"
 
-        with duckdb.connect(database) as conn:  # a repeated transaction id and a negative amount
+        with duckdb.connect(database) as conn:  # a repeated transaction id and a zero amount
             conn.execute(
-                "INSERT INTO jd_transactions SELECT * REPLACE (-transaction_amount AS transaction_amount) "
+                "INSERT INTO jd_transactions SELECT * REPLACE (0 AS transaction_amount) "
                 "FROM jd_transactions WHERE sale_hour = ? LIMIT 1",
                 [naive(HOUR)],
             )
@@ -123,7 +123,7 @@ def test_blocking_checks_and_exhausted_retries_alert_once_when_they_turn_red(mak
         assert all(f"hour {KEY} UTC" in line for line in lines)
         assert any(
             "asset jd_transactions, check valid_transactions: unique_transaction_ids: 1 repeated transaction ids; "
-            "non_negative_amounts: 1 sales with a negative amount" in line
+            "no_zero_amounts: 1 transactions with a zero amount" in line
             for line in lines
         ), text
         assert any("asset helix_events, check no_exhausted_retries: 2 events failed 6 times" in line for line in lines)
@@ -133,14 +133,14 @@ def test_blocking_checks_and_exhausted_retries_alert_once_when_they_turn_red(mak
         assert len(receiver.texts()) == 1
 
         with duckdb.connect(database) as conn:  # fixed, then broken again: red again, alert again
-            conn.execute("DELETE FROM jd_transactions WHERE transaction_amount < 0")
+            conn.execute("DELETE FROM jd_transactions WHERE transaction_amount = 0")
         run_checks(instance, resources, "jd_transactions")
         cursor = tick(instance, cursor)
         assert len(receiver.texts()) == 1 and json.loads(cursor)["red"] == [f"helix_events/no_exhausted_retries/{KEY}"]
         with duckdb.connect(database) as conn:
-            conn.execute("UPDATE jd_transactions SET transaction_amount = -1 WHERE transaction_id IN "
+            conn.execute("UPDATE jd_transactions SET transaction_amount = 0 WHERE transaction_id IN "
                          "(SELECT transaction_id FROM jd_transactions LIMIT 1)")
         run_checks(instance, resources, "jd_transactions")
         tick(instance, cursor)
-        assert len(receiver.texts()) == 2 and "non_negative_amounts" in receiver.texts()[1]
+        assert len(receiver.texts()) == 2 and "no_zero_amounts" in receiver.texts()[1]
         assert "unique_transaction_ids" not in receiver.texts()[1]

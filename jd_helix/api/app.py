@@ -12,6 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from jd_helix.api.access_log import AccessLogMiddleware
 from jd_helix.api.docs import install_docs
 from jd_helix.api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from jd_helix.api.exceptions import exceptions_router
 from jd_helix.api.head import HeadAsGetMiddleware
 from jd_helix.api.header_limit import HeaderLimitMiddleware
 from jd_helix.api.helix_audit_route import audit_router
@@ -86,6 +87,7 @@ def create_app(
     app.state.rate_limiter = KeyRateLimiter(limits.requests_per_key_per_minute)
     app.include_router(router)
     app.include_router(audit_router)
+    app.include_router(exceptions_router)
     app.include_router(health_router)
     install_docs(app)
     install_error_handlers(app)

@@ -51,13 +51,28 @@ Instant = {"format": "date-time"}
 @audit_router.get("/helix-audit", response_model=HelixAuditPage, summary="Each hour's audit against Helix")
 def helix_audit(
     request: Request,
-    start: Annotated[str | None, Query(description="From this hour on (default: 24 hours before end).", json_schema_extra=Instant)] = None,
-    end: Annotated[str | None, Query(description="Before this instant (default: now).", json_schema_extra=Instant)] = None,
+    start: Annotated[
+        str | None,
+        Query(description="From this hour on (default: 24 hours before end); earlier than end, "
+              f"at most {MAX_HOURS} hours before it.", json_schema_extra=Instant),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description=f"Before this instant (default: now, or {MAX_HOURS} hours after start if that is "
+              "earlier; a window in the future is empty).", json_schema_extra=Instant),
+    ] = None,
 ) -> dict:
     """Ordered by hour: when each was audited, and what Helix held, lost, took back and adopted."""
-    end_at = parse_instant("end", end) if end is not None else datetime.now(timezone.utc).replace(tzinfo=None)
-    start_at = parse_instant("start", start) if start is not None else end_at - timedelta(hours=24)
-    if start_at >= end_at:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    start_at = parse_instant("start", start) if start is not None else None
+    if end is not None:
+        end_at = parse_instant("end", end)
+    elif start_at is not None:
+        end_at = max(min(now, start_at + timedelta(hours=MAX_HOURS)), start_at)
+    else:
+        end_at = now
+    start_at = start_at if start_at is not None else end_at - timedelta(hours=24)
+    if end is not None and start_at >= end_at:
         raise bad_parameter("end", "must be later than start")
     if end_at - start_at > timedelta(hours=MAX_HOURS):
         raise bad_parameter("start", f"the window may span at most {MAX_HOURS} hours")

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta, timezone
 import click
 
 from jd_helix.cli import report_queries as reports
+from jd_helix.cli.exceptions_report import exceptions_by_till
+from jd_helix.defs.exceptions.rules import RULES
 from jd_helix.resources.warehouse import database_path
 
 
@@ -87,6 +89,14 @@ def stores_with_sales_report(start, end, database, output, wait_s) -> None:
 def rejected_records_report(start, end, database, output, wait_s) -> None:
     """The JD records set aside (jd_rejected_records) for the hours of a period, with field and reason."""
     _show(lambda wait: reports.rejected_records(database, *_bounds(start, end), wait), output, wait_s)
+
+
+@report_command.command("exceptions")
+@click.option("--rule", type=click.Choice(RULES), default=None, help="Only transactions this rule flagged (default: any).")
+@window_options
+def exceptions_report(rule, start, end, database, output, wait_s) -> None:
+    """Flagged transactions of a period per store and till, with a count per exception rule."""
+    _show(lambda wait: exceptions_by_till(database, *_bounds(start, end), rule, wait), output, wait_s)
 
 
 # Registered here; the command lives in its own module.

@@ -4,12 +4,12 @@ import click
 import pandas as pd
 
 from jd_helix.cli.report import _bounds, _show, window_options
-from jd_helix.cli.report_queries import WriterWait, _connect
+from jd_helix.cli.report_queries import WriterWait, connect_when_free
 from jd_helix.domain.helix_audit_state import audit_state
 
 
 def helix_audit_frame(database: str, start, end, wait: WriterWait) -> pd.DataFrame:
-    with _connect(database, wait) as conn:
+    with connect_when_free(database, wait) as conn:
         return pd.DataFrame(audit_state(conn, start, end))
 
 

@@ -49,7 +49,7 @@ class WriterWait:
 _FIRST_WAIT_S, _LONGEST_WAIT_S = 0.5, 2.0
 
 
-def _connect(database: str, wait: WriterWait) -> duckdb.DuckDBPyConnection:
+def connect_when_free(database: str, wait: WriterWait) -> duckdb.DuckDBPyConnection:
     """A read-only connection; while a run holds the file, keep trying for `wait.seconds`."""
     if not Path(database).exists():
         raise WarehouseUnreadable(
@@ -86,7 +86,7 @@ def _helix_columns(helix: dict | None) -> dict:
 
 
 def _read(database: str, wait: WriterWait, read: Callable[[duckdb.DuckDBPyConnection], queries.Rows]) -> pd.DataFrame:
-    with _connect(database, wait) as conn:
+    with connect_when_free(database, wait) as conn:
         return _frame(read(conn).items)
 
 
@@ -98,7 +98,7 @@ def transactions(database: str, start: datetime, end: datetime, wait: WriterWait
 def store_sales(database: str, store_id: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
     """One store's sales count and total over the hours that start in [start, end): the API's
     hourly rows of that store, summed."""
-    with _connect(database, wait) as conn:
+    with connect_when_free(database, wait) as conn:
         hours = queries.store_sales(conn, Window(start, end), Granularity.HOUR, store_id, None, EVERY_ROW).items
     if not hours:
         return pd.DataFrame()

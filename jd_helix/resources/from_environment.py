@@ -10,6 +10,7 @@ import os
 
 import dagster as dg
 
+from jd_helix.resources.exception_settings import ExceptionSettings
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
@@ -50,5 +51,6 @@ def build_resources() -> dict:
             **({"lookback_hours": dg.EnvVar.int("JD_HELIX_LOOKBACK_HOURS")} if os.environ.get("JD_HELIX_LOOKBACK_HOURS") else {}),
             **_share_from_env("JD_HELIX_MAX_UNMAPPED_SHARE"),
         ),
+        "exception_settings": ExceptionSettings(),
     }
 

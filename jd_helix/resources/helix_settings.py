@@ -17,6 +17,13 @@ EVENT_SCHEMA = {
     "store_name": "string",
     "pos_id": "string",
     "pos_name": "string",
+    # Exception flags (defs/exceptions/rules.py): one boolean per rule, and the rules that fired.
+    "refund": "boolean",
+    "high_value": "boolean",
+    "price_override": "boolean",
+    "after_hours": "boolean",
+    "repeat_refunds": "boolean",
+    "exceptions": "string",
 }
 
 

@@ -22,6 +22,8 @@ import psutil
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
+from jd_helix.resources.migrations import migrate
+
 # Relative to the working directory of the Dagster processes (`make run`: the project
 # folder; an image: its WORKDIR), never to where the package is installed.
 DEFAULT_DATABASE = "data/jd_helix.duckdb"
@@ -30,59 +32,6 @@ DEFAULT_DATABASE = "data/jd_helix.duckdb"
 def database_path(environment: Mapping[str, str] = os.environ) -> str:
     """The warehouse file: JD_HELIX_DUCKDB_PATH, else DEFAULT_DATABASE, made absolute."""
     return os.path.abspath(environment.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE)
-
-# Instants are stored as UTC TIMESTAMPs (no zone) plus epoch milliseconds where Helix needs them.
-SCHEMA = """
--- Exact money from integer cents (a DECIMAL product stays exact; a division would not).
-CREATE MACRO IF NOT EXISTS cents_to_money(cents) AS
-    (CAST(cents AS DECIMAL(38, 0)) * CAST(0.01 AS DECIMAL(3, 2)))::DECIMAL(18, 2);
-CREATE TABLE IF NOT EXISTS jd_stores (
-    store_id VARCHAR PRIMARY KEY, store_name VARCHAR, store_address VARCHAR,
-    store_phone VARCHAR, store_email VARCHAR, loaded_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS jd_points_of_sale (
-    pos_id VARCHAR PRIMARY KEY, camera_id VARCHAR, pos_name VARCHAR, store_id VARCHAR,
-    loaded_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS jd_cameras (
-    camera_id VARCHAR PRIMARY KEY, camera_name VARCHAR, camera_location VARCHAR,
-    camera_status VARCHAR, camera_model VARCHAR, pos_id VARCHAR, loaded_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS jd_items (
-    item_id VARCHAR PRIMARY KEY, item_name VARCHAR, item_price DECIMAL(18, 2),
-    item_quantity BIGINT, loaded_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS verkada_cameras (
-    camera_id VARCHAR PRIMARY KEY, name VARCHAR, site VARCHAR, site_id VARCHAR,
-    model VARCHAR, serial VARCHAR, status VARCHAR, loaded_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS jd_rejected_records (
-    endpoint VARCHAR NOT NULL, scope VARCHAR NOT NULL, field VARCHAR, reason VARCHAR,
-    raw JSON, rejected_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS jd_transactions (
-    sale_hour TIMESTAMP NOT NULL, transaction_id VARCHAR NOT NULL,
-    transaction_at TIMESTAMP NOT NULL, time_ms BIGINT NOT NULL,
-    transaction_amount DECIMAL(18, 2) NOT NULL, item_id VARCHAR NOT NULL,
-    camera_id VARCHAR NOT NULL, loaded_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS transaction_camera_events (
-    sale_hour TIMESTAMP NOT NULL, transaction_id VARCHAR NOT NULL,
-    transaction_at TIMESTAMP NOT NULL, time_ms BIGINT NOT NULL,
-    transaction_amount DECIMAL(18, 2) NOT NULL, item_id VARCHAR, item_name VARCHAR,
-    jd_camera_id VARCHAR, jd_camera_name VARCHAR, verkada_camera_id VARCHAR,
-    mapped_by VARCHAR, unmapped_reason VARCHAR, pos_id VARCHAR, pos_name VARCHAR,
-    store_id VARCHAR, store_name VARCHAR, built_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS helix_event_type (
-    event_type_uid VARCHAR PRIMARY KEY, name VARCHAR, event_schema JSON,
-    action VARCHAR, checked_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS helix_events (
-    transaction_id VARCHAR PRIMARY KEY, sale_hour TIMESTAMP NOT NULL,
-    verkada_camera_id VARCHAR, event_type_uid VARCHAR, time_ms BIGINT,
-    status VARCHAR NOT NULL, reason VARCHAR, attempts INTEGER NOT NULL DEFAULT 0,
-    pinned_at TIMESTAMP, last_attempt_at TIMESTAMP, posted_at TIMESTAMP,
-    footage_url VARCHAR);
-CREATE UNIQUE INDEX IF NOT EXISTS helix_events_triple
-    ON helix_events (verkada_camera_id, event_type_uid, time_ms);
-CREATE TABLE IF NOT EXISTS store_sales (
-    sale_hour TIMESTAMP NOT NULL, store_id VARCHAR, store_name VARCHAR,
-    transactions BIGINT, sales_total DECIMAL(18, 2), events_posted BIGINT,
-    built_at TIMESTAMP);
-"""
-
 
 def single_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     """The one row of an aggregate query's ``result``, read to its end (so that the connection
@@ -119,14 +68,14 @@ FIRST_RETRY_WAIT_S = 0.1
 BULK_WRITE_MEMORY_LIMIT = "128MB"
 
 _schema_lock = threading.Lock()
-_schema_ready: set[str] = set()  # databases whose schema this process has created or checked
+_schema_ready: set[str] = set()  # databases this process has migrated (or found up to date)
 
 
 class WarehouseResource(DuckDBResource):
     """DuckDBResource plus the project's schema, read-only reads and a transaction helper.
 
-    The schema DDL runs once per process and database (the first time a connection is
-    asked for), not on every connection.
+    The schema is brought up to date (migrations.py) once per process and database, the
+    first time a connection is asked for, not on every connection.
     """
 
     @contextmanager
@@ -214,7 +163,7 @@ class WarehouseResource(DuckDBResource):
         return key not in _schema_ready or not Path(key).exists()
 
     def _ensure_schema(self, conn: duckdb.DuckDBPyConnection | None = None) -> None:
-        """SCHEMA, once per process and file: on `conn` (read-write), else on a connection of its own."""
+        """The migrations, once per process and file: on `conn` (read-write), else on a connection of its own."""
         key = str(Path(self.database).resolve())
         with _schema_lock:
             if conn is None and key in _schema_ready and Path(key).exists():
@@ -222,7 +171,7 @@ class WarehouseResource(DuckDBResource):
             Path(key).parent.mkdir(parents=True, exist_ok=True)
             target = conn if conn is not None else self._connect(read_only=False)
             try:
-                target.execute(SCHEMA)
+                migrate(target)
             finally:
                 if conn is None:
                     target.close()

@@ -15,7 +15,7 @@ RECORD_ODDITY_RATE_FIELDS = (
     "missing_field_rate",
     "null_field_rate",
     "wrong_kind_rate",
-    "negative_amount_rate",
+    "zero_amount_rate",
     "unknown_camera_rate",
 )
 # Oddity rates that clean=True forces to zero (see SandboxConfig.effective()).
@@ -75,9 +75,11 @@ class SandboxConfig:
     missing_field_rate: float = 0.004
     null_field_rate: float = 0.004
     wrong_kind_rate: float = 0.004
-    negative_amount_rate: float = 0.003
+    zero_amount_rate: float = 0.003  # an amount of 0: neither a sale nor a refund, set aside
     unknown_camera_rate: float = 0.005  # valid sale naming a camera the JD camera API does not list
     shared_camera_second_rate: float = 0.03  # sale shares camera and second with the previous sale
+    # --- refunds: valid records with a negative amount (not an oddity: clean=True keeps them)
+    refund_rate: float = 0.04  # about 1 transaction in 25, a store's usual share (docs/jd-api.md)
     # --- dimension oddities
     dimension_duplicate_rate: float = 0.05  # share of records repeated later (last wins)
     dimension_invalid_rate: float = 0.03  # share (rounded up) of extra invalid records per endpoint
@@ -106,8 +108,10 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be in [0, 1]")
         if self.shared_camera_second_rate > 0.5:
             raise ValueError("shared_camera_second_rate must be <= 0.5")
-        if sum(getattr(self, name) for name in RECORD_ODDITY_RATE_FIELDS) > 1:
-            raise ValueError("the record-level oddity rates add up to more than 1")
+        if not 0 <= self.refund_rate <= 1:
+            raise ValueError("refund_rate must be in [0, 1]")
+        if sum(getattr(self, name) for name in RECORD_ODDITY_RATE_FIELDS) + self.refund_rate > 1:
+            raise ValueError("the record-level oddity rates and refund_rate add up to more than 1")
         if self.date_iso_offset_rate + self.date_iso_z_rate > 1:
             raise ValueError("date_iso_offset_rate + date_iso_z_rate must be <= 1")
 

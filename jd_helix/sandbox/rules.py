@@ -11,6 +11,7 @@ that is present (required or optional) is of the right kind:
 - id:     an int (not bool) or a non-empty string; normalised to str
 - amount: a number (not bool) or a numeric string; finite, >= 0, at most 2 decimal places;
           normalised to Decimal
+- signed amount (a sale's): the same, but negative for a refund, and never zero
 - date:   "YYYY-MM-DD HH:MM:SS" (in the API's zone) or ISO 8601 with an offset or Z;
           normalised to an aware UTC datetime
 - text:   a string, or a number (kept as its text: a phone number may arrive as one)
@@ -31,7 +32,7 @@ REQUIRED_FIELDS: dict[str, dict[str, str]] = {
     "sales": {
         "transaction_id": "id",
         "transaction_date": "date",
-        "transaction_amount": "amount",
+        "transaction_amount": "signed_amount",
         "item_id": "id",
         "camera_id": "id",
     },
@@ -80,6 +81,29 @@ def norm_id(value: Any) -> str:
     if not text.strip():
         raise Invalid("id is an empty string")
     return text
+
+
+def norm_signed_amount(value: Any) -> Decimal:
+    """A sale's amount: a refund's is negative; 0 is neither a sale nor a refund."""
+    amount = norm_amount(abs_text(value))
+    if amount == 0:
+        raise Invalid("zero amount")
+    return -amount if _is_negative(value) else amount
+
+
+def abs_text(value: Any) -> Any:
+    """The value without its minus sign, of the same kind (so that norm_amount's checks apply)."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return value.strip()[1:]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return -value
+    return value
+
+
+def _is_negative(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().startswith("-")
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
 
 
 def norm_amount(value: Any) -> Decimal:
@@ -147,7 +171,13 @@ def norm_date(value: Any, zone: ZoneInfo | timezone) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-_NORMALISERS = {"id": norm_id, "amount": norm_amount, "count": norm_count, "text": norm_text}
+_NORMALISERS = {
+    "id": norm_id,
+    "amount": norm_amount,
+    "signed_amount": norm_signed_amount,
+    "count": norm_count,
+    "text": norm_text,
+}
 
 
 def zone(name: str) -> ZoneInfo | timezone:

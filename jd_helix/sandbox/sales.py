@@ -32,9 +32,10 @@ from jd_helix.sandbox.jd_query import BadRequest, decode_cursor, encode_cursor, 
 from jd_helix.sandbox.truth import SalesTruth, TruthRejection, TruthSale
 from jd_helix.sandbox.world import World
 
-# The kinds of sale slot: a normal sale, or one of the record-level oddities of the config.
-# DUP and UNKNOWN_CAM are valid records; the kinds after DUP except UNKNOWN_CAM are invalid.
-NORMAL, DUP, MISSING, NULL, WRONG, NEG, UNKNOWN_CAM = range(7)
+# The kinds of sale slot: a normal sale, a refund, or one of the record-level oddities of the
+# config. DUP, UNKNOWN_CAM and REFUND are valid records; the INVALID_KINDS are not.
+NORMAL, DUP, MISSING, NULL, WRONG, ZERO, UNKNOWN_CAM, REFUND = range(8)
+INVALID_KINDS = (MISSING, NULL, WRONG, ZERO)
 SALE_FIELDS = ("transaction_id", "transaction_date", "transaction_amount", "item_id", "camera_id")
 WRONG_VARIANTS = [
     ("transaction_amount", "abc"),
@@ -181,6 +182,8 @@ class SalesGenerator:
         amount = self.prices[item] * quantity
         if (basket_bits >> 48) & 0xF == 0:
             amount = amount * 80 // 100  # a 20% discount, still whole pence
+        if kind == REFUND:
+            amount = -amount  # the basket given back
         return hour.hour * 10_000_000 + slot, instant, camera, item, amount
 
     def _repeated_sale(self, hour: SalesHour, slot: int, time_bits: int, kind_bits: int) -> tuple[int, Sale]:
@@ -218,7 +221,7 @@ class SalesGenerator:
             "transaction_id": (str(transaction_id) if (id_text_bits & 0xFFFFFFFF) < self._id_text_threshold
                                else transaction_id),
             "transaction_date": self._transaction_date(hour, instant, format_bits),
-            "transaction_amount": (f"{amount // 100}.{amount % 100:02d}"
+            "transaction_amount": (f"{'-' if amount < 0 else ''}{abs(amount) // 100}.{abs(amount) % 100:02d}"
                                    if (format_bits & 0xFFFFFFFF) < self._amount_text_threshold
                                    else (amount // 100 if amount % 100 == 0 else amount / 100)),
             "item_id": (str(FIRST_ITEM_ID + item) if ((id_text_bits >> 32) & 0xFFFF) < id_text_16
@@ -228,7 +231,7 @@ class SalesGenerator:
         if (extra_bits & 0xFFFFFFFF) < self._extra_field_threshold:
             name, value = EXTRA_SALE_FIELDS[(extra_bits >> 32) % len(EXTRA_SALE_FIELDS)]
             record[name] = value
-        if kind > DUP:
+        if kind in INVALID_KINDS:
             _break_record(record, kind, kind_bits >> 32)
         return record, instant, kind
 
@@ -359,7 +362,8 @@ def _kind_thresholds(config: SandboxConfig) -> list[tuple[int, int]]:
     stacked, thresholds = 0.0, []
     for kind, rate in ((DUP, config.duplicate_rate), (MISSING, config.missing_field_rate),
                        (NULL, config.null_field_rate), (WRONG, config.wrong_kind_rate),
-                       (NEG, config.negative_amount_rate), (UNKNOWN_CAM, config.unknown_camera_rate)):
+                       (ZERO, config.zero_amount_rate), (UNKNOWN_CAM, config.unknown_camera_rate),
+                       (REFUND, config.refund_rate)):
         if rate > 0:
             stacked += rate
             thresholds.append((_threshold(stacked), kind))
@@ -375,6 +379,5 @@ def _break_record(record: dict[str, Any], kind: int, variant: int) -> None:
     elif kind == WRONG:
         name, value = WRONG_VARIANTS[variant % len(WRONG_VARIANTS)]
         record[name] = value
-    elif kind == NEG:
-        amount = record["transaction_amount"]
-        record["transaction_amount"] = ("-" + amount) if isinstance(amount, str) else -amount
+    elif kind == ZERO:
+        record["transaction_amount"] = "0.00" if isinstance(record["transaction_amount"], str) else 0

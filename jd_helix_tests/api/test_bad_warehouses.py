@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from jd_helix.api.app import create_app
 from jd_helix.api.keys import KeyRing
 from jd_helix.api.replica import ReplicaKeeper
-from jd_helix.resources.warehouse import SCHEMA
+from jd_helix.resources.migrations import migrate
 from jd_helix_tests.api.conftest import AUTH, KEYS
 
 
@@ -25,7 +25,7 @@ def _serve(database, tmp_path) -> tuple[ReplicaKeeper, TestClient]:
 def without_store_sales(tmp_path):
     path = tmp_path / "jd_helix.duckdb"
     with duckdb.connect(str(path)) as conn:
-        conn.execute(SCHEMA)
+        migrate(conn)
         conn.execute("DROP TABLE store_sales")
     return path
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from jd_helix.api.app import create_app
 from jd_helix.api.keys import KeyRing
 from jd_helix.api.replica import ReplicaKeeper
-from jd_helix.resources.warehouse import SCHEMA
+from jd_helix.resources.migrations import migrate
 from jd_helix_tests.api.conftest import AUTH, KEYS
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
@@ -46,7 +46,7 @@ class FakeClock:
 def small_warehouse(tmp_path) -> str:
     path = str(tmp_path / "jd_helix.duckdb")
     with duckdb.connect(path) as conn:
-        conn.execute(SCHEMA)
+        migrate(conn)
         conn.execute("INSERT INTO store_sales VALUES ('2026-03-02 09:00', 'S1', 'One', 2, 19.98, 2, NULL)")
     return path
 

@@ -27,7 +27,9 @@ def _ledger(conn, rows):
             conn.execute(
                 "INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid, time_ms, status, "
                 "attempts, posted_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
-                [tid, hour, CAMERA if type_uid else None, type_uid, ms if type_uid else None, status, HOUR + timedelta(hours=1)],
+                # An unmapped sale has its ledger row (and event type) but no triple.
+                [tid, hour, *((None, type_uid, None) if status == HelixStatus.UNMAPPED else (CAMERA, type_uid, ms)),
+                 status, HOUR + timedelta(hours=1)],
             )
 
 
@@ -44,7 +46,7 @@ def test_each_event_type_is_compared_on_its_own(tmp_path):
             ("a2", "A", START_MS + 2, HelixStatus.POSTED, HOUR),  # lost
             ("a3", "A", end_ms, HelixStatus.POSTED, HOUR),  # moved past the hour's end, held
             ("a4", "A", START_MS + 4, HelixStatus.PENDING, HOUR),  # Helix has it: adopted
-            ("a5", None, START_MS + 5, HelixStatus.UNMAPPED, HOUR),  # Helix has one for it: adopted
+            ("a5", "A", START_MS + 5, HelixStatus.UNMAPPED, HOUR),  # Helix has one for it: adopted
             ("a6", None, START_MS + 6, None, HOUR),  # no ledger row (a restore): adopted
             ("b1", "B", START_MS + 1, HelixStatus.POSTED, HOUR),  # another type, same camera and ms: held
             ("b2", "B", START_MS + 2, HelixStatus.POSTED, HOUR),  # held

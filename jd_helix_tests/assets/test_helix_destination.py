@@ -80,7 +80,9 @@ def test_another_event_type_on_the_same_helix_is_refused_once_triples_are_pinned
 def test_a_ledger_without_pinned_rows_follows_the_configured_helix(conn):
     record_destination(conn, "db", "https://api.verkada.com", "uid-1", NOW)
     conn.execute(
-        "INSERT INTO helix_events (transaction_id, sale_hour, status) VALUES ('t2', ?, 'unmapped')", [NOW]
+        "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t2', ?, 'uid-1', 'unmapped')", [NOW]
     )
     record_destination(conn, "db", "https://api.eu.verkada.com", "uid-9", NOW)
     assert conn.execute("SELECT * EXCLUDE (recorded_at) FROM helix_destination").fetchall() == [("https://api.eu.verkada.com", "uid-9")]
+    # the never-sent row of the old event type goes: the next pinning records it for uid-9
+    assert conn.execute("SELECT count(*) FROM helix_events").fetchone() == (0,)

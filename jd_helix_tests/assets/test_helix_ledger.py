@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from jd_helix.defs.helix import ledger as helix_ledger
 from jd_helix.defs.helix.ledger import pin_window, status_counts
 from jd_helix.defs.helix.outbox import Outbox
-from jd_helix.resources.warehouse import SCHEMA, WarehouseResource
+from jd_helix.resources.migrations import migrate
+from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix_tests import clock
 
 # The clock guard runs these at far instants too (test_same_verdict_at_far_instants.py).
@@ -118,7 +119,7 @@ def test_sales_older_than_helix_accepts_are_skipped_not_posted(warehouse):
 @pytest.fixture(scope="module")
 def memory_ledger():
     with duckdb.connect() as conn:
-        conn.execute(SCHEMA)
+        migrate(conn)
         yield conn
 
 

@@ -46,6 +46,12 @@ def warehouse(tmp_path):
                 "status, attempts) VALUES (?, ?, ?, 'type-1', ?, ?, ?)",
                 [tid, hour, camera, ms, status, attempts],
             )
+        conn.execute(  # p-a1 is flagged; the others have no row: no flag
+            "INSERT INTO transaction_exceptions (sale_hour, transaction_id, transaction_at, transaction_amount, refund, "
+            "high_value, price_override, after_hours, repeat_refunds, exceptions) "
+            "VALUES (?, 'p-a1', ?, 12.50, false, true, false, false, false, 'high_value')",
+            [HOUR, HOUR],
+        )
     return warehouse
 
 
@@ -66,10 +72,14 @@ def test_the_hours_postable_events_come_back_in_camera_and_time_order_a_few_rows
         ("p-b1", "cam-b", HOUR_MS + 1),
     ]
     assert all(e.event_type_uid == "type-1" for e in events)
+    no_flags = {"refund": False, "high_value": False, "price_override": False, "after_hours": False,
+                "repeat_refunds": False, "exceptions": ""}
     assert events[0].attributes == {
         "transaction_id": "p-a1", "transaction_amount": 12.5, "item_id": "i-1", "item_name": "Sock", "store_id": "s-1",
+        **no_flags, "high_value": True, "exceptions": "high_value",
     }
     assert "item_name" not in events[1].attributes  # a missing value is left out, not sent as null
+    assert all(events[i].attributes.items() >= no_flags.items() for i in (1, 2, 3))
 
 
 def test_an_hour_with_nothing_to_post_gives_no_events(warehouse):

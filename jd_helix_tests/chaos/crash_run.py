@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 
 from jd_helix.lib.partitions import partition_key  # noqa: F401 - documents the key format
+from jd_helix.resources.exception_settings import ExceptionSettings
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.verkada import VerkadaResource
@@ -65,6 +66,7 @@ def main(database: str, key: str) -> int:
             marker=env.get("CRASH_MARKER", ""),
         ),
         "helix_settings": HelixSettings(),
+        "exception_settings": ExceptionSettings(),
     }
     result = dg.materialize(HOURLY_ASSETS, resources=resources, partition_key=key, raise_on_error=False)
     return 0 if result.success else 1

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import dagster as dg
 import yaml
 
+from jd_helix.defs.exceptions.assets import transaction_exceptions
 from jd_helix.defs.helix.assets import helix_event_type, helix_events
 from jd_helix.defs.helix.remap import helix_remap_job
 from jd_helix.defs.helix.retry import helix_retry_job, helix_retry_sensor
@@ -38,10 +39,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The assets of dimensions_job and hourly_sales_job (asset checks are left to their own tests:
 # here only delivery is judged).
 DIMENSION_ASSETS = [*jd_dimension_assets, verkada_cameras, helix_event_type]
-HOURLY_ASSETS = [jd_transactions, transaction_camera_events, helix_events, store_sales]
+HOURLY_ASSETS = [jd_transactions, transaction_camera_events, transaction_exceptions, helix_events, store_sales]
 JOB_ASSETS = {
     helix_retry_job.name: [helix_events, store_sales],
-    helix_remap_job.name: [transaction_camera_events, helix_events, store_sales],
+    helix_remap_job.name: [transaction_camera_events, transaction_exceptions, helix_events, store_sales],
 }
 
 

@@ -72,6 +72,17 @@ def test_bad_amounts_are_refused_with_a_reason(raw, reason):
         parse_amount_cents({"a": raw}, "a")
 
 
+@pytest.mark.parametrize("raw, cents", [(-1, -100), ("-2.50", -250), (-19.99, -1999), (5, 500)])
+def test_a_transaction_amount_may_be_negative_a_refund(raw, cents):
+    assert parse_amount_cents({"a": raw}, "a", signed=True) == cents
+
+
+@pytest.mark.parametrize("raw", [0, "0.00", -0.0, "-0"])
+def test_a_zero_transaction_amount_is_neither_sale_nor_refund(raw):
+    with pytest.raises(RecordError, match="zero amount"):
+        parse_amount_cents({"a": raw}, "a", signed=True)
+
+
 def test_offsetless_dates_are_in_the_api_zone_and_others_keep_their_offset():
     summer_noon_london = parse_instant_ms({"d": "2026-07-01 12:00:00"}, "d", LONDON)
     assert summer_noon_london == parse_instant_ms({"d": "2026-07-01T11:00:00Z"}, "d", UTC)
@@ -102,6 +113,8 @@ def test_a_page_keeps_good_sales_and_sets_aside_bad_ones_with_reasons():
         _sale(),
         _sale(transaction_id=2, unexpected="ignored"),
         _sale(transaction_id=3, transaction_amount="abc"),
+        _sale(transaction_id=6, transaction_amount=-10),  # a refund
+        _sale(transaction_id=7, transaction_amount=0),
         {k: v for k, v in _sale(transaction_id=4).items() if k != "camera_id"},
         _sale(transaction_id=5, transaction_date="2026-07-01 11:00:00"),  # the next hour
         "not an object",
@@ -109,11 +122,12 @@ def test_a_page_keeps_good_sales_and_sets_aside_bad_ones_with_reasons():
     batch, rejected = parse_transaction_page(
         page, first_seq=100, window_start_ms=HOUR_START_MS, window_end_ms=HOUR_END_MS, local_zone=UTC
     )
-    assert batch.column("transaction_id").to_pylist() == ["1", "2"]
-    assert batch.column("seq").to_pylist() == [100, 101]
-    assert batch.column("amount_cents").to_pylist() == [1000, 1000]
+    assert batch.column("transaction_id").to_pylist() == ["1", "2", "6"]
+    assert batch.column("seq").to_pylist() == [100, 101, 103]
+    assert batch.column("amount_cents").to_pylist() == [1000, 1000, -1000]
     assert [(r.field, r.reason) for r in rejected] == [
         ("transaction_amount", "not a number"),
+        ("transaction_amount", "zero amount (neither a sale nor a refund)"),
         ("camera_id", "missing"),
         ("transaction_date", "outside the requested window"),
         ("record", "not a JSON object"),
@@ -189,7 +203,7 @@ def _one_record_at_a_time(page, first_seq, zone):
                 first_seq + offset,
                 parse_id(record, "transaction_id"),
                 parse_instant_ms(record, "transaction_date", zone),
-                parse_amount_cents(record, "transaction_amount"),
+                parse_amount_cents(record, "transaction_amount", signed=True),
                 parse_id(record, "item_id"),
                 parse_id(record, "camera_id"),
             )
@@ -210,7 +224,9 @@ odd_dates = st.sampled_from(
     ["2026-07-01 10:15:00", "2026-07-01T10:59:59.999Z", "2026-07-01 11:00:00", "2026-07-01T11:30:00+01:00",
      "2026-07-01", "bad date!!!!!!!!!!!!!", None, 17]
 )
-odd_amounts = st.sampled_from([19.99, 5, 5.0, "12.50", "-3", -1.0, 0.001, "NaN", float("inf"), True, None, [1]])
+odd_amounts = st.sampled_from(
+    [19.99, 5, 5.0, "12.50", "-3", -1.0, 0, "0.00", -0.0, 0.001, "NaN", float("inf"), True, None, [1]]
+)
 _ABSENT = object()
 
 
@@ -233,7 +249,7 @@ plain_sales = st.fixed_dictionaries(
     {
         "transaction_id": st.integers(-(2**64), 2**64),  # beyond 64 bits: not for Arrow's cast
         "transaction_date": st.sampled_from(["2026-07-01 10:30:00", "2026-07-01T10:00:00+00:00", "2026-07-01 11:30:00"]),
-        "transaction_amount": st.sampled_from([9.99, 10, 10.0, "4.50", "4.5", 0.001]),
+        "transaction_amount": st.sampled_from([9.99, 10, 10.0, "4.50", "4.5", -4.5, "-19.99", 0, 0.001]),
         "item_id": st.integers(0, 50),
         "camera_id": st.integers(0, 50),
     }

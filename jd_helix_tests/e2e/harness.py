@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import duckdb
 
+from jd_helix.defs.exceptions.assets import transaction_exceptions
 from jd_helix.defs.helix.assets import helix_event_type, helix_events
 from jd_helix.defs.helix.checks import helix_events_checks
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
@@ -13,6 +14,7 @@ from jd_helix.defs.hourly_sales.store_sales import store_sales
 from jd_helix.defs.hourly_sales.transactions import jd_transactions
 from jd_helix.defs.reference_data.assets import jd_dimension_assets, verkada_cameras
 from jd_helix.lib.partitions import partition_key, partition_range_tags
+from jd_helix.resources.exception_settings import ExceptionSettings
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
@@ -22,7 +24,7 @@ from jd_helix_tests import clock
 
 DIMENSION_ASSETS = [*jd_dimension_assets, verkada_cameras, helix_event_type]
 HOURLY_CHECKS = [valid_transactions, unmapped_share_below_threshold, helix_events_checks]
-HOURLY_ASSETS = [jd_transactions, transaction_camera_events, helix_events, store_sales, *HOURLY_CHECKS]
+HOURLY_ASSETS = [jd_transactions, transaction_camera_events, transaction_exceptions, helix_events, store_sales, *HOURLY_CHECKS]
 
 
 def recent_hours(count: int, ago: int = 2) -> list[datetime]:
@@ -46,6 +48,7 @@ def resources_for(sandbox, database: str, rate_limited: bool = False, **verkada_
         "warehouse": WarehouseResource(database=database),
         "helix_settings": HelixSettings(),
         "hourly_settings": HourlySettings(),
+        "exception_settings": ExceptionSettings(),
     }
 
 

@@ -50,11 +50,11 @@ def test_every_check_passes_on_clean_data(clean_hour):
 
 def test_a_failing_transactions_check_blocks_posting_for_that_hour(clean_hour):
     sandbox, resources, database, _ = clean_hour
-    # Break the stored hour: a repeated id and a negative amount.
+    # Break the stored hour: a repeated id and a zero amount.
     with duckdb.connect(database) as conn:
         conn.execute(
             "INSERT INTO jd_transactions SELECT * REPLACE ('dup-' || transaction_id AS transaction_id, "
-            "-transaction_amount AS transaction_amount) FROM jd_transactions WHERE sale_hour = ? LIMIT 1",
+            "0 AS transaction_amount) FROM jd_transactions WHERE sale_hour = ? LIMIT 1",
             [naive(HOUR)],
         )
         conn.execute(
@@ -75,11 +75,11 @@ def test_a_failing_transactions_check_blocks_posting_for_that_hour(clean_hour):
     valid = checks["valid_transactions"]
     assert not valid.passed
     assert valid.metadata["duplicate_rows"].value == 1
-    assert valid.metadata["negative_amounts"].value == 1
+    assert valid.metadata["zero_amounts"].value == 1
     assert valid.metadata["misplaced"].value == 0
-    assert valid.metadata["failed_rules"].value == "unique_transaction_ids, non_negative_amounts"
+    assert valid.metadata["failed_rules"].value == "unique_transaction_ids, no_zero_amounts"
     assert valid.description == (
-        "unique_transaction_ids: 1 repeated transaction ids; non_negative_amounts: 1 sales with a negative amount"
+        "unique_transaction_ids: 1 repeated transaction ids; no_zero_amounts: 1 transactions with a zero amount"
     )
     assert "dup-" in valid.metadata["examples"].value
     assert not result.asset_materializations_for_node("helix_events")

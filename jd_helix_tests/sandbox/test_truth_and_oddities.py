@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from jd_helix.sandbox import rules
-from jd_helix.sandbox.sales import DUP, MISSING, NEG, NULL, UNKNOWN_CAM, WRONG
+from jd_helix.sandbox.sales import DUP, MISSING, NULL, REFUND, UNKNOWN_CAM, WRONG, ZERO
 from jd_helix_tests.sandbox.helpers import HOUR, all_pages, jd
 
 START, END = (datetime.fromisoformat(h) for h in HOUR)
@@ -47,7 +47,7 @@ def test_truth_agrees_with_served_records(busy):
         assert t.time_ms == int(t.instant.timestamp()) * 1000
         assert t.item_id == n["item_id"] and t.camera_id == n["camera_id"]
         assert START <= t.instant < END and t.instant.tzinfo is not None
-        assert t.amount == t.amount.quantize(Decimal("0.01")) and t.amount >= 0
+        assert t.amount == t.amount.quantize(Decimal("0.01")) and t.amount != 0
 
 
 def test_every_oddity_appears_at_about_its_rate(busy):
@@ -57,7 +57,7 @@ def test_every_oddity_appears_at_about_its_rate(busy):
     ctx = busy.sales.hour_ctx(int(START.timestamp()) // 3600)
     kinds = Counter(busy.sales.kind_of(ctx, i) for i in range(ctx.n))
     for kind, rate in [(DUP, cfg.duplicate_rate), (MISSING, cfg.missing_field_rate), (NULL, cfg.null_field_rate),
-                       (WRONG, cfg.wrong_kind_rate), (NEG, cfg.negative_amount_rate),
+                       (WRONG, cfg.wrong_kind_rate), (ZERO, cfg.zero_amount_rate), (REFUND, cfg.refund_rate),
                        (UNKNOWN_CAM, cfg.unknown_camera_rate)]:
         assert 0.5 * rate * n < kinds[kind] < 1.6 * rate * n, (kind, kinds[kind])
 
@@ -77,10 +77,13 @@ def test_every_oddity_appears_at_about_its_rate(busy):
     assert set(fields) == set(rules.REQUIRED_FIELDS["sales"])
     reasons = Counter(r.reason for r in truth.rejected)
     assert reasons["missing required field"] > 0 and reasons["required field is null"] > 0
-    assert reasons["negative amount"] > 0 and reasons["amount has more than 2 decimal places"] > 0
+    assert reasons["zero amount"] > 0 and reasons["amount has more than 2 decimal places"] > 0
     assert any("bool" in r for r in reasons) and any("unparsable date" in r for r in reasons)
     assert any("dict" in r for r in reasons) and any("list" in r for r in reasons)
-    assert all(r.field == "transaction_amount" for r in truth.rejected if r.reason == "negative amount")
+    assert all(r.field == "transaction_amount" for r in truth.rejected if r.reason == "zero amount")
+    # refunds are valid sales with a negative amount, about refund_rate of them
+    refunds = sum(1 for sale in truth.valid.values() if sale.amount < 0)
+    assert 0.5 * cfg.refund_rate * n < refunds < 1.6 * cfg.refund_rate * n
 
     # duplicates: same transaction id twice, sometimes with a different amount; the last one wins
     ids = Counter(str(r["transaction_id"]) for r in recs
@@ -123,10 +126,11 @@ def test_clean_mode_has_no_oddities(make_sandbox):
     for r in recs:
         assert set(r) == set(rules.REQUIRED_FIELDS["sales"])
         assert type(r["transaction_id"]) is int and type(r["item_id"]) is int and type(r["camera_id"]) is int
-        assert isinstance(r["transaction_amount"], (int, float)) and r["transaction_amount"] >= 0
+        assert isinstance(r["transaction_amount"], (int, float)) and r["transaction_amount"] != 0
         assert " " in r["transaction_date"]
     truth = sb.truth(START, END)
     assert not truth.rejected and len(truth.valid) == 5000
+    assert any(t.amount < 0 for t in truth.valid.values())  # refunds are data, not an oddity
     assert all(t.verkada_camera_id is not None for t in truth.valid.values())
     for ep in ["stores", "points-of-sale", "cameras", "inventory"]:
         raw = sb.world.raw[ep]

@@ -62,11 +62,14 @@ def parse_id(record: dict, field: str, required: bool = True) -> str | None:
 
 
 @overload
-def parse_amount_cents(record: dict, field: str, required: Literal[True] = True) -> int: ...
+def parse_amount_cents(record: dict, field: str, required: Literal[True] = True, *, signed: bool = False) -> int: ...
 @overload
-def parse_amount_cents(record: dict, field: str, required: bool) -> int | None: ...
-def parse_amount_cents(record: dict, field: str, required: bool = True) -> int | None:
-    """Money as exact integer cents: never through a binary float."""
+def parse_amount_cents(record: dict, field: str, required: bool, *, signed: bool = False) -> int | None: ...
+def parse_amount_cents(record: dict, field: str, required: bool = True, *, signed: bool = False) -> int | None:
+    """Money as exact integer cents: never through a binary float.
+
+    `signed`: a transaction's amount, negative for a refund; zero is neither a sale nor a
+    refund and is set aside. Otherwise (a price) the amount is never negative."""
     value = _value(record, field, required)
     if value is None:
         return None
@@ -84,12 +87,14 @@ def parse_amount_cents(record: dict, field: str, required: bool = True) -> int |
     else:
         # repr() of a float is the shortest text that round-trips: 19.99 -> "19.99".
         amount = Decimal(repr(value) if isinstance(value, float) else value)
-    if amount < 0:
+    if signed and amount == 0:
+        raise RecordError(field, "zero amount (neither a sale nor a refund)")
+    if amount < 0 and not signed:
         raise RecordError(field, "negative amount")
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise RecordError(field, "more than 2 decimal places")
-    if cents > MAX_AMOUNT_CENTS:
+    if abs(cents) > MAX_AMOUNT_CENTS:
         raise RecordError(field, "amount too large")
     return int(cents)
 
@@ -265,7 +270,8 @@ def parse_transaction_page(
 
     `seq` numbers records in the order received, so that the load can keep the last
     occurrence of a repeated transaction_id. A sale outside the window asked for is set
-    aside: it belongs to another hour, and that hour's run will fetch it.
+    aside: it belongs to another hour, and that hour's run will fetch it. A negative amount
+    is a refund, kept like a sale; a zero amount is set aside.
 
     A plain page (every record an object, every id an integer, every date text and every
     amount a number or text, all of which parse and fall in the window: a clean API's every
@@ -301,7 +307,7 @@ def parse_transaction_page(
             kind = type(value)
             amount_cents = amounts.get((kind, value)) if kind in _AMOUNT_KINDS else None
             if amount_cents is None:
-                amount_cents = parse_amount_cents(record, "transaction_amount")
+                amount_cents = parse_amount_cents(record, "transaction_amount", signed=True)
                 amounts[(kind, value)] = amount_cents
             item_id = _fast_id(record, "item_id")
             camera_id = _fast_id(record, "camera_id")
@@ -364,7 +370,7 @@ def _plain_page(
     try:
         instants = {text: parse_instant_ms({"d": text}, "d", local_zone) for text in set(dates)}
         # Equal numbers are equal amounts (5 and 5.0), so a value is a key whatever its kind.
-        cents = {value: parse_amount_cents({"a": value}, "a") for value in set(amounts)}
+        cents = {value: parse_amount_cents({"a": value}, "a", signed=True) for value in set(amounts)}
         id_texts = {field: pa.array(values, pa.int64()).cast(pa.string()) for field, values in ids.items()}
     except (RecordError, OverflowError):  # a bad value, or an id beyond 64 bits: one by one
         return None

@@ -16,7 +16,7 @@ from jd_helix.clients.verkada.client import VerkadaClient
 from jd_helix.clients.verkada.events import PostOutcome
 from jd_helix.defs.audit.readback import events_held
 from jd_helix.defs.audit.reconcile import event_types_to_audit, reconcile, search_range
-from jd_helix.defs.audit.state import AUDIT_TABLE, TABLE_METADATA, HourAudit
+from jd_helix.defs.audit.state import TABLE_METADATA, HourAudit
 from jd_helix.defs.helix.assets import helix_events
 from jd_helix.defs.helix.destination import check_destination
 from jd_helix.defs.helix.ledger import record_outcomes
@@ -43,12 +43,11 @@ def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: dateti
         start_ms, end_ms = search_range(conn, hour, hour + HOUR, event_type_uid)
     held = events_held(client, event_type_uid, start_ms, end_ms)  # no connection held meanwhile
     with warehouse.write() as conn:
-        conn.execute(AUDIT_TABLE)
         audit, missing = reconcile(conn, held, hour, hour + HOUR, event_type_uid, snapshot_at)
     if missing:
         outcomes = client.post_events(missing, schema=EVENT_SCHEMA)
         audit.reposted = sum(outcome.status == HelixStatus.POSTED for outcome in outcomes)
-        _record(warehouse, outcomes)
+        _record(warehouse, outcomes, event_type_uid)
         again = events_held(client, event_type_uid, start_ms, end_ms)
         now_held = set(
             zip(again["camera_id"].to_pylist(), again["time_ms"].to_pylist(), again["transaction_id"].to_pylist(), strict=True)
@@ -65,12 +64,12 @@ def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: dateti
     return audit
 
 
-def _record(warehouse: WarehouseResource, outcomes: list[PostOutcome]) -> None:
+def _record(warehouse: WarehouseResource, outcomes: list[PostOutcome], event_type_uid: str) -> None:
     """The re-posts' outcomes in the ledger, as helix_events records its own: a failed one is
     then retried by helix_retry_sensor with the same triple."""
     frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
     with warehouse.write() as conn:
-        record_outcomes(conn, frame, datetime.now(timezone.utc))
+        record_outcomes(conn, frame, datetime.now(timezone.utc), event_type_uid)
 
 
 @hourly_asset(

@@ -25,7 +25,7 @@ import pyarrow as pa
 from jd_helix.clients.verkada.events import HelixEvent
 from jd_helix.defs.audit.state import HourAudit
 from jd_helix.defs.helix.destination import recorded_destination
-from jd_helix.defs.helix.outbox import ATTRIBUTE_COLUMNS
+from jd_helix.defs.helix.outbox import EVENT_COLUMNS_SQL, EXCEPTIONS_JOIN, event_of_row
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.domain.time_utils import epoch_ms
 from jd_helix.lib.hourly_table import aware
@@ -181,9 +181,9 @@ def _missing(conn, params: dict) -> list[HelixEvent]:
     rows = _run(
         conn,
         f"""
-        SELECT l.transaction_id, l.verkada_camera_id, l.event_type_uid, l.time_ms,
-               e.transaction_amount::DOUBLE AS transaction_amount, {", ".join(f"e.{c}" for c in ATTRIBUTE_COLUMNS[1:])}
+        SELECT {EVENT_COLUMNS_SQL}
         FROM helix_events l LEFT JOIN transaction_camera_events e USING (transaction_id)
+        {EXCEPTIONS_JOIN}
         WHERE l.sale_hour >= $start AND l.sale_hour < $end AND l.event_type_uid = $type
           AND l.status = $posted AND l.posted_at <= $snapshot_at
           AND NOT EXISTS (SELECT 1 FROM helix_held h WHERE {_SAME_EVENT})
@@ -192,17 +192,4 @@ def _missing(conn, params: dict) -> list[HelixEvent]:
         params,
     )
     names = [column[0] for column in rows.description]
-    return [_event(dict(zip(names, row, strict=True))) for row in rows.fetchall()]
-
-
-def _event(row: dict) -> HelixEvent:
-    """The event as helix_events posted it: the same pinned triple, the same attributes."""
-    attributes = {"transaction_id": row["transaction_id"]}
-    attributes.update((column, row[column]) for column in ATTRIBUTE_COLUMNS if row[column] is not None)
-    return HelixEvent(
-        camera_id=row["verkada_camera_id"],
-        event_type_uid=row["event_type_uid"],
-        time_ms=int(row["time_ms"]),
-        attributes=attributes,
-        key=row["transaction_id"],
-    )
+    return [event_of_row(dict(zip(names, row, strict=True))) for row in rows.fetchall()]

@@ -1,8 +1,8 @@
 """The audit's record of each hour: `helix_audit`, one row per (hour, event type), replaced
 by each audit of that hour.
 
-Created on first use (CREATE TABLE IF NOT EXISTS), so a warehouse of an earlier release
-gains it in place; readers treat a missing table as "never audited".
+Created by migration 4 (resources/migrations.py) when a process first opens the warehouse
+read-write; a reader of a warehouse not yet migrated treats the missing table as "never audited".
 """
 
 from __future__ import annotations
@@ -10,14 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import dagster as dg
-
-AUDIT_TABLE = """
-CREATE TABLE IF NOT EXISTS helix_audit (
-    sale_hour TIMESTAMP NOT NULL, event_type_uid VARCHAR NOT NULL, audited_at TIMESTAMP NOT NULL,
-    held BIGINT NOT NULL, missing BIGINT NOT NULL, reposted BIGINT NOT NULL, adopted BIGINT NOT NULL,
-    unknown BIGINT NOT NULL, still_missing BIGINT NOT NULL, requests BIGINT NOT NULL,
-    PRIMARY KEY (sale_hour, event_type_uid))
-"""
 
 COLUMNS = [
     ("sale_hour", "TIMESTAMP", "the UTC hour audited (its partition)"),

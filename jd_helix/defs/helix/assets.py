@@ -10,6 +10,7 @@ import pandas as pd
 
 from jd_helix.clients.verkada.client import EnsuredEventType, VerkadaClient
 from jd_helix.clients.verkada.events import PostOutcome
+from jd_helix.defs.exceptions.assets import transaction_exceptions
 from jd_helix.defs.helix.destination import check_destination, record_destination
 from jd_helix.defs.helix.ledger import pin_window, record_outcomes
 from jd_helix.defs.helix.outbox import Outbox
@@ -103,7 +104,9 @@ def helix_event_type(
     )
 
 
-def record_footage_links(client: VerkadaClient, warehouse: WarehouseResource, posted: list[tuple[str, str, int]]) -> int:
+def record_footage_links(
+    client: VerkadaClient, warehouse: WarehouseResource, posted: list[tuple[str, str, int]], event_type_uid: str
+) -> int:
     """Store a Command footage link for each posted event of `posted` (key, camera, time_ms).
 
     The links are fetched first (requests at the rate limit's pace), then stored in one
@@ -114,7 +117,9 @@ def record_footage_links(client: VerkadaClient, warehouse: WarehouseResource, po
     frame = pd.DataFrame(links, columns=["url", "key"])  # noqa: F841 - read by DuckDB below
     with warehouse.write() as conn:
         conn.execute(
-            "UPDATE helix_events SET footage_url = f.url FROM frame f WHERE helix_events.transaction_id = f.key"
+            "UPDATE helix_events SET footage_url = f.url FROM frame f "
+            "WHERE helix_events.transaction_id = f.key AND helix_events.event_type_uid = ?",
+            [event_type_uid],
         )
     return len(links)
 
@@ -126,8 +131,9 @@ class LedgerRecorder:
     `keep_posted` events posted (for footage links): the outcomes of a whole hour never
     pile up here."""
 
-    def __init__(self, warehouse: WarehouseResource, keep_posted: int = 0):
+    def __init__(self, warehouse: WarehouseResource, event_type_uid: str, keep_posted: int = 0):
         self.warehouse = warehouse
+        self.event_type_uid = event_type_uid
         self.counts: Counter[tuple[datetime, str]] = Counter()
         self.keep_posted = keep_posted
         self.posted: list[tuple[str, str, int]] = []
@@ -135,16 +141,19 @@ class LedgerRecorder:
     def __call__(self, outcomes: list[PostOutcome]) -> None:
         frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
         with self.warehouse.write() as conn:
-            record_outcomes(conn, frame, datetime.now(timezone.utc))
+            record_outcomes(conn, frame, datetime.now(timezone.utc), self.event_type_uid)
             per_hour = conn.execute(
-                "SELECT l.sale_hour, f.status, count(*) FROM frame f JOIN helix_events l ON l.transaction_id = f.key GROUP BY ALL"
+                "SELECT l.sale_hour, f.status, count(*) FROM frame f "
+                "JOIN helix_events l ON l.transaction_id = f.key AND l.event_type_uid = ? GROUP BY ALL",
+                [self.event_type_uid],
             ).fetchall()
             room = self.keep_posted - len(self.posted)
             if room > 0:
                 self.posted += conn.execute(
                     "SELECT l.transaction_id, l.verkada_camera_id, l.time_ms FROM frame f "
-                    "JOIN helix_events l ON l.transaction_id = f.key WHERE f.status = ? ORDER BY l.time_ms LIMIT ?",
-                    [HelixStatus.POSTED, room],
+                    "JOIN helix_events l ON l.transaction_id = f.key AND l.event_type_uid = ? "
+                    "WHERE f.status = ? ORDER BY l.time_ms LIMIT ?",
+                    [self.event_type_uid, HelixStatus.POSTED, room],
                 ).fetchall()
         self.counts.update({(hour, status): count for hour, status, count in per_hour})
 
@@ -156,14 +165,14 @@ class LedgerRecorder:
 
 
 @hourly_asset(
-    deps=[transaction_camera_events, helix_event_type],
+    deps=[transaction_camera_events, transaction_exceptions, helix_event_type],
     kinds={"verkada", "duckdb"},
     pool=VERKADA_HELIX_POOL,
     metadata=table_metadata("helix_events"),
     automation_condition=catch_up_condition(),
     freshness_policy=HELIX_EVENTS_FRESHNESS,
     description=(
-        "The Helix ledger: one row per sale with its Helix triple (pinned before the first "
+        "The Helix ledger: one row per sale (or refund) and event type, with its Helix triple (pinned before the first "
         "attempt) and status: posted, failed (retried by helix_retry_sensor), skipped (Helix "
         "will never take it), unmapped (no Verkada camera yet) or pending."
     ),
@@ -191,7 +200,9 @@ def helix_events(
             f"{outbox.count} events to post ({pinned.newly_pinned} newly pinned, "
             f"{pinned.moved_to_free_ms} moved to a free millisecond); pinned in {pinned_s:.1f} s"
         )
-        recorder = LedgerRecorder(warehouse, helix_settings.footage_links_per_run if helix_settings.footage_links else 0)
+        recorder = LedgerRecorder(
+            warehouse, event_type_uid, helix_settings.footage_links_per_run if helix_settings.footage_links else 0
+        )
         limiter = client.transport.limiter  # the process's, shared: its wait so far is not this posting's
         waited_before = limiter.waited_s
         if outbox.count:
@@ -202,7 +213,9 @@ def helix_events(
             f"Posted in {posted_s:.1f} s: {client.requests_made} requests, "
             f"{limiter.waited_s - waited_before:.1f} s waiting for the rate limit"
         )
-        links = record_footage_links(client, warehouse, recorder.posted) if helix_settings.footage_links else 0
+        links = (
+            record_footage_links(client, warehouse, recorder.posted, event_type_uid) if helix_settings.footage_links else 0
+        )
         requests, rate_limited = client.requests_made, client.rate_limited
 
     with warehouse.read() as conn:

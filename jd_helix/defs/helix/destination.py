@@ -42,7 +42,7 @@ def check_destination(conn, database: str, api_base_url: str, event_type_uid: st
     if recorded is None or (recorded[0] == api_base_url and event_type_uid in (None, recorded[1])):
         return
     posted, pinned = conn.execute(
-        "SELECT count(*) FILTER (status = ?), count(*) FROM helix_events WHERE event_type_uid IS NOT NULL",
+        "SELECT count(*) FILTER (status = ?), count(*) FROM helix_events WHERE time_ms IS NOT NULL",
         [HelixStatus.POSTED],
     ).fetchone()
     if pinned:
@@ -56,8 +56,15 @@ def check_destination(conn, database: str, api_base_url: str, event_type_uid: st
 
 
 def record_destination(conn, database: str, api_base_url: str, event_type_uid: str, now: datetime) -> None:
-    """Check, then remember the Helix the ledger pins triples for; inside the pinning transaction."""
+    """Check, then remember the Helix the ledger pins triples for; inside the pinning transaction.
+
+    Rows of another event type that were never sent (unmapped, or skipped before any attempt:
+    no triple) are dropped when the destination moves; the pinning that follows records them
+    again for this one (the ledger posts to one event type)."""
+    recorded = recorded_destination(conn)
     check_destination(conn, database, api_base_url, event_type_uid)
+    if recorded is not None and recorded[1] != event_type_uid:
+        conn.execute("DELETE FROM helix_events WHERE event_type_uid <> ? AND time_ms IS NULL", [event_type_uid])
     conn.execute(DESTINATION_TABLE)
     conn.execute("DELETE FROM helix_destination")
     conn.execute("INSERT INTO helix_destination VALUES (?, ?, ?)", [api_base_url, event_type_uid, now])

@@ -1,5 +1,6 @@
-"""The Helix ledger (`helix_events`): one row per sale, pinning its Helix triple before the
-first attempt so that every retry re-sends the same event and no two sales share one.
+"""The Helix ledger (`helix_events`): one row per (sale, event type), keyed by both, pinning
+its Helix triple before the first attempt so that every retry re-sends the same event and no
+two sales share one. Everything here works on the rows of one event type.
 
 A Helix event is the triple (camera, event type, time_ms) and re-posting a triple
 replaces the event. So:
@@ -50,7 +51,7 @@ def pin_window(
     all in one part: the free milliseconds are per camera), so that DuckDB's working memory
     stays about the same whatever the hour's size.
     """
-    newly_unmapped = _record_unmapped(conn, start, end)
+    newly_unmapped = _record_unmapped(conn, start, end, event_type_uid)
     mapped = single_row(
         conn.execute(
             "SELECT count(verkada_camera_id) FROM transaction_camera_events WHERE sale_hour >= ? AND sale_hour < ?",
@@ -59,7 +60,7 @@ def pin_window(
     )[0]
     newly_pinned = moved = too_old = 0
     for part in CameraPart.all(mapped, PIN_PART_ROWS):
-        wanted = _load_wanted(conn, start, end, now, part)
+        wanted = _load_wanted(conn, start, end, now, part, event_type_uid)
         pending, old = single_row(
             conn.execute(
                 "SELECT count(*) FILTER (WHERE status = ?), count(*) FILTER (WHERE too_old) FROM wanted",
@@ -74,15 +75,16 @@ def pin_window(
     return PinSummary(newly_pinned=newly_pinned, moved_to_free_ms=moved, newly_unmapped=newly_unmapped, too_old=too_old)
 
 
-def _record_unmapped(conn, start: datetime, end: datetime) -> int:
+def _record_unmapped(conn, start: datetime, end: datetime, event_type_uid: str) -> int:
     """Sales with no Verkada camera: recorded (or their reason refreshed), never dropped."""
-    window = {"start": start, "end": end, "unmapped": HelixStatus.UNMAPPED}
+    window = {"start": start, "end": end, "unmapped": HelixStatus.UNMAPPED, "event_type_uid": event_type_uid}
     newly_unmapped = single_row(
         conn.execute(
             """
-            INSERT INTO helix_events (transaction_id, sale_hour, status, reason, attempts)
-            SELECT e.transaction_id, e.sale_hour, $unmapped, e.unmapped_reason, 0
-            FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
+            INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status, reason, attempts)
+            SELECT e.transaction_id, e.sale_hour, $event_type_uid, $unmapped, e.unmapped_reason, 0
+            FROM transaction_camera_events e
+            LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id AND l.event_type_uid = $event_type_uid
             WHERE e.sale_hour >= $start AND e.sale_hour < $end
               AND e.verkada_camera_id IS NULL AND l.status IS NULL
             """,
@@ -93,7 +95,7 @@ def _record_unmapped(conn, start: datetime, end: datetime) -> int:
         """
         UPDATE helix_events SET reason = e.unmapped_reason
         FROM transaction_camera_events e
-        WHERE helix_events.transaction_id = e.transaction_id
+        WHERE helix_events.transaction_id = e.transaction_id AND helix_events.event_type_uid = $event_type_uid
           AND e.sale_hour >= $start AND e.sale_hour < $end
           AND e.verkada_camera_id IS NULL AND helix_events.status = $unmapped
         """,
@@ -102,7 +104,7 @@ def _record_unmapped(conn, start: datetime, end: datetime) -> int:
     return int(newly_unmapped)
 
 
-def _load_wanted(conn, start: datetime, end: datetime, now: datetime, part: CameraPart) -> pa.Table:
+def _load_wanted(conn, start: datetime, end: datetime, now: datetime, part: CameraPart, event_type_uid: str) -> pa.Table:
     """The part's sales to pin (a camera, no triple yet): pending, or skipped when Helix would
     refuse the instant.
 
@@ -115,7 +117,8 @@ def _load_wanted(conn, start: datetime, end: datetime, now: datetime, part: Came
                e.time_ms < $oldest AS too_old,
                CASE WHEN e.time_ms < $oldest OR e.time_ms > $newest THEN $skipped ELSE $pending END AS status,
                CASE WHEN e.time_ms > $newest THEN $too_new_reason WHEN e.time_ms < $oldest THEN $too_old_reason END AS reason
-        FROM transaction_camera_events e LEFT JOIN helix_events l USING (transaction_id)
+        FROM transaction_camera_events e
+        LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id AND l.event_type_uid = $event_type_uid
         WHERE e.sale_hour >= $start AND e.sale_hour < $end AND e.verkada_camera_id IS NOT NULL
           AND hash(e.verkada_camera_id) % $parts = $part
           AND (l.status IS NULL OR l.status = $unmapped)
@@ -131,6 +134,7 @@ def _load_wanted(conn, start: datetime, end: datetime, now: datetime, part: Came
             "unmapped": HelixStatus.UNMAPPED,
             "too_old_reason": TOO_OLD_REASON,
             "too_new_reason": TOO_NEW_REASON,
+            "event_type_uid": event_type_uid,
         },
     ).to_arrow_table()
 
@@ -201,22 +205,26 @@ def _pin_free_milliseconds(conn, wanted: pa.Table, event_type_uid: str) -> pa.Ta
 def _write_pinned(conn, wanted: pa.Table, pinned: pa.Table, event_type_uid: str, now: datetime) -> None:
     """The wanted rows into the ledger (an unmapped sale's row replaced), in the order the
     posting reads them (camera, ms), so that each batch's outcomes update neighbouring rows."""
-    conn.execute("DELETE FROM helix_events WHERE transaction_id IN (SELECT transaction_id FROM wanted)")
+    conn.execute(
+        "DELETE FROM helix_events WHERE event_type_uid = $event_type_uid AND transaction_id IN (SELECT transaction_id FROM wanted)",
+        {"event_type_uid": event_type_uid},
+    )
     conn.execute(
         """
         INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid,
                                   time_ms, status, reason, attempts, pinned_at)
         SELECT w.transaction_id, w.sale_hour, w.camera_id,
-               CASE WHEN w.status = $pending THEN $event_type_uid END, p.pinned_ms, w.status, w.reason, 0, $now
+               $event_type_uid, p.pinned_ms, w.status, w.reason, 0, $now
         FROM wanted w LEFT JOIN pinned p USING (transaction_id)
         ORDER BY w.camera_id, p.pinned_ms
         """,
-        {"pending": HelixStatus.PENDING, "event_type_uid": event_type_uid, "now": now.replace(tzinfo=None)},
+        {"event_type_uid": event_type_uid, "now": now.replace(tzinfo=None)},
     ).complete()  # the next part's `conn.sql` needs the connection free
 
 
-def record_outcomes(conn, outcomes: pd.DataFrame, attempted_at: datetime) -> None:
-    """Write one batch's outcomes (columns key, status, reason) to the ledger."""
+def record_outcomes(conn, outcomes: pd.DataFrame, attempted_at: datetime, event_type_uid: str) -> None:
+    """Write one batch's outcomes (columns key: the transaction_id, status, reason) to the
+    ledger rows of `event_type_uid`."""
     conn.execute(
         """
         UPDATE helix_events
@@ -226,9 +234,9 @@ def record_outcomes(conn, outcomes: pd.DataFrame, attempted_at: datetime) -> Non
             last_attempt_at = $at,
             posted_at = CASE WHEN o.status = $posted THEN $at ELSE posted_at END
         FROM outcomes o
-        WHERE helix_events.transaction_id = o.key
+        WHERE helix_events.transaction_id = o.key AND helix_events.event_type_uid = $event_type_uid
         """,
-        {"at": attempted_at.replace(tzinfo=None), "posted": HelixStatus.POSTED},
+        {"at": attempted_at.replace(tzinfo=None), "posted": HelixStatus.POSTED, "event_type_uid": event_type_uid},
     )
 
 

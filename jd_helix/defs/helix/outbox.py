@@ -21,11 +21,15 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from jd_helix.clients.verkada.events import HelixEvent
+from jd_helix.defs.exceptions.rules import RULES
 from jd_helix.defs.helix.camera_parts import CameraPart
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.resources.warehouse import single_row
 
-ATTRIBUTE_COLUMNS = ("transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name")
+ATTRIBUTE_COLUMNS = (
+    "transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name",
+    *RULES, "exceptions",
+)
 ROWS_PER_READ = 1000  # one batch job's worth; a row group of the file holds ten of them
 ROWS_PER_ROW_GROUP = 10_000
 ROWS_PER_PART = 100_000  # rows per part of the hour (see CameraPart)
@@ -36,13 +40,25 @@ l.sale_hour >= $start AND l.sale_hour < $end
 AND (l.status = $pending OR (l.status = $failed AND l.attempts < $max_attempts))
 """
 # DECIMAL to DOUBLE in DuckDB gives the same float as Python's float(Decimal): both are the
-# double nearest the exact value.
+# double nearest the exact value. A transaction with no row in transaction_exceptions has no
+# flag: each rule false, `exceptions` empty.
+# An event's triple and attributes, over ledger rows `l`, their sales `e` and flags `x`
+# (EXCEPTIONS_JOIN): what helix_events posts and the audit re-posts.
+EVENT_COLUMNS_SQL = f"""
+l.transaction_id, l.verkada_camera_id, l.event_type_uid, l.time_ms,
+e.transaction_amount::DOUBLE AS transaction_amount, e.item_id, e.item_name, e.store_id,
+e.store_name, e.pos_id, e.pos_name,
+{", ".join(f"coalesce(x.{rule}, false) AS {rule}" for rule in RULES)},
+coalesce(x.exceptions, '') AS exceptions
+"""
+EXCEPTIONS_JOIN = (
+    "LEFT JOIN transaction_exceptions x ON x.transaction_id = l.transaction_id AND x.sale_hour = l.sale_hour"
+)
 POSTABLE_SQL = f"""
-SELECT l.transaction_id, l.verkada_camera_id, l.event_type_uid, l.time_ms,
-       e.transaction_amount::DOUBLE AS transaction_amount, e.item_id, e.item_name, e.store_id,
-       e.store_name, e.pos_id, e.pos_name
+SELECT {EVENT_COLUMNS_SQL}
 FROM helix_events l
 JOIN transaction_camera_events e USING (transaction_id)
+{EXCEPTIONS_JOIN}
 WHERE {POSTABLE_WHERE} AND hash(l.verkada_camera_id) % $parts = $part
 ORDER BY l.verkada_camera_id, l.time_ms, l.transaction_id
 """
@@ -85,10 +101,11 @@ class Outbox:
         """The events, part by part, in (camera, time_ms) order within a part, read ROWS_PER_READ at a time."""
         for path in self.files:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_READ):
-                yield from map(_event, batch.to_pylist())
+                yield from map(event_of_row, batch.to_pylist())
 
 
-def _event(row: dict[str, Any]) -> HelixEvent:
+def event_of_row(row: dict[str, Any]) -> HelixEvent:
+    """A row of EVENT_COLUMNS_SQL as the event to post: its pinned triple and attributes."""
     attributes = {"transaction_id": row["transaction_id"]}
     attributes.update((column, row[column]) for column in ATTRIBUTE_COLUMNS if row[column] is not None)
     return HelixEvent(

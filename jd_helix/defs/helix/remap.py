@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE
+from jd_helix.defs.exceptions.assets import transaction_exceptions
 from jd_helix.defs.helix.assets import helix_events
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
 from jd_helix.defs.hourly_sales.store_sales import store_sales
@@ -26,7 +27,7 @@ SELECT md5(coalesce(string_agg(entry, '|' ORDER BY entry), '')) FROM (
 
 helix_remap_job = dg.define_asset_job(
     "helix_remap_job",
-    selection=[transaction_camera_events, helix_events, store_sales],
+    selection=[transaction_camera_events, transaction_exceptions, helix_events, store_sales],
     description="Re-joins hours with fresh reference data and posts sales that now have a camera (launched by rejoin_unmapped_sensor).",
 )
 

@@ -15,12 +15,24 @@ from jd_helix.lib.partitions import hourly_partitions
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.warehouse import WarehouseResource
 
+# A refund (a negative amount) is a transaction like a sale. What is not: a zero amount (the
+# parser sets it aside; this guards the stored table), and a refund worth more than this many
+# of its item at list price - a basket holds a few of an item, so such a refund is a unit
+# error (pence sent as pounds) or a broken export, not a return.
+MAX_REFUND_LIST_PRICES = 10
+
 # The rules of one sound hour of sales, each with the figure that breaks it and what to say.
 TRANSACTION_RULES = {
     "unique_transaction_ids": ("duplicate_rows", "repeated transaction ids"),
-    "non_negative_amounts": ("negative_amounts", "sales with a negative amount"),
+    "no_zero_amounts": ("zero_amounts", "transactions with a zero amount"),
+    "refunds_within_list_price": (
+        "oversized_refunds",
+        f"refunds worth more than {MAX_REFUND_LIST_PRICES} of their item at list price",
+    ),
     "instants_inside_their_hour": ("misplaced", "sales filed under the wrong hour"),
 }
+# A refund the rule above breaks, over jd_transactions `t` LEFT JOIN jd_items `i`.
+OVERSIZED_REFUND = f"(t.transaction_amount < 0 AND i.item_price > 0 AND -t.transaction_amount > {MAX_REFUND_LIST_PRICES} * i.item_price)"
 
 
 # One blocking check for the three rules, not three checks: every hour of a ranged run
@@ -31,9 +43,11 @@ TRANSACTION_RULES = {
     partitions_def=hourly_partitions,
     blocking=True,
     description=(
-        "The hour's sales are sound: each transaction_id appears once (unique_transaction_ids), no sale "
-        "has a negative amount (non_negative_amounts), every sale's instant lies inside the hour it is "
-        "filed under (instants_inside_their_hour). A failure names the rules broken, with examples."
+        "The hour's sales and refunds are sound: each transaction_id appears once (unique_transaction_ids), "
+        "no amount is zero (no_zero_amounts), no refund is worth more than "
+        f"{MAX_REFUND_LIST_PRICES} of its item at list price (refunds_within_list_price), every instant "
+        "lies inside the hour it is filed under (instants_inside_their_hour). A failure names the rules "
+        "broken, with examples."
     ),
 )
 def valid_transactions(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
@@ -44,27 +58,30 @@ def _transactions_by_hour(conn, window: HourWindow) -> HourlyResults:
     figures = figures_by_hour(
         conn,
         window,
-        """
-        SELECT sale_hour, count(*) AS rows, count(*) - count(DISTINCT transaction_id) AS duplicate_rows,
-               count(*) FILTER (WHERE transaction_amount < 0) AS negative_amounts,
-               count(*) FILTER (WHERE date_trunc('hour', transaction_at) <> sale_hour
-                                   OR epoch_ms(transaction_at) <> time_ms) AS misplaced
-        FROM jd_transactions WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour
+        f"""
+        SELECT t.sale_hour, count(*) AS rows, count(*) - count(DISTINCT t.transaction_id) AS duplicate_rows,
+               count(*) FILTER (WHERE t.transaction_amount = 0) AS zero_amounts,
+               count(*) FILTER (WHERE {OVERSIZED_REFUND}) AS oversized_refunds,
+               count(*) FILTER (WHERE date_trunc('hour', t.transaction_at) <> t.sale_hour
+                                   OR epoch_ms(t.transaction_at) <> t.time_ms) AS misplaced
+        FROM jd_transactions t LEFT JOIN jd_items i USING (item_id)
+        WHERE t.sale_hour >= $start AND t.sale_hour < $end GROUP BY t.sale_hour
         """,
-        {"rows": 0, "duplicate_rows": 0, "negative_amounts": 0, "misplaced": 0},
+        {"rows": 0, "duplicate_rows": 0, "zero_amounts": 0, "oversized_refunds": 0, "misplaced": 0},
     )
     examples = examples_by_hour(
         conn,
         window,
-        """
-        SELECT sale_hour, transaction_id, transaction_at, transaction_amount FROM jd_transactions
-        WHERE sale_hour >= $start AND sale_hour < $end
-          AND (transaction_amount < 0 OR date_trunc('hour', transaction_at) <> sale_hour
-               OR epoch_ms(transaction_at) <> time_ms
-               OR transaction_id IN (SELECT transaction_id FROM jd_transactions
-                                     WHERE sale_hour >= $start AND sale_hour < $end
-                                     GROUP BY 1 HAVING count(*) > 1))
-        QUALIFY row_number() OVER (PARTITION BY sale_hour ORDER BY transaction_id) <= 5
+        f"""
+        SELECT t.sale_hour, t.transaction_id, t.transaction_at, t.transaction_amount, i.item_price
+        FROM jd_transactions t LEFT JOIN jd_items i USING (item_id)
+        WHERE t.sale_hour >= $start AND t.sale_hour < $end
+          AND (t.transaction_amount = 0 OR {OVERSIZED_REFUND} OR date_trunc('hour', t.transaction_at) <> t.sale_hour
+               OR epoch_ms(t.transaction_at) <> t.time_ms
+               OR t.transaction_id IN (SELECT transaction_id FROM jd_transactions
+                                       WHERE sale_hour >= $start AND sale_hour < $end
+                                       GROUP BY 1 HAVING count(*) > 1))
+        QUALIFY row_number() OVER (PARTITION BY t.sale_hour ORDER BY t.transaction_id) <= 5
         """,
     )
     results = {}

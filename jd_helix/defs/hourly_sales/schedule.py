@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from jd_helix.defs.exceptions.assets import transaction_exceptions
 from jd_helix.defs.helix.assets import helix_events
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
 from jd_helix.defs.hourly_sales.store_sales import store_sales
@@ -21,7 +22,7 @@ HOURLY_RUN_MINUTE = 15
 
 hourly_sales_job = dg.define_asset_job(
     "hourly_sales_job",
-    selection=[jd_transactions, transaction_camera_events, helix_events, store_sales],
+    selection=[jd_transactions, transaction_camera_events, transaction_exceptions, helix_events, store_sales],
     description="The hourly chain: jd_transactions -> transaction_camera_events -> helix_events (-> store_sales).",
 )
 
@@ -29,7 +30,7 @@ hourly_sales_job = dg.define_asset_job(
 # behind their upstream hour (see lib/catch_up.py); one backfill per tick at most.
 hourly_catch_up_sensor = dg.AutomationConditionSensorDefinition(
     "hourly_catch_up_sensor",
-    target=dg.AssetSelection.assets(transaction_camera_events, helix_events, store_sales),
+    target=dg.AssetSelection.assets(transaction_camera_events, transaction_exceptions, helix_events, store_sales),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
     description=(
