@@ -113,18 +113,15 @@ def helix_audit_sweep_schedule(
             f"the sweep's budget ({budget} requests; the hourly audits take ~{hourly_demand}) "
             f"does not pay for the stalest hour ({estimated_requests(stalest_first(candidates)[0]) + TOKEN_REQUESTS} requests)"
         )
-    estimate = sum(estimated_requests(h) for h in chosen)
+    ranges = [(partition_key(aware(start)), partition_key(aware(end))) for start, end in contiguous_ranges([h.hour for h in chosen])]
+    estimate = sum(estimated_requests(h) for h in chosen) + TOKEN_REQUESTS * len(ranges)
     context.log.info(
-        f"Sweeping {len(chosen)} of {len(candidates)} hours, ~{estimate} requests of a budget of {budget} "
-        f"(the hourly audits take ~{hourly_demand} a day)"
+        f"Sweeping {len(chosen)} of {len(candidates)} hours in {len(ranges)} runs, ~{estimate} requests of a "
+        f"budget of {budget} (the hourly audits take ~{hourly_demand} a day)"
     )
     day = f"{context.scheduled_execution_time:%Y%m%d}"
     return [
-        dg.RunRequest(
-            run_key=f"sweep:{day}:{first_key}:{last_key}",  # the same range may recur another day
-            tags=partition_range_tags(first_key, last_key),
-        )
-        for first_key, last_key in (
-            (partition_key(aware(start)), partition_key(aware(end))) for start, end in contiguous_ranges([h.hour for h in chosen])
-        )
+        # The day in the key: with rotation, the same range may be swept again another day.
+        dg.RunRequest(run_key=f"sweep:{day}:{first_key}:{last_key}", tags=partition_range_tags(first_key, last_key))
+        for first_key, last_key in ranges
     ]
