@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import dagster as dg
@@ -52,6 +53,12 @@ class VerkadaResource(dg.ConfigurableResource):
     )
     audit_requests_per_minute: Optional[int] = Field(
         default=DEFAULT_AUDIT_PER_MINUTE, description="the audit's share of the org limit per minute (10 % of 300)"
+    )
+    audit_sweep_requests_per_day: Optional[int] = Field(
+        default=None,
+        ge=0,
+        description="requests the daily audit sweep may spend on the stalest hours of the last 7 days; "
+        "None: what the audit's share admits in a day less what the hourly audits take (defs/audit/sweep.py)",
     )
     batch_size: int = Field(
         default=MAX_BATCH_ITEMS, description=f"events per Helix batch job (at most {MAX_BATCH_ITEMS})"
@@ -97,6 +104,14 @@ class VerkadaResource(dg.ConfigurableResource):
             max_jobs_in_flight=self.max_jobs_in_flight,
             max_event_age_s=None if self.max_event_age_days is None else self.max_event_age_days * 86_400,
             max_future_s=self.max_future_s,
+        )
+
+    def audit_rate_limits(self) -> RateLimitSettings:
+        """The audit's own budget, with the org limiter's margins."""
+        return replace(
+            self.client_settings().rate_limit,
+            requests_per_5s=self.audit_requests_per_5s,
+            requests_per_minute=self.audit_requests_per_minute,
         )
 
     def get_client(self) -> VerkadaClient:
