@@ -132,6 +132,8 @@ def test_an_outage_heals_by_itself_and_every_hour_is_posted_once(tmp_path, name)
     assert len(after) == 1 and after[0].result.success, after
     assert after[0].at - outage_ends <= LONGEST_WAIT + TICK
     healed = after[0]
+    print(f"{name}: {len(during)} failed runs during the outage (after the scheduled one); "
+          f"posted {(healed.at - outage_ends).total_seconds() / 60:.0f} min after it ended")
     assert healed.tags["dagster/asset_partition_range_start"] == partition_key(hours[0])
     assert healed.tags["dagster/asset_partition_range_end"] == partition_key(hours[-1])
     assert healed.tags[RECOVERY_ATTEMPT_TAG] == str(len(during) + 2)  # the scheduled run, the retries, then this
