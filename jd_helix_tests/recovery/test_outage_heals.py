@@ -149,3 +149,15 @@ def test_an_outage_heals_by_itself_and_every_hour_is_posted_once(tmp_path, name)
         late = freshness_of(healed.result, hours[-1])
         assert not late.passed and "min after its deadline" in (late.description or ""), late.description
         assert late.metadata["late_because"].value == because
+
+
+def test_the_recovery_sensor_ships_switched_on_and_run_retries_leave_failed_steps_to_it():
+    import yaml
+
+    from jd_helix.definitions import defs
+    from jd_helix_tests.recovery.deployment import PROJECT_ROOT
+
+    assert defs.resolve_sensor_def("hour_recovery_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    for instance_file in ("dagster.yaml", "deploy/dagster.yaml"):
+        retries = yaml.safe_load((PROJECT_ROOT / instance_file).read_text())["run_retries"]
+        assert retries["enabled"] and retries["retry_on_asset_or_op_failure"] is False, instance_file
