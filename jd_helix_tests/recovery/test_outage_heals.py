@@ -161,3 +161,13 @@ def test_the_recovery_sensor_ships_switched_on_and_run_retries_leave_failed_step
     for instance_file in ("dagster.yaml", "deploy/dagster.yaml"):
         retries = yaml.safe_load((PROJECT_ROOT / instance_file).read_text())["run_retries"]
         assert retries["enabled"] and retries["retry_on_asset_or_op_failure"] is False, instance_file
+
+
+def test_waits_grow_to_half_an_hour_and_hours_are_run_again_span_by_span():
+    from jd_helix.defs.hourly_sales.recovery import spans
+
+    assert [wait_after(n).total_seconds() / 60 for n in range(1, 8)] == [2, 4, 8, 16, 30, 30, 30]
+    assert spans(["2026-03-02-05:00", "2026-03-02-01:00", "2026-03-02-02:00", "2026-03-02-03:00"]) == [
+        ("2026-03-02-01:00", "2026-03-02-03:00"),
+        ("2026-03-02-05:00", "2026-03-02-05:00"),
+    ]

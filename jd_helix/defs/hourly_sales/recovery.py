@@ -23,7 +23,11 @@ import dagster as dg
 from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
 from jd_helix.clients.verkada.limits import HELIX_MAX_EVENT_AGE
+from jd_helix.defs.helix.assets import helix_events
+from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
 from jd_helix.defs.hourly_sales.schedule import hourly_sales_job
+from jd_helix.defs.hourly_sales.store_sales import store_sales
+from jd_helix.defs.hourly_sales.transactions import jd_transactions
 from jd_helix.lib.partitions import (
     PARTITION_KEY_FORMAT,
     hourly_partitions,
@@ -47,7 +51,7 @@ IN_PROGRESS = {
     DagsterRunStatus.STARTED,
     DagsterRunStatus.CANCELING,
 }
-HOURLY_ASSET_KEYS = {dg.AssetKey(name) for name in ("jd_transactions", "transaction_camera_events", "helix_events", "store_sales")}
+HOURLY_ASSET_KEYS = {asset.key for asset in (jd_transactions, transaction_camera_events, helix_events, store_sales)}
 
 
 def is_hourly_chain(run: dg.DagsterRun) -> bool:
