@@ -11,7 +11,6 @@ import dagster as dg
 import pytest
 
 from jd_helix.defs.audit.schedule import helix_audit_sweep_schedule, sweep_range, sweep_window
-from jd_helix.defs.audit.state import AUDIT_TABLE
 from jd_helix.defs.audit.sweep import (
     SweepHour,
     choose_hours,
@@ -151,8 +150,8 @@ def _fill(warehouse: WarehouseResource, events_per_hour: int) -> tuple[datetime,
     first, last = naive(window[0]), naive(window[1])
     with warehouse.write() as conn:
         conn.execute(
-            """INSERT INTO helix_events (transaction_id, sale_hour, status)
-            SELECT 'tx-' || h.i || '-' || e.i, ?::TIMESTAMP + h.i * INTERVAL 1 HOUR, 'posted'
+            """INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status)
+            SELECT 'tx-' || h.i || '-' || e.i, ?::TIMESTAMP + h.i * INTERVAL 1 HOUR, 'type-1', 'posted'
             FROM range(?) h(i), range(?) e(i)""",
             [first, (last - first) // HOUR + 2, events_per_hour],
         )
@@ -161,7 +160,6 @@ def _fill(warehouse: WarehouseResource, events_per_hour: int) -> tuple[datetime,
 
 def _audited(warehouse: WarehouseResource, hours: list[datetime], at: datetime) -> None:
     with warehouse.write() as conn:
-        conn.execute(AUDIT_TABLE)
         for hour in hours:
             conn.execute("INSERT INTO helix_audit VALUES (?, 'type-1', ?, 0, 0, 0, 0, 0, 0, 0)", [hour, at])
 

@@ -230,6 +230,11 @@ class ReplicaKeeper:
             snapshot.retired = True
             if snapshot.readers == 0:
                 snapshot.close()
+        # The folder goes too, unless something else is in it (a copy still being read).
+        try:
+            self.directory.rmdir()
+        except OSError:
+            pass
 
     def _remove_orphans(self) -> None:
         """Copies left by an API process that died (their pid is gone)."""

@@ -81,6 +81,44 @@ def _start_sandbox(port: int) -> subprocess.Popen | None:
     return process
 
 
+WATCH_EVERY_S = 1.0
+# A sandbox that dies this often within RESTART_WINDOW_S will not stay up: stop, saying so.
+MOST_RESTARTS = 3
+RESTART_WINDOW_S = 60.0
+
+
+class SandboxKeepsDying(Exception):
+    pass
+
+
+class SandboxWatchdog:
+    """Notices when the sandbox `jd-helix dev` started has exited: reaps it (no zombie), says
+    so, and starts it again; one that keeps dying stops `jd-helix dev` with its exit code."""
+
+    def __init__(self, sandbox: subprocess.Popen | None, port: int):
+        self.sandbox = sandbox
+        self.port = port
+        self.restarts: list[float] = []
+
+    def check(self) -> None:
+        if self.sandbox is None or (code := self.sandbox.poll()) is None:  # poll() reaps it
+            return
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]
+        if len(self.restarts) > MOST_RESTARTS:
+            self.sandbox = None
+            raise SandboxKeepsDying(
+                f"the sandbox on port {self.port} exited (code {code}) {len(self.restarts)} times within "
+                f"{RESTART_WINDOW_S:.0f} s; stopping. Run `.venv/bin/jd-helix sandbox --port {self.port}` to see why."
+            )
+        print(
+            f"jd-helix dev: the sandbox (pid {self.sandbox.pid}) exited with code {code}; starting it again on port "
+            f"{self.port}. Its Helix starts empty; runs that failed meanwhile are run again by hour_recovery_sensor.",
+            file=sys.stderr,
+        )
+        self.sandbox = _start_sandbox(self.port)
+
+
 def _wait_for_run(client: DagsterGraphQLClient, run_id: str) -> DagsterRunStatus:
     while True:
         status = client.get_run_status(run_id)
@@ -150,14 +188,21 @@ def run_dev(
     print(f"Dagster UI: http://localhost:{ui_port}  (DAGSTER_HOME={dagster_home})")
     # Its own process group, so that Ctrl-C here stops dg dev and everything it started.
     dagster = subprocess.Popen(command, env=env, cwd=dagster_home, start_new_session=True)
+    watchdog = SandboxWatchdog(sandbox, sandbox_port)
     try:
-        return dagster.wait()
+        while (code := dagster.poll()) is None:
+            watchdog.check()
+            time.sleep(WATCH_EVERY_S)
+        return code
     except KeyboardInterrupt:
         return 0
+    except SandboxKeepsDying as error:
+        print(f"jd-helix dev: {error}", file=sys.stderr)
+        return 1
     finally:
         _stop_group(dagster, grace_s=4)
-        if sandbox is not None:
-            _stop_group(sandbox, grace_s=2, whole_group=False)
+        if watchdog.sandbox is not None:
+            _stop_group(watchdog.sandbox, grace_s=2, whole_group=False)
 
 
 def _stop_group(process: subprocess.Popen, grace_s: float, whole_group: bool = True) -> None:

@@ -8,6 +8,7 @@ never take. The start moves at most once a day, when the code location loads.
 """
 
 import os
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -21,6 +22,8 @@ from dagster._core.storage.tags import (
 from dagster._core.storage.tags import (
     PARTITION_NAME_TAG as PARTITION_NAME_TAG,  # re-exported for the run-failure alerts
 )
+
+from jd_helix.lib.run_tags import HOURS_TAG
 
 DEFAULT_HISTORY_DAYS = 2
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
@@ -49,5 +52,24 @@ hourly_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=168)
 
 
 def partition_range_tags(first: str, last: str) -> dict[str, str]:
-    """Run tags that make one run cover the hours ``first`` to ``last`` (keys, both included)."""
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    """Run tags that make one run cover the hours ``first`` to ``last`` (keys, both included),
+    and say so in the run list."""
+    range_tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    count = len(run_hour_keys(range_tags))
+    return {**range_tags, HOURS_TAG: f"{first} .. {last} ({count} hour{'s' if count != 1 else ''})"}
+
+
+def run_hour_keys(tags: Mapping[str, str]) -> list[str]:
+    """The hour keys a run covers, from its tags (one partition or a range); [] for an unpartitioned run."""
+    if PARTITION_NAME_TAG in tags:
+        return [tags[PARTITION_NAME_TAG]]
+    first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if not first or not last:
+        return []
+    hour = datetime.strptime(first, PARTITION_KEY_FORMAT).replace(tzinfo=timezone.utc)
+    end = datetime.strptime(last, PARTITION_KEY_FORMAT).replace(tzinfo=timezone.utc)
+    keys = []
+    while hour <= end:
+        keys.append(partition_key(hour))
+        hour += timedelta(hours=1)
+    return keys

@@ -3,8 +3,10 @@ quiet, then hold DuckDB and Helix against the sandbox's ground truth.
 
 The retry machinery is emulated without a daemon, the way the deployment runs it:
 - step retries: the assets carry no RetryPolicy, so a failed step fails its run;
-- run retries (dagster.yaml: ``run_retries.max_retries``): a failed run is re-executed
-  from the failed step on (Dagster's default FROM_FAILURE strategy), at most that often;
+- a failed run re-executed from the failed step on, at most ``run_retries.max_retries``
+  (dagster.yaml) times: Dagster's run retries for a dead worker, and for a failed step
+  the first attempts of hour_recovery_sensor (without its waits, which
+  recovery/test_outage_heals.py covers);
 - ``helix_retry_sensor``: ticked with ``dg.build_sensor_context`` and every run it asks
   for is executed (with run retries too), until it asks for nothing and no failed event
   is still waiting for its backoff.

@@ -1,6 +1,7 @@
 """What a person sees: after one run over 3 hours, the real Dagster UI, opened in headless
 Chromium, shows on `jd_transactions`' page each hour's own row count (DuckDB's figure for
-that hour, not the run's total) and that hour's checks as passed.
+that hour, not the run's total) and that hour's checks as passed; and the README's first
+steps work as written, with the UI's own words (no pop-up over the first page).
 
 A persistent DAGSTER_HOME with the shipped dagster.yaml; the run is `dagster job execute`
 over a partition range, as the issue reproduced it; the UI is `dagster-webserver` on that
@@ -61,8 +62,10 @@ def ui(tmp_path_factory):
         # The instance's tables are created here, once: the webserver and `dagster job execute`
         # both creating them on the fresh home at the same moment raced ("table alembic_version
         # already exists").
-        with dg.DagsterInstance.from_config(str(home)):
-            pass
+        # The reference data is refreshed in this instance, as `make run` does first: the
+        # UI then asks no "Are you sure?" about upstream assets never materialized.
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert refresh_dimensions(resources_for(sandbox, database), instance=instance).success
         # Started first: it loads the code location while the run works.
         webserver = subprocess.Popen(
             [sys.executable, "-m", "dagster_webserver", "-w", str(PROJECT_ROOT / "workspace.yaml"),
@@ -71,7 +74,6 @@ def ui(tmp_path_factory):
             start_new_session=True,
         )
         try:
-            assert refresh_dimensions(resources_for(sandbox, database)).success
             tags = partition_range_tags(partition_key(HOURS[0]), partition_key(HOURS[-1]))
             ran = subprocess.run(
                 [sys.executable, "-m", "dagster", "job", "execute", "-m", "jd_helix.definitions",
@@ -107,10 +109,6 @@ def page(ui):
         page = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="en-US", timezone_id="UTC")
         # Waits for the UI to render, not a limit on it: a loaded 2-core machine takes its time.
         page.set_default_timeout(60_000)
-        # Dagster's UI greets a new browser with a newsletter dialog over the page.
-        page.add_locator_handler(
-            page.get_by_text("Join the Dagster community"), lambda: page.get_by_role("button", name="Skip").click()
-        )
         yield page
         browser.close()
 
@@ -171,3 +169,79 @@ def test_an_hour_shows_its_own_checks_passed(ui, page):
         hour_panel.get_by_text("Passed", exact=True).wait_for()
         if check == "valid_transactions":
             assert metadata_value(hour_panel, "rows") == str(rows_of(database, SHOWN))
+
+
+README = (PROJECT_ROOT / "README.md").read_text()
+FIRST_STEPS = README[README.index("## First steps in the UI"):README.index("From then on, `hourly_sales_schedule`")]
+
+
+def says(*words: str) -> None:
+    """The README's first steps use these words of the UI, in bold, as the UI shows them."""
+    for word in words:
+        assert f"**{word}**" in FIRST_STEPS, word
+
+
+def test_the_first_page_has_no_community_pop_up(ui, page):
+    url, _ = ui
+    page.goto(url)
+    page.get_by_role("link", name="Catalog").first.wait_for()
+    page.wait_for_timeout(3000)  # Dagster shows its pop-up a second after the page
+    assert page.get_by_text("Join the Dagster community").count() == 0
+
+
+def test_readme_step_1_runs_show_their_hours_and_the_lineage_reads_forwards(ui, page):
+    url, _ = ui
+    says("Runs", "Catalog", "View lineage")
+    page.goto(url)
+    page.get_by_role("link", name="Runs").first.click()
+    hours = f"{partition_key(HOURS[0])} .. {partition_key(HOURS[-1])} (3 hours)"
+    first_tag = page.get_by_text("jd_helix/hours:").first
+    assert hours in first_tag.inner_text()
+    assert "run_worker" not in page.locator("body").inner_text()
+    assert "`jd_helix/hours`" in FIRST_STEPS
+
+    page.get_by_role("link", name="Catalog").first.click()
+    page.get_by_role("link", name="View lineage").click()
+    for group in ("reference_data", "hourly_sales", "reports", "rejected_records"):
+        page.get_by_role("button", name=group).first.wait_for()
+        assert f"`{group}`" in FIRST_STEPS, group
+
+
+def test_readme_step_2_dimensions_job_materializes_the_reference_data_group(ui, page):
+    url, _ = ui
+    says("Jobs", "Materialize all")
+    page.goto(url)
+    page.get_by_role("link", name="Jobs").first.click()
+    page.get_by_role("link", name="dimensions_job").first.click()
+    page.get_by_role("button", name="Materialize all").wait_for()
+    page.get_by_role("button", name="View 6 assets").wait_for()  # the six of the reference_data group
+
+
+def test_readme_step_3_one_hour_is_one_run_and_a_range_a_backfill(ui, page):
+    url, _ = ui
+    says("Catalog", "Materialize selected", "Partition selection", "Latest", "Launch 1 run", "Launch backfill")
+    page.goto(url)
+    page.get_by_role("link", name="Catalog").first.click()
+    for name in ("jd_transactions", "transaction_camera_events", "helix_events", "store_sales"):
+        assert f"`{name}`" in FIRST_STEPS, name
+        page.locator(f"label:has([data-testid='checkbox-{name}'])").click()
+    page.get_by_role("button", name="Materialize selected").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Partition selection", exact=True).wait_for()
+    dialog.get_by_role("button", name="Latest", exact=True).click()
+    dialog.get_by_role("button", name="Launch 1 run").wait_for()
+    box = dialog.locator("input[type=text]").first
+    box.fill(f"[{partition_key(HOURS[0])}...{partition_key(HOURS[-1])}]")
+    box.press("Enter")
+    dialog.get_by_role("button", name="Launch backfill").wait_for()
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+
+
+def test_readme_step_4_the_deadline_check_has_one_result_per_hour_and_none_skipped(ui, page):
+    url, _ = ui
+    says("Partitions", "Checks")
+    page.goto(f"{url}/assets/helix_events?view=checks")
+    page.get_by_text("last_hour_posted_by_deadline", exact=True).first.click()
+    page.locator("button[role=tab]#partitions").click()
+    page.get_by_text(f"Passed ({len(HOURS)})", exact=True).wait_for()
+    page.get_by_text("Skipped (0)", exact=True).wait_for()

@@ -15,6 +15,7 @@ import orjson
 import requests
 
 from jd_helix.clients.http_session import make_session
+from jd_helix.clients.unreachable import down, unreachable
 
 MAX_PAGE_SIZE = 1000
 
@@ -82,14 +83,14 @@ class JdApiClient:
         try:
             response = self._session.get(self.base_url + endpoint, params=query)
         except requests.RequestException as error:
-            raise JdApiError(
-                f"{where}: no answer from {self.base_url} after retries ({type(error).__name__})"
-            ) from None
+            raise JdApiError(unreachable("The JD API", where, self.base_url, "JD_API_BASE_URL", error)) from None
         if response.status_code in (401, 403):
             raise JdAuthError(
                 f"{where}: the JD API refused the key (HTTP {response.status_code}). "
                 "Check JD_API_KEY (and that JD_API_BASE_URL is the right API)."
             )
+        if response.status_code >= 500:
+            raise JdApiError(down("The JD API", where, self.base_url, response.status_code, _error_message(response)))
         if response.status_code != 200:
             raise JdApiError(
                 f"{where}: HTTP {response.status_code}: {_error_message(response)}"

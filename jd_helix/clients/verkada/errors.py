@@ -12,6 +12,7 @@ import orjson
 import requests
 
 API_KEY_ENV = "VERKADA_API_KEY"
+BASE_URL_ENV = "VERKADA_API_BASE_URL"
 
 
 class VerkadaError(Exception):

@@ -13,8 +13,16 @@ from typing import Callable, Optional
 
 import requests
 
+from jd_helix.clients.unreachable import down, unreachable
 from jd_helix.clients.verkada.endpoints import TOKEN_PATH
-from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaAuthError, VerkadaError, parse_json, server_message
+from jd_helix.clients.verkada.errors import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    VerkadaAuthError,
+    VerkadaError,
+    parse_json,
+    server_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +77,9 @@ class TokenCache:
         try:
             response = self._session.post(self._url, headers={"x-api-key": self._api_key})
         except requests.RequestException as exc:
-            raise VerkadaError(f"Verkada token request failed: {self.redact(type(exc).__name__)}") from None
+            raise VerkadaError(
+                self.redact(unreachable("Verkada", "token request", self._url, BASE_URL_ENV, exc))
+            ) from None
         if response.status_code in (401, 403):
             message, error_id = server_message(response)
             raise VerkadaAuthError(
@@ -81,7 +91,9 @@ class TokenCache:
         if response.status_code != 200:
             message, error_id = server_message(response)
             raise VerkadaError(
-                f"Verkada token request failed ({response.status_code}): {self.redact(message)}",
+                self.redact(down("Verkada", "token request", self._url, response.status_code, message))
+                if response.status_code >= 500
+                else f"Verkada token request failed ({response.status_code}): {self.redact(message)}",
                 status=response.status_code,
                 error_id=error_id,
             )

@@ -16,7 +16,15 @@ import orjson
 import requests
 
 from jd_helix.clients.http_session import make_retry, make_session
-from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaAuthError, VerkadaError, parse_json, server_message
+from jd_helix.clients.unreachable import down, unreachable
+from jd_helix.clients.verkada.errors import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    VerkadaAuthError,
+    VerkadaError,
+    parse_json,
+    server_message,
+)
 from jd_helix.clients.verkada.rate_limit import VerkadaRateLimiter
 from jd_helix.clients.verkada.settings import VerkadaClientSettings
 from jd_helix.clients.verkada.token import TokenCache
@@ -111,7 +119,7 @@ class VerkadaTransport:
                 response = self._session.request(method, url, params=params, data=data, headers=headers)
             except requests.RequestException as exc:
                 raise VerkadaError(
-                    f"Verkada {method} {urlsplit(url).path} failed after retries: {type(exc).__name__}"
+                    unreachable("Verkada", f"{method} {urlsplit(url).path}", url, BASE_URL_ENV, exc)
                 ) from None
             if response.status_code == 401 and auth and attempt == 1:
                 log.info("Verkada answered 401 to %s %s; renewing the token once", method, urlsplit(url).path)
@@ -141,7 +149,9 @@ class VerkadaTransport:
         message, error_id = server_message(response)
         cls = VerkadaAuthError if response.status_code == 401 else VerkadaError
         return cls(
-            f"Verkada {what} failed ({response.status_code}): {self.redact(message)}",
+            self.redact(down("Verkada", what, self.base_url, response.status_code, message))
+            if response.status_code >= 500
+            else f"Verkada {what} failed ({response.status_code}): {self.redact(message)}",
             status=response.status_code,
             error_id=error_id,
         )

@@ -23,6 +23,7 @@ from jd_helix.lib.catch_up import catch_up_condition
 from jd_helix.lib.failures import TRANSIENT_RETRY, explained_failures
 from jd_helix.lib.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.lib.partitions import DEADLINE_MINUTE
+from jd_helix.lib.run_tags import LATE_BECAUSE_TAG
 from jd_helix.lib.tables import table_metadata
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 from jd_helix.resources.verkada import VerkadaResource
@@ -73,7 +74,8 @@ TABLE = HourlyTable(
 
 
 @dg.asset(
-    group_name="helix",
+    # Refreshed with the reference data (dimensions_job): the group is exactly that job's assets.
+    group_name="reference_data",
     kinds={"verkada", "duckdb"},
     pool=VERKADA_HELIX_POOL,
     owners=OWNERS,
@@ -237,5 +239,7 @@ def helix_events(
             "pin_s": round(pinned_s, 3),
             "post_s": round(posted_s, 3),
             "duration_s": round(time.monotonic() - started, 3),
+            # A run of hour_recovery_sensor: why these hours are late (the outage's error).
+            **({"late_because": context.run.tags[LATE_BECAUSE_TAG]} if LATE_BECAUSE_TAG in context.run.tags else {}),
         },
     )

@@ -1,23 +1,34 @@
-"""Is the last complete hour in Helix by :45 past the next hour?
+"""Did each hour reach Helix by :45 past the next hour?
+
+Evaluated, like every hourly check, for each hour of its run on its own and filed under
+that hour (lib/hourly_check_results.py): a helix_events run, whatever its range, records one
+result per hour it posted and nothing "Skipped". An hour passes when its first posting
+(helix_events materialization) came by its deadline, or when its deadline passed before
+the first hour was ever posted (a new deployment's backfill is not late). An hour posted
+after its deadline is a warning that says by how much and, when the hours' run was launched
+by hour_recovery_sensor, why (the outage's error).
 
 Dagster's built-in partition freshness check fails on its first evaluation after a new
-deployment starts, seconds before the first runs can have written anything. This one
-measures freshness from the first hour ever posted on: until `helix_events` has been
-materialized once, it passes and says so. A schedule evaluates it once an hour, just
-after the deadline, so it never runs before there could be data.
+deployment starts, seconds before the first runs can have written anything. A schedule also
+evaluates the hour due just after each deadline, so an hour that was never posted turns the
+check yellow without anyone running anything.
 
 Beside it, helix_events carries Dagster's FreshnessPolicy (`HELIX_EVENTS_FRESHNESS`): the
 asset's freshness badge in the catalog. That policy looks at the asset as a whole (some hour
-materialized in the hour before each :45), the check at the exact hour due.
+materialized in the hour before each :45), the check at each hour.
 """
 
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 from dagster import AssetRecordsFilter
+from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG  # no public name in 1.13
 
 from jd_helix.defs.helix.assets import helix_events
+from jd_helix.lib.hourly_check_results import results_per_hour
+from jd_helix.lib.hourly_table import HourWindow, aware
 from jd_helix.lib.partitions import DEADLINE_MINUTE, hourly_partitions, partition_key
+from jd_helix.lib.run_tags import LATE_BECAUSE_TAG
 
 
 def hour_due(now: datetime) -> datetime:
@@ -28,44 +39,100 @@ def hour_due(now: datetime) -> datetime:
     return deadline.replace(minute=0) - timedelta(hours=1)
 
 
-@dg.asset_check(
-    asset=helix_events,
-    description=(
-        "The last complete hour is posted (helix_events materialized) by :45 past the next hour. "
-        "Passes until the first hour has been posted."
-    ),
-)
-def last_hour_posted_by_deadline(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    due = hour_due(datetime.now(timezone.utc))
-    key = partition_key(due)
-    any_hour = context.instance.get_latest_materialization_event(helix_events.key)
-    if any_hour is None or due < hourly_partitions.start:
-        return dg.AssetCheckResult(
-            passed=True,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"hour_due": key},
-            description=f"No hour has been posted yet; freshness is measured from the first one (due: {key}).",
-        )
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=helix_events.key, asset_partitions=[key]), limit=1
+def deadline_of(hour: datetime) -> datetime:
+    """When `hour` is due in Helix: :45 past the hour after it."""
+    return hour + timedelta(hours=1, minutes=DEADLINE_MINUTE)
+
+
+def first_posting(instance: dg.DagsterInstance, key: str | None = None) -> dg.EventLogRecord | None:
+    """The first materialization of helix_events (of hour `key`, or of any hour)."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=helix_events.key, asset_partitions=[key] if key else None), limit=1, ascending=True
     ).records
+    return records[0] if records else None
+
+
+def _result(passed: bool, description: str, metadata: dict) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        passed=bool(records),
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "hour_due": key,
-            "last_posted_hour": (any_hour.dagster_event and any_hour.dagster_event.partition) or "",
-            **({"posted_at": dg.MetadataValue.timestamp(records[0].timestamp)} if records else {}),
-        },
-        description=f"{key} is posted" if records else f"{key} is not posted yet (due by :{DEADLINE_MINUTE})",
+        passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata, description=description
     )
 
 
-freshness_job = dg.define_asset_job(
-    "helix_freshness_job",
-    selection=dg.AssetSelection.checks(last_hour_posted_by_deadline),
-    description="Evaluates last_hour_posted_by_deadline on helix_events.",
+def evaluate_hour(instance: dg.DagsterInstance, hour: datetime, first_ever: float | None, now: datetime) -> dg.AssetCheckResult:
+    key = partition_key(hour)
+    deadline = deadline_of(hour)
+    metadata: dict = {"deadline": dg.MetadataValue.timestamp(deadline)}
+    if first_ever is None or deadline.timestamp() < first_ever:
+        return _result(True, f"{key} was due before the first hour was posted; freshness is measured from the first one on.", metadata)
+    posted = first_posting(instance, key)
+    if posted is None:
+        return _result(now <= deadline, f"{key} is not posted yet (due by {deadline:%H:%M} UTC)", metadata)
+    posted_at = datetime.fromtimestamp(posted.timestamp, timezone.utc)
+    metadata["posted_at"] = dg.MetadataValue.timestamp(posted_at)
+    if posted_at <= deadline:
+        return _result(True, f"{key} was posted by its deadline", metadata)
+    late_minutes = round((posted_at - deadline).total_seconds() / 60)
+    run = instance.get_run_by_id(posted.run_id)
+    because = run.tags.get(LATE_BECAUSE_TAG) if run else None
+    metadata["late_by_minutes"] = late_minutes
+    if because:
+        metadata["late_because"] = because
+    return _result(False, f"{key} was posted {late_minutes} min after its deadline" + (f": {because}" if because else ""), metadata)
+
+
+@dg.multi_asset_check(  # one check; multi_asset_check is the decorator typed for a generator body
+    specs=[
+        dg.AssetCheckSpec(
+            "last_hour_posted_by_deadline",
+            asset=helix_events,
+            partitions_def=hourly_partitions,
+            description=(
+                "Each hour is posted (helix_events materialized) by :45 past the next hour; an hour due "
+                "before the first hour was ever posted passes. A late hour says by how much, and why."
+            ),
+        )
+    ],
 )
+def last_hour_posted_by_deadline(context: dg.AssetCheckExecutionContext):
+    now = datetime.now(timezone.utc)
+    first = first_posting(context.instance)
+    first_ever = first.timestamp if first else None
+
+    def evaluate(window: HourWindow):
+        return {hour: [evaluate_hour(context.instance, aware(hour), first_ever, now)] for hour in window.hours}
+
+    yield from results_per_hour(context, evaluate)
+
+
+@dg.op(description="Evaluates last_hour_posted_by_deadline for the hour due at the run's scheduled time (or now).")
+def evaluate_hour_due(context: dg.OpExecutionContext) -> None:
+    # A check-only asset job cannot be partitioned (Dagster infers partitions from assets), so
+    # this op files the due hour's result under that hour itself, as the check does in runs.
+    scheduled = context.run.tags.get(SCHEDULED_EXECUTION_TIME_TAG)
+    now = datetime.now(timezone.utc)
+    due = hour_due(datetime.fromisoformat(scheduled) if scheduled else now)
+    first = first_posting(context.instance)
+    result = evaluate_hour(context.instance, due, first.timestamp if first else None, now)
+    context.log_event(  # Dagster handles AssetCheckEvaluation here; 1.13's UserEvent alias omits it
+        dg.AssetCheckEvaluation(  # pyright: ignore[reportArgumentType]
+            asset_key=helix_events.key,
+            check_name=last_hour_posted_by_deadline.check_key.name,
+            passed=result.passed,
+            metadata=result.metadata or {},
+            severity=dg.AssetCheckSeverity.WARN,
+            description=result.description,
+            partition=partition_key(due),
+        )
+    )
+
+
+@dg.job(
+    name="helix_freshness_job",
+    description="Evaluates last_hour_posted_by_deadline for the hour due (launched by helix_freshness_schedule).",
+)
+def freshness_job():
+    evaluate_hour_due()
+
 
 freshness_schedule = dg.ScheduleDefinition(
     name="helix_freshness_schedule",
@@ -73,5 +140,5 @@ freshness_schedule = dg.ScheduleDefinition(
     cron_schedule=f"{DEADLINE_MINUTE + 1} * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Checks, just after each :45 deadline, that the last complete hour reached Helix.",
+    description="Checks, just after each :45 deadline, that the hour then due reached Helix.",
 )

@@ -3,13 +3,17 @@
 Each write replaces exactly its own scope (an endpoint's refresh, or an endpoint's hour),
 inside the caller's transaction, so re-running never piles up copies. The table is
 written by the assets that fetch the records, so in the lineage it is an asset of its
-own downstream of them, and each write is recorded as one of its materializations.
+own downstream of them, in a group of its own (in the reference_data group it drew reference
+data downstream of the hourly sales), and each write is recorded as one of its
+materializations: what that write replaced, and the table as a whole after it
+(`dagster/row_count`, `table/<endpoint>`).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import dagster as dg
@@ -23,17 +27,27 @@ from jd_helix.lib.tables import table_metadata
 REFRESH_SCOPE = "refresh"
 REJECTED_RECORDS = "jd_rejected_records"
 
+
+def _writer(path_in_defs: str) -> str:
+    return str(Path(__file__).resolve().parents[1] / path_in_defs)
+
+
 jd_rejected_records = dg.AssetSpec(
     REJECTED_RECORDS,
     deps=["jd_transactions", *DIMENSIONS],
-    group_name="reference_data",
+    group_name="rejected_records",
     kinds={"duckdb"},
     owners=OWNERS,
     metadata={
         **table_metadata(REJECTED_RECORDS),
-        # No body for with_source_code_references to find: link the file that writes it.
+        # No body for with_source_code_references to find: link the assets that write it.
         "dagster/code_references": dg.CodeReferencesMetadataValue(
-            code_references=[dg.LocalFileCodeReference(file_path=__file__, label="replace_rejections")]
+            code_references=[
+                dg.LocalFileCodeReference(file_path=_writer("hourly_sales/transactions.py"), label="written by jd_transactions"),
+                dg.LocalFileCodeReference(
+                    file_path=_writer("reference_data/assets.py"), label="written by jd_stores, jd_points_of_sale, jd_cameras, jd_items"
+                ),
+            ]
         ),
     },
     description=(
@@ -101,11 +115,24 @@ def reason_metadata(counts: Mapping[str, int]) -> dict[str, int]:
     return {f"rejected/{key}": value for key, value in sorted(counts.items())}
 
 
+def table_figures(conn) -> dict[str, int]:
+    """The whole table after a write, for its materialization: rows, and rows per endpoint.
+    Read inside the writer's transaction, so it is the table that write left."""
+    per_endpoint = conn.execute(
+        "SELECT endpoint, count(*) FROM jd_rejected_records GROUP BY endpoint ORDER BY endpoint"
+    ).fetchall()
+    return {"dagster/row_count": sum(n for _, n in per_endpoint), **{f"table/{e}": n for e, n in per_endpoint}}
+
+
 def log_rejected_counts(
-    context: dg.AssetExecutionContext, endpoint: str, scopes: Sequence[str], counts: Mapping[str, int]
+    context: dg.AssetExecutionContext,
+    endpoint: str,
+    scopes: Sequence[str],
+    counts: Mapping[str, int],
+    table: Mapping[str, int],
 ) -> None:
     """Record a write of `jd_rejected_records` as its materialization: the records set aside
-    in `scopes`, counted by `Rejection.key`."""
+    in `scopes`, counted by `Rejection.key`, then the whole table (`table_figures`)."""
     rejected = sum(counts.values())
     where = scopes[0] if len(scopes) == 1 else f"{scopes[0]} .. {scopes[-1]}"
     context.log_event(
@@ -119,6 +146,7 @@ def log_rejected_counts(
                 "last_scope": scopes[-1],
                 "rejected": rejected,
                 **reason_metadata(counts),
+                **table,
             },
         )
     )

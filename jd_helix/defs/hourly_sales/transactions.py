@@ -7,7 +7,12 @@ import dagster as dg
 
 from jd_helix.clients.jd.records import TRANSACTIONS_ENDPOINT
 from jd_helix.clients.jd.sales_extract import HourCounts, fetch_sales
-from jd_helix.defs.hourly_sales.rejected_records import log_rejected_counts, reason_metadata, replace_staged_rejections
+from jd_helix.defs.hourly_sales.rejected_records import (
+    log_rejected_counts,
+    reason_metadata,
+    replace_staged_rejections,
+    table_figures,
+)
 from jd_helix.defs.hourly_sales.sales_staging import StagedSales
 from jd_helix.domain.time_utils import naive_utc
 from jd_helix.lib.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
@@ -71,6 +76,7 @@ def jd_transactions(
             params = {"loaded_at": loaded_at, "files": staged.sales_files}
             TABLE.replace(conn, window, INSERT_SQL, params)
             replace_staged_rejections(conn, TRANSACTIONS_ENDPOINT, scopes, staged.rejected_files, loaded_at)
+            rejected_table = table_figures(conn)
             per_hour = TABLE.figures_by_hour(conn, window)
         write_s = time.monotonic() - started - fetched_s
 
@@ -83,7 +89,7 @@ def jd_transactions(
             f"{rejected.total()} sales records set aside (see jd_rejected_records, "
             "or `jd-helix report rejected-records`)"
         )
-    log_rejected_counts(context, TRANSACTIONS_ENDPOINT, scopes, rejected)
+    log_rejected_counts(context, TRANSACTIONS_ENDPOINT, scopes, rejected, rejected_table)
     return hourly_result(
         context,
         window,

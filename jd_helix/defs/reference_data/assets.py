@@ -14,6 +14,7 @@ from jd_helix.defs.hourly_sales.rejected_records import (
     log_rejected_counts,
     reason_metadata,
     replace_rejections,
+    table_figures,
 )
 from jd_helix.lib.asset_defaults import DUCKDB_WRITER_POOL, OWNERS
 from jd_helix.lib.failures import TRANSIENT_RETRY, explained_failures
@@ -79,10 +80,11 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
                 conn, spec.endpoint, [REFRESH_SCOPE], ((REFRESH_SCOPE, r) for r in rejected), loaded_at
             )
             shown = conn.execute(f"SELECT * EXCLUDE (loaded_at) FROM {table} LIMIT 10").df()
+            rejected_table = table_figures(conn)
         if rejected:
             context.log.warning(f"{spec.endpoint}: {len(rejected)} records set aside (see jd_rejected_records)")
         rejected_counts = Counter(r.key for r in rejected)
-        log_rejected_counts(context, spec.endpoint, [REFRESH_SCOPE], rejected_counts)
+        log_rejected_counts(context, spec.endpoint, [REFRESH_SCOPE], rejected_counts, rejected_table)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(rows),

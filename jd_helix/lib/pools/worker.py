@@ -16,7 +16,9 @@ import psutil
 
 from jd_helix.lib.pools.heartbeat import HEARTBEAT_STALE_S
 
-WORKER_TAG = "jd_helix/run_worker"
+# Under Dagster's hidden prefix (".dagster/"): the UI leaves it out of the run list, whose
+# first tag is then what a person looks for (the hours, the backfill), not a process id.
+WORKER_TAG = ".dagster/jd_helix_run_worker"
 
 
 class Liveness(Enum):
