@@ -5,13 +5,13 @@ from __future__ import annotations
 import duckdb
 
 from jd_helix.api.replica import RefreshOutcome, ReplicaKeeper
-from jd_helix.resources.warehouse import SCHEMA
+from jd_helix.resources.migrations import migrate
 
 
 def _warehouse(tmp_path) -> str:
     path = str(tmp_path / "jd_helix.duckdb")
     with duckdb.connect(path) as conn:
-        conn.execute(SCHEMA)
+        migrate(conn)
     return path
 
 

@@ -12,6 +12,7 @@ from jd_helix.lib.hourly_table import HourWindow
 from jd_helix.resources.warehouse import WarehouseResource
 
 FIGURES = ("held", "missing", "reposted", "adopted", "unknown", "still_missing")
+FIGURE_SUMS_SQL = ", ".join(f"sum({figure})::BIGINT" for figure in FIGURES)
 
 
 # Dagster runs a check that yields its results, but types the function as returning one.
@@ -40,7 +41,7 @@ def _by_hour(conn, window: HourWindow) -> HourlyResults:
     }
     if table_exists(conn):
         rows = conn.execute(
-            f"SELECT sale_hour, max(audited_at), {', '.join(f'sum({f})::BIGINT' for f in FIGURES)} FROM helix_audit "
+            f"SELECT sale_hour, max(audited_at), {FIGURE_SUMS_SQL} FROM helix_audit "
             "WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour",
             window.bounds,
         ).fetchall()
