@@ -9,9 +9,9 @@ names the file and the line. See event_types.example.yaml and README's "Event ty
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import yaml
 
@@ -59,6 +59,14 @@ class EventType:
         if self.stores is not None:
             conditions.append("e.store_id IN (" + ", ".join(_sql_string(store) for store in self.stores) + ")")
         return " AND ".join(conditions)
+
+
+class Takes(TypedDict, total=False):
+    """The filters of `takes`, as EventType's fields."""
+
+    refunds_only: bool
+    flagged_by: tuple[str, ...]
+    stores: tuple[str, ...]
 
 
 def _sql_string(value: str) -> str:
@@ -161,13 +169,13 @@ def _attributes(node: yaml.Node, source: str) -> list[str]:
     return names
 
 
-def _takes(node: yaml.Node | None, source: str) -> Mapping[str, object]:
+def _takes(node: yaml.Node | None, source: str) -> Takes:
     """`takes`: omitted or `all`, or a mapping of filters that all hold: `refunds: true`,
     `flagged: any` or a list of rules, `stores`: a list of store ids."""
     if node is None or (isinstance(node, yaml.ScalarNode) and node.value == "all"):
         return {}
     keys = _mapping(node, source, "`takes` (or `all`)", allowed=TAKES_KEYS)
-    takes: dict[str, object] = {}
+    takes: Takes = {}
     if "refunds" in keys:
         refunds = keys["refunds"]
         if not (isinstance(refunds, yaml.ScalarNode) and refunds.value in ("true", "false")):
