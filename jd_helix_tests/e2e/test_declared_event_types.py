@@ -1,6 +1,7 @@
 """End to end: event types declared in a file (JD_HELIX_EVENT_TYPES_FILE). Each transaction
 reaches Helix once per type that takes it, with that type's attributes; nothing is written
-twice, and re-running the hour posts nothing again."""
+twice, re-running the hour posts nothing again, and the audit puts a lost event back as its
+own type."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import dagster as dg
 import pytest
 import requests
 
+from jd_helix.defs.audit.assets import helix_audit
+from jd_helix.defs.audit.checks import helix_holds_ledger
 from jd_helix.defs.exceptions.rules import RULES
+from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
@@ -135,3 +139,19 @@ def test_re_running_the_hour_posts_nothing_again(landed):
     assert run_hour(resources, HOUR, instance=instance).success
     assert len(sandbox.helix_writes()) == writes_before
     assert query(database, "SELECT transaction_id, event_type_uid, time_ms, status FROM helix_events ORDER BY ALL") == ledger_before
+
+
+def test_the_audit_puts_back_a_lost_event_of_a_declared_type_with_that_types_attributes(landed):
+    sandbox, database, resources, instance, _, _ = landed
+    [lost] = events_by_type(sandbox)["JD Sports Refund"][:1]
+    answer = requests.post(sandbox.base_url + "/_sandbox/events/delete", json={"events": [lost]}, timeout=10)
+    assert answer.json() == {"deleted": 1}
+    audited = dg.materialize([helix_audit, helix_holds_ledger], resources=resources, instance=instance,
+                             partition_key=partition_key(HOUR))
+    assert audited.success
+    [back] = [e for e in events_by_type(sandbox)["JD Sports Refund"]
+              if e["attributes"]["transaction_id"] == lost["attributes"]["transaction_id"]]
+    assert (back["camera_id"], back["time_ms"], back["attributes"]) == (lost["camera_id"], lost["time_ms"], lost["attributes"])
+    assert all(e.passed for e in audited.get_asset_check_evaluations())
+    writes = Counter((w["camera_id"], w["event_type_uid"], w["time_ms"]) for w in sandbox.helix_writes())
+    assert writes[(lost["camera_id"], lost["event_type_uid"], lost["time_ms"])] == 2, "posted, then put back once"
