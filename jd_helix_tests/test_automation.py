@@ -60,15 +60,18 @@ def warehouse(tmp_path):
     return WarehouseResource(database=str(tmp_path / "sensor.duckdb"))
 
 
-def add_ledger_rows(warehouse, rows):
-    """rows: (transaction_id, hour, status, attempts, minutes since the last attempt)."""
+def add_ledger_rows(warehouse, rows, event_type_uid="type-1"):
+    """rows: (transaction_id, hour, status, attempts, minutes since the last attempt), of an
+    event type the ledger posts to (helix_destination) unless another uid is given."""
     now = naive(clock.now())
     with warehouse.write() as conn:
+        conn.execute("DELETE FROM helix_destination")
+        conn.execute("INSERT INTO helix_destination VALUES ('https://api.verkada.com', 'type-1', ?)", [now])
         for tid, hour, status, attempts, minutes in rows:
             conn.execute(
                 "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status, attempts, last_attempt_at) "
-                "VALUES (?, ?, 'type-1', ?, ?, ?)",
-                [tid, hour, status, attempts, now - timedelta(minutes=minutes)],
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [tid, hour, event_type_uid, status, attempts, now - timedelta(minutes=minutes)],
             )
 
 
@@ -96,6 +99,8 @@ def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_at
             ("fine", hour - timedelta(hours=3), "posted", 1, 600),
         ],
     )
+    # A failed event of a type no longer declared (not in helix_destination) is not posted to: not asked for.
+    add_ledger_rows(warehouse, [("undeclared", hour - timedelta(hours=4), "failed", 1, 600)], event_type_uid="type-gone")
     result = evaluate(warehouse)
     requests = result.run_requests
     assert [(r.job_name, r.partition_key) for r in requests] == [("helix_retry_job", hour.strftime("%Y-%m-%d-%H:%M"))]

@@ -10,8 +10,9 @@ import os
 
 import dagster as dg
 
+from jd_helix.domain.event_types import load_event_types
 from jd_helix.resources.exception_settings import ExceptionSettings
-from jd_helix.resources.helix_settings import HelixSettings
+from jd_helix.resources.helix_settings import DEFAULT_EVENT_TYPE_NAME, HelixSettings
 from jd_helix.resources.hourly_settings import HourlySettings
 from jd_helix.resources.jd_api import JdApiResource
 from jd_helix.resources.upstream_api_settings import check_api_settings
@@ -34,6 +35,14 @@ def _share_from_env(variable: str) -> dict:
         raise ValueError(f"{variable}={value!r} is not a number (a share between 0 and 1, e.g. 0.10)") from None
 
 
+def _helix_settings() -> HelixSettings:
+    # The file's path as a value (not an EnvVar): the UI shows which file the types come from.
+    types_file = os.environ.get("JD_HELIX_EVENT_TYPES_FILE", "")
+    # Checked now, at load: a bad event types file stops the code location, naming its line.
+    load_event_types(types_file, DEFAULT_EVENT_TYPE_NAME)
+    return HelixSettings(**_from_env(event_type_name="JD_HELIX_EVENT_TYPE"), event_types_file=types_file)
+
+
 def build_resources() -> dict:
     check_api_settings(os.environ)
     return {
@@ -46,7 +55,7 @@ def build_resources() -> dict:
             rate_limit_file=f"{database_path()}.verkada-requests.sqlite",
         ),
         "warehouse": WarehouseResource(database=database_path()),
-        "helix_settings": HelixSettings(**_from_env(event_type_name="JD_HELIX_EVENT_TYPE")),
+        "helix_settings": _helix_settings(),
         "hourly_settings": HourlySettings(
             **({"lookback_hours": dg.EnvVar.int("JD_HELIX_LOOKBACK_HOURS")} if os.environ.get("JD_HELIX_LOOKBACK_HOURS") else {}),
             **_share_from_env("JD_HELIX_MAX_UNMAPPED_SHARE"),

@@ -31,7 +31,15 @@ class HelixSettings(dg.ConfigurableResource):
     """Settings of the Helix delivery (not secrets)."""
 
     event_type_name: str = Field(
-        default=DEFAULT_EVENT_TYPE_NAME, description="JD_HELIX_EVENT_TYPE: the Helix event type's name."
+        default=DEFAULT_EVENT_TYPE_NAME,
+        description="JD_HELIX_EVENT_TYPE: the Helix event type's name when no event types file is set.",
+    )
+    event_types_file: str = Field(
+        default="",
+        description=(
+            "JD_HELIX_EVENT_TYPES_FILE: a YAML file declaring the Helix event types (README, 'Event types'); "
+            "empty: one type (event_type_name) for every transaction."
+        ),
     )
     max_attempts: int = Field(
         default=6, ge=1, description="Attempts per event before it is left failed for a person to see."

@@ -70,19 +70,31 @@ def pin_one(conn: duckdb.DuckDBPyConnection, uid: str, status: str) -> None:
 
 
 def test_another_event_type_on_the_same_helix_is_refused_once_triples_are_pinned(conn):
-    record_destination(conn, "db", "https://api.verkada.com", "uid-1", NOW)
+    record_destination(conn, "db", "https://api.verkada.com", ["uid-1"], NOW)
     pin_one(conn, "uid-1", "pending")
     check_destination(conn, "db", "https://api.verkada.com")  # before the request: only the URL is known
     with pytest.raises(OtherHelixError, match="event type uid-2"):
-        record_destination(conn, "db", "https://api.verkada.com", "uid-2", NOW)
+        record_destination(conn, "db", "https://api.verkada.com", ["uid-2"], NOW)
 
 
 def test_a_ledger_without_pinned_rows_follows_the_configured_helix(conn):
-    record_destination(conn, "db", "https://api.verkada.com", "uid-1", NOW)
+    record_destination(conn, "db", "https://api.verkada.com", ["uid-1"], NOW)
     conn.execute(
         "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t2', ?, 'uid-1', 'unmapped')", [NOW]
     )
-    record_destination(conn, "db", "https://api.eu.verkada.com", "uid-9", NOW)
+    record_destination(conn, "db", "https://api.eu.verkada.com", ["uid-9"], NOW)
     assert conn.execute("SELECT * EXCLUDE (recorded_at) FROM helix_destination").fetchall() == [("https://api.eu.verkada.com", "uid-9")]
     # the never-sent row of the old event type goes: the next pinning records it for uid-9
     assert conn.execute("SELECT count(*) FROM helix_events").fetchone() == (0,)
+
+
+def test_several_event_types_of_one_helix_are_one_destination(conn):
+    record_destination(conn, "db", "https://api.verkada.com", ["uid-1"], NOW)
+    pin_one(conn, "uid-1", "posted")
+    record_destination(conn, "db", "https://api.verkada.com", ["uid-1", "uid-2"], NOW)  # a type declared later
+    assert sorted(conn.execute("SELECT event_type_uid FROM helix_destination").fetchall()) == [("uid-1",), ("uid-2",)]
+    record_destination(conn, "db", "https://api.verkada.com", ["uid-2", "uid-1"], NOW)
+    with pytest.raises(OtherHelixError, match="event type uid-3"):  # none of the pinned types: another Helix
+        record_destination(conn, "db", "https://api.verkada.com", ["uid-3"], NOW)
+    with pytest.raises(OtherHelixError, match="https://api.eu.verkada.com"):
+        record_destination(conn, "db", "https://api.eu.verkada.com", ["uid-1", "uid-2"], NOW)

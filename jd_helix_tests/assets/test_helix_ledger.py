@@ -50,7 +50,7 @@ def pin(warehouse, hour=HOUR):
 def to_post(warehouse, hour=HOUR):
     """The keys of the events a run would post for the hour, in the order it would post them."""
     with warehouse.read() as conn, warehouse.staging_directory("helix_events") as staging:
-        outbox = Outbox(staging)
+        outbox = Outbox(staging, TYPE)
         outbox.fill(conn, hour, hour + timedelta(hours=1), 5)
         return [event.key for event in outbox.events()]
 

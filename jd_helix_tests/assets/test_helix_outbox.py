@@ -58,7 +58,7 @@ def warehouse(tmp_path):
 def test_the_hours_postable_events_come_back_in_camera_and_time_order_a_few_rows_at_a_time(warehouse, monkeypatch):
     monkeypatch.setattr(helix_outbox, "ROWS_PER_READ", 2)  # 4 events: two reads
     with warehouse.read() as conn, warehouse.staging_directory("helix_events") as staging:
-        outbox = Outbox(staging)
+        outbox = Outbox(staging, "type-1")
         assert outbox.fill(conn, HOUR, NEXT_HOUR, max_attempts=5) == 4
         events = list(outbox.events())
         [path] = outbox.files
@@ -86,6 +86,6 @@ def test_an_hour_with_nothing_to_post_gives_no_events(warehouse):
     with warehouse.write() as conn:
         conn.execute("UPDATE helix_events SET status = 'posted'")
     with warehouse.read() as conn, warehouse.staging_directory("helix_events") as staging:
-        outbox = Outbox(staging)
+        outbox = Outbox(staging, "type-1")
         assert outbox.fill(conn, HOUR, NEXT_HOUR, max_attempts=5) == 0
         assert list(outbox.events()) == []

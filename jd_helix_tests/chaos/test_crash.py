@@ -174,7 +174,8 @@ def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry
             "INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid, time_ms, "
             "status, attempts, pinned_at) VALUES ('t1', ?, 'cam', 'uid', 1, 'pending', 0, ?)",
             [hour, now - timedelta(hours=5)],
-        )
+        )  # the pinning recorded its Helix and event type in the same transaction
+        conn.execute("INSERT INTO helix_destination VALUES ('https://api.verkada.com', 'uid', ?)", [now])
     context = dg.build_sensor_context(
         resources={"warehouse": warehouse, "helix_settings": HelixSettings(retry_base_minutes=0.0001)}
     )

@@ -7,9 +7,11 @@ reposted, adopted, unknown) show on the hour's page and plot over hours, and the
 """
 
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import dagster as dg
+import orjson
 import pandas as pd
 
 from jd_helix.clients.verkada.client import VerkadaClient
@@ -44,8 +46,11 @@ def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: dateti
     held = events_held(client, event_type_uid, start_ms, end_ms)  # no connection held meanwhile
     with warehouse.write() as conn:
         audit, missing = reconcile(conn, held, hour, hour + HOUR, event_type_uid, snapshot_at)
+        schema = _schema_of(conn, event_type_uid)
     if missing:
-        outcomes = client.post_events(missing, schema=EVENT_SCHEMA)
+        # Each event with the attributes of its own type (a declared type may carry fewer).
+        missing = [replace(e, attributes={k: v for k, v in e.attributes.items() if k in schema}) for e in missing]
+        outcomes = client.post_events(missing, schema=schema)
         audit.reposted = sum(outcome.status == HelixStatus.POSTED for outcome in outcomes)
         _record(warehouse, outcomes, event_type_uid)
         again = events_held(client, event_type_uid, start_ms, end_ms)
@@ -62,6 +67,12 @@ def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: dateti
              audit.unknown, audit.still_missing, audit.requests],
         )
     return audit
+
+
+def _schema_of(conn, event_type_uid: str) -> dict[str, str]:
+    """The event type's schema as helix_event_type recorded it when ensured (else every attribute)."""
+    row = conn.execute("SELECT event_schema FROM helix_event_type WHERE event_type_uid = ?", [event_type_uid]).fetchone()
+    return orjson.loads(row[0]) if row else dict(EVENT_SCHEMA)
 
 
 def _record(warehouse: WarehouseResource, outcomes: list[PostOutcome], event_type_uid: str) -> None:

@@ -15,6 +15,7 @@ from jd_helix.defs.helix.destination import check_destination, record_destinatio
 from jd_helix.defs.helix.ledger import pin_window, record_outcomes
 from jd_helix.defs.helix.outbox import Outbox
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.domain.event_types import EventType, configured_event_types
 from jd_helix.domain.frozen_heap import frozen_heap
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.domain.time_utils import naive_utc
@@ -25,7 +26,7 @@ from jd_helix.lib.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.lib.partitions import DEADLINE_MINUTE
 from jd_helix.lib.run_tags import LATE_BECAUSE_TAG
 from jd_helix.lib.tables import table_metadata
-from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
+from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.verkada import VerkadaResource
 from jd_helix.resources.warehouse import WarehouseResource
 
@@ -36,30 +37,31 @@ HELIX_EVENTS_FRESHNESS = dg.FreshnessPolicy.cron(
 )
 
 
-def ensure_on_helix(client: VerkadaClient, warehouse: WarehouseResource, name: str):
-    """Find or create the event type on the Helix the client points at (its schema brought up
-    to date). Refused before any request when the ledger belongs to another Helix.
+def ensure_on_helix(
+    client: VerkadaClient, warehouse: WarehouseResource, event_types: tuple[EventType, ...]
+) -> list[EnsuredEventType]:
+    """Find or create each declared event type on the Helix the client points at (its schema
+    brought up to date), in declared order. Refused before any request when the ledger
+    belongs to another Helix.
 
-    helix_events calls this on every run, so it always posts under the uid of the Helix it
-    posts to; only the helix_event_type asset records the result in DuckDB."""
+    helix_events calls this on every run, before pinning, so it always posts under the uids
+    of the Helix it posts to and a new attribute reaches Helix before the first event that
+    carries it; only the helix_event_type asset records the result in DuckDB."""
     with warehouse.read() as conn:
         check_destination(conn, warehouse.database, client.base_url)
-    return client.ensure_event_type(name, EVENT_SCHEMA)
+    return [client.ensure_event_type(event_type.name, event_type.schema) for event_type in event_types]
 
 
-def record_event_type(warehouse: WarehouseResource, ensured: EnsuredEventType) -> None:
-    with warehouse.write() as conn:
+def record_event_types(conn, ensured: list[EnsuredEventType], replace: bool) -> None:
+    """The ensured types in helix_event_type: all of it (`replace`, the helix_event_type asset),
+    or only types not yet there (helix_events, so that a type declared since the asset last ran
+    is known by name to the ledger's checks and audit)."""
+    if replace:
         conn.execute("DELETE FROM helix_event_type")
-        conn.execute(
-            "INSERT INTO helix_event_type VALUES (?, ?, ?, ?, ?)",
-            [
-                ensured.uid,
-                ensured.name,
-                orjson.dumps(ensured.schema).decode(),
-                ensured.action,
-                naive_utc(datetime.now(timezone.utc)),
-            ],
-        )
+    conn.executemany(
+        "INSERT OR IGNORE INTO helix_event_type VALUES (?, ?, ?, ?, ?)",
+        [[e.uid, e.name, orjson.dumps(e.schema).decode(), e.action, naive_utc(datetime.now(timezone.utc))] for e in ensured],
+    )
 
 
 TABLE = HourlyTable(
@@ -81,8 +83,8 @@ TABLE = HourlyTable(
     owners=OWNERS,
     metadata=table_metadata("helix_event_type"),
     description=(
-        "The Helix event type sales are posted as (JD_HELIX_EVENT_TYPE): looked up by name, "
-        "created if missing, its schema brought up to date."
+        "The Helix event types sales are posted as (JD_HELIX_EVENT_TYPES_FILE, else the one type "
+        "JD_HELIX_EVENT_TYPE): each looked up by name, created if missing, its schema brought up to date."
     ),
     retry_policy=TRANSIENT_RETRY,  # find-or-create by name: a retry finds what the first try made
 )
@@ -91,16 +93,21 @@ def helix_event_type(
     verkada: VerkadaResource, warehouse: WarehouseResource, helix_settings: HelixSettings
 ) -> dg.MaterializeResult:
     with verkada.get_client() as client:
-        ensured = ensure_on_helix(client, warehouse, helix_settings.event_type_name)
-        record_event_type(warehouse, ensured)
+        all_ensured = ensure_on_helix(client, warehouse, configured_event_types(helix_settings))
+        with warehouse.write() as conn:
+            record_event_types(conn, all_ensured, replace=True)
         requests = client.requests_made
+    ensured = all_ensured[0]  # the default (first) type, as before types were declared
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": 1,
+            "dagster/row_count": len(all_ensured),
             "event_type_uid": ensured.uid,
             "name": ensured.name,
             "action": ensured.action,
             "event_schema": dg.MetadataValue.json(ensured.schema),
+            "event_types": dg.MetadataValue.json(
+                [{"name": e.name, "event_type_uid": e.uid, "action": e.action} for e in all_ensured]
+            ),
             "requests": requests,
         }
     )
@@ -188,52 +195,70 @@ def helix_events(
 ) -> dg.MaterializeResult:
     started = time.monotonic()
     window = HourWindow.of(context)
+    event_types = configured_event_types(helix_settings)
     with verkada.get_client() as client, warehouse.staging_directory("helix_events") as staging:
-        event_type_uid = ensure_on_helix(client, warehouse, helix_settings.event_type_name).uid
-        outbox = Outbox(staging)
-        # The triples are pinned and committed before the first request; the outbox holds
-        # what that transaction saw as still to post.
+        ensured = ensure_on_helix(client, warehouse, event_types)
+        uids = [e.uid for e in ensured]
+        outboxes = []
+        # Each type's triples are pinned and committed before the first request; each type's
+        # outbox holds what that transaction saw as still to post of it.
         with warehouse.write() as conn:
-            record_destination(conn, warehouse.database, client.base_url, event_type_uid, naive_utc(datetime.now(timezone.utc)))
-            pinned = pin_window(conn, window.start, window.end, event_type_uid, datetime.now(timezone.utc))
-            outbox.fill(conn, window.start, window.end, helix_settings.max_attempts)
+            record_destination(conn, warehouse.database, client.base_url, uids, naive_utc(datetime.now(timezone.utc)))
+            record_event_types(conn, ensured, replace=False)
+            pinned = [
+                pin_window(conn, window.start, window.end, uid, datetime.now(timezone.utc), event_type.takes_sql)
+                for event_type, uid in zip(event_types, uids, strict=True)
+            ]
+            for index, (event_type, uid) in enumerate(zip(event_types, uids, strict=True)):
+                directory = staging / f"type-{index}"
+                directory.mkdir()
+                outboxes.append(Outbox(directory, uid, event_type.attributes))
+                outboxes[-1].fill(conn, window.start, window.end, helix_settings.max_attempts)
         pinned_s = time.monotonic() - started
+        moved = sum(p.moved_to_free_ms for p in pinned)
         context.log.info(
-            f"{outbox.count} events to post ({pinned.newly_pinned} newly pinned, "
-            f"{pinned.moved_to_free_ms} moved to a free millisecond); pinned in {pinned_s:.1f} s"
-        )
-        recorder = LedgerRecorder(
-            warehouse, event_type_uid, helix_settings.footage_links_per_run if helix_settings.footage_links else 0
+            f"{sum(o.count for o in outboxes)} events to post ({sum(p.newly_pinned for p in pinned)} newly pinned, "
+            f"{moved} moved to a free millisecond) of {len(event_types)} event types; pinned in {pinned_s:.1f} s"
         )
         limiter = client.transport.limiter  # the process's, shared: its wait so far is not this posting's
         waited_before = limiter.waited_s
-        if outbox.count:
-            with frozen_heap():
-                client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=EVENT_SCHEMA)
+        links_left = helix_settings.footage_links_per_run if helix_settings.footage_links else 0
+        links = 0
+        recorders = []
+        for event_type, outbox in zip(event_types, outboxes, strict=True):
+            recorder = LedgerRecorder(warehouse, outbox.event_type_uid, links_left)
+            if outbox.count:
+                with frozen_heap():
+                    client.post_event_stream(outbox.events(), on_batch_done=recorder, schema=event_type.schema)
+            if helix_settings.footage_links:
+                links += record_footage_links(client, warehouse, recorder.posted, outbox.event_type_uid)
+                links_left -= len(recorder.posted)
+            recorders.append(recorder)
         posted_s = time.monotonic() - started - pinned_s
         context.log.info(
             f"Posted in {posted_s:.1f} s: {client.requests_made} requests, "
             f"{limiter.waited_s - waited_before:.1f} s waiting for the rate limit"
-        )
-        links = (
-            record_footage_links(client, warehouse, recorder.posted, event_type_uid) if helix_settings.footage_links else 0
         )
         requests, rate_limited = client.requests_made, client.rate_limited
 
     with warehouse.read() as conn:
         per_hour = TABLE.figures_by_hour(conn, window)
     for hour, figures in per_hour.items():
-        figures.update(recorder.this_run(hour))
-    if recorder.total(HelixStatus.FAILED):
-        context.log.warning(f"{recorder.total(HelixStatus.FAILED)} events failed this run; helix_retry_sensor will retry them")
+        for recorder in recorders:
+            for name, count in recorder.this_run(hour).items():
+                figures[name] = figures.get(name, 0) + count
+    failed = sum(recorder.total(HelixStatus.FAILED) for recorder in recorders)
+    if failed:
+        context.log.warning(f"{failed} events failed this run; helix_retry_sensor will retry them")
     return hourly_result(
         context,
         window,
         per_hour,
         run_wide={
-            "moved_to_free_ms": pinned.moved_to_free_ms,
+            "moved_to_free_ms": moved,
             "footage_links": links,
-            "event_type_uid": event_type_uid,
+            "event_type_uid": uids[0],
+            "event_types": len(uids),
             "requests": requests,
             "rate_limited_429": rate_limited,
             "pin_s": round(pinned_s, 3),

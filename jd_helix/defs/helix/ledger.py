@@ -42,16 +42,18 @@ class PinSummary:
 
 
 def pin_window(
-    conn, start: datetime, end: datetime, event_type_uid: str, now: datetime
+    conn, start: datetime, end: datetime, event_type_uid: str, now: datetime, takes_sql: str = "true"
 ) -> PinSummary:
-    """Give every sale of [start, end) that has none yet its ledger row; call inside a transaction.
+    """Give every sale of [start, end) that the event type takes (`takes_sql`, a condition over
+    the sale `e` and its flags `x`: EventType.takes_sql) and that has none yet its ledger row
+    for the type; call inside a transaction.
 
     `start`/`end` are naive UTC (as stored); `now` is aware. All in DuckDB, the hour never
     in Python; and camera by camera in parts of about PIN_PART_ROWS sales (a camera's sales
     all in one part: the free milliseconds are per camera), so that DuckDB's working memory
     stays about the same whatever the hour's size.
     """
-    newly_unmapped = _record_unmapped(conn, start, end, event_type_uid)
+    newly_unmapped = _record_unmapped(conn, start, end, event_type_uid, takes_sql)
     mapped = single_row(
         conn.execute(
             "SELECT count(verkada_camera_id) FROM transaction_camera_events WHERE sale_hour >= ? AND sale_hour < ?",
@@ -60,7 +62,7 @@ def pin_window(
     )[0]
     newly_pinned = moved = too_old = 0
     for part in CameraPart.all(mapped, PIN_PART_ROWS):
-        wanted = _load_wanted(conn, start, end, now, part, event_type_uid)
+        wanted = _load_wanted(conn, start, end, now, part, event_type_uid, takes_sql)
         pending, old = single_row(
             conn.execute(
                 "SELECT count(*) FILTER (WHERE status = ?), count(*) FILTER (WHERE too_old) FROM wanted",
@@ -75,18 +77,25 @@ def pin_window(
     return PinSummary(newly_pinned=newly_pinned, moved_to_free_ms=moved, newly_unmapped=newly_unmapped, too_old=too_old)
 
 
-def _record_unmapped(conn, start: datetime, end: datetime, event_type_uid: str) -> int:
+# The transactions of the window an event type takes: its sales `e` and their flags `x`.
+_TAKEN_SALES = """
+FROM transaction_camera_events e
+LEFT JOIN transaction_exceptions x ON x.transaction_id = e.transaction_id AND x.sale_hour = e.sale_hour
+"""
+
+
+def _record_unmapped(conn, start: datetime, end: datetime, event_type_uid: str, takes_sql: str) -> int:
     """Sales with no Verkada camera: recorded (or their reason refreshed), never dropped."""
     window = {"start": start, "end": end, "unmapped": HelixStatus.UNMAPPED, "event_type_uid": event_type_uid}
     newly_unmapped = single_row(
         conn.execute(
-            """
+            f"""
             INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status, reason, attempts)
             SELECT e.transaction_id, e.sale_hour, $event_type_uid, $unmapped, e.unmapped_reason, 0
-            FROM transaction_camera_events e
+            {_TAKEN_SALES}
             LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id AND l.event_type_uid = $event_type_uid
             WHERE e.sale_hour >= $start AND e.sale_hour < $end
-              AND e.verkada_camera_id IS NULL AND l.status IS NULL
+              AND e.verkada_camera_id IS NULL AND l.status IS NULL AND ({takes_sql})
             """,
             window,
         )
@@ -104,7 +113,9 @@ def _record_unmapped(conn, start: datetime, end: datetime, event_type_uid: str) 
     return int(newly_unmapped)
 
 
-def _load_wanted(conn, start: datetime, end: datetime, now: datetime, part: CameraPart, event_type_uid: str) -> pa.Table:
+def _load_wanted(
+    conn, start: datetime, end: datetime, now: datetime, part: CameraPart, event_type_uid: str, takes_sql: str
+) -> pa.Table:
     """The part's sales to pin (a camera, no triple yet): pending, or skipped when Helix would
     refuse the instant.
 
@@ -112,16 +123,16 @@ def _load_wanted(conn, start: datetime, end: datetime, now: datetime, part: Came
     temp table: a temp table replaced inside the pinning transaction keeps every part's copy
     until the commit (~130 MB at 1,000,000 sales); this one is freed after its part."""
     return conn.sql(
-        """
+        f"""
         SELECT e.transaction_id, e.sale_hour, e.verkada_camera_id AS camera_id, e.time_ms,
                e.time_ms < $oldest AS too_old,
                CASE WHEN e.time_ms < $oldest OR e.time_ms > $newest THEN $skipped ELSE $pending END AS status,
                CASE WHEN e.time_ms > $newest THEN $too_new_reason WHEN e.time_ms < $oldest THEN $too_old_reason END AS reason
-        FROM transaction_camera_events e
+        {_TAKEN_SALES}
         LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id AND l.event_type_uid = $event_type_uid
         WHERE e.sale_hour >= $start AND e.sale_hour < $end AND e.verkada_camera_id IS NOT NULL
           AND hash(e.verkada_camera_id) % $parts = $part
-          AND (l.status IS NULL OR l.status = $unmapped)
+          AND (l.status IS NULL OR l.status = $unmapped) AND ({takes_sql})
         """,
         params={
             "start": start,

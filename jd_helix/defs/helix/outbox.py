@@ -13,7 +13,7 @@ next step removes if a killed process left it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,9 @@ ROWS_PER_READ = 1000  # one batch job's worth; a row group of the file holds ten
 ROWS_PER_ROW_GROUP = 10_000
 ROWS_PER_PART = 100_000  # rows per part of the hour (see CameraPart)
 
-# The rows a run (re)sends: pending, or failed with attempts left; over ledger rows `l`.
+# The rows of one event type a run (re)sends: pending, or failed with attempts left; over ledger rows `l`.
 POSTABLE_WHERE = """
-l.sale_hour >= $start AND l.sale_hour < $end
+l.sale_hour >= $start AND l.sale_hour < $end AND l.event_type_uid = $event_type_uid
 AND (l.status = $pending OR (l.status = $failed AND l.attempts < $max_attempts))
 """
 # DECIMAL to DOUBLE in DuckDB gives the same float as Python's float(Decimal): both are the
@@ -67,11 +67,13 @@ COUNT_SQL = f"SELECT count(*) FROM helix_events l WHERE {POSTABLE_WHERE}"
 
 
 class Outbox:
-    """Files of events to post, one per camera part, in `directory` (a staging folder whose
-    owner removes it)."""
+    """Files of one event type's events to post, one per camera part, in `directory` (a
+    staging folder whose owner removes it), carrying the type's `attributes` (of ATTRIBUTE_COLUMNS)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, event_type_uid: str, attributes: tuple[str, ...] = ATTRIBUTE_COLUMNS) -> None:
         self._directory = directory
+        self.event_type_uid = event_type_uid
+        self.attributes = attributes
         self.files: list[Path] = []
         self.count = 0
 
@@ -86,6 +88,7 @@ class Outbox:
             "pending": HelixStatus.PENDING,
             "failed": HelixStatus.FAILED,
             "max_attempts": max_attempts,
+            "event_type_uid": self.event_type_uid,
         }
         postable = int(single_row(conn.execute(COUNT_SQL, window))[0])
         if not postable:
@@ -101,13 +104,14 @@ class Outbox:
         """The events, part by part, in (camera, time_ms) order within a part, read ROWS_PER_READ at a time."""
         for path in self.files:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_READ):
-                yield from map(event_of_row, batch.to_pylist())
+                yield from (event_of_row(row, self.attributes) for row in batch.to_pylist())
 
 
-def event_of_row(row: dict[str, Any]) -> HelixEvent:
-    """A row of EVENT_COLUMNS_SQL as the event to post: its pinned triple and attributes."""
+def event_of_row(row: dict[str, Any], attributes_of_type: Iterable[str] = ATTRIBUTE_COLUMNS) -> HelixEvent:
+    """A row of EVENT_COLUMNS_SQL as the event to post: its pinned triple and the attributes
+    its event type carries (`attributes_of_type`; transaction_id always)."""
     attributes = {"transaction_id": row["transaction_id"]}
-    attributes.update((column, row[column]) for column in ATTRIBUTE_COLUMNS if row[column] is not None)
+    attributes.update((column, row[column]) for column in attributes_of_type if row[column] is not None)
     return HelixEvent(
         camera_id=row["verkada_camera_id"],
         event_type_uid=row["event_type_uid"],

@@ -45,7 +45,9 @@ def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
         warehouse,
         """
         SELECT sale_hour, max(attempts), max(coalesce(last_attempt_at, pinned_at)) FROM helix_events
-        WHERE (status = ? AND attempts < ?) OR (status = ? AND pinned_at < ?)
+        WHERE ((status = ? AND attempts < ?) OR (status = ? AND pinned_at < ?))
+          -- the declared event types' rows: a type no longer declared is not posted to
+          AND event_type_uid IN (SELECT event_type_uid FROM helix_destination)
         GROUP BY sale_hour ORDER BY sale_hour
         """,
         [HelixStatus.FAILED, helix_settings.max_attempts, HelixStatus.PENDING, now - STALE_PENDING],

@@ -6,7 +6,9 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from jd_helix.defs.helix.assets import helix_events
+from jd_helix.defs.helix.destination import pinned_uids_by_name
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.domain.event_types import configured_event_types
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.domain.time_utils import naive_utc
 from jd_helix.lib.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
@@ -14,6 +16,7 @@ from jd_helix.lib.catch_up import catch_up_condition
 from jd_helix.lib.failures import explained_failures
 from jd_helix.lib.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.lib.tables import table_metadata
+from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource
 
 SALES_PER_STORE_AND_HOUR_SQL = """
@@ -21,7 +24,7 @@ SELECT e.sale_hour, e.store_id, any_value(e.store_name) AS store_name,
        count(*) AS transactions, sum(e.transaction_amount)::DECIMAL(18, 2) AS sales_total,
        count(*) FILTER (WHERE l.status = $posted) AS events_posted, $built_at
 FROM transaction_camera_events e
-LEFT JOIN helix_events l USING (transaction_id)
+LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id AND l.event_type_uid = $default_type_uid
 WHERE e.sale_hour >= $start AND e.sale_hour < $end
 GROUP BY e.sale_hour, e.store_id
 """
@@ -47,14 +50,28 @@ TABLE = HourlyTable(
     pool=DUCKDB_WRITER_POOL,
     metadata=table_metadata("store_sales"),
     automation_condition=catch_up_condition(),
-    description="Per store and hour: transactions, sales total and events posted to Helix.",
+    description=(
+        "Per store and hour: transactions, sales total and events posted to Helix (of the default, "
+        "first declared event type)."
+    ),
 )
 @explained_failures
-def store_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def store_sales(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, helix_settings: HelixSettings
+) -> dg.MaterializeResult:
     window = HourWindow.of(context)
+    default_type = configured_event_types(helix_settings)[0].name
     with warehouse.write() as conn:
         TABLE.replace(
-            conn, window, SALES_PER_STORE_AND_HOUR_SQL, {"built_at": naive_utc(datetime.now(timezone.utc)), "posted": HelixStatus.POSTED},
+            conn,
+            window,
+            SALES_PER_STORE_AND_HOUR_SQL,
+            {
+                "built_at": naive_utc(datetime.now(timezone.utc)),
+                "posted": HelixStatus.POSTED,
+                # events_posted counts one event per sale: the default type's (it takes every sale by default).
+                "default_type_uid": pinned_uids_by_name(conn).get(default_type, ""),
+            },
         )
         per_hour = TABLE.figures_by_hour(conn, window)
     return hourly_result(context, window, per_hour, run_wide={})
