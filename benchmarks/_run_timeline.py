@@ -133,8 +133,11 @@ def posting_phases(client, run_id: str, steps: list[dict[str, Any]]) -> dict[str
 def idle_intervals(waits: list[tuple[float, float]], busy: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The parts of `waits` (merged) that no interval of `busy` covers."""
     edges = sorted({t for interval in waits + busy for t in interval})
-    return [(a, b) for a, b in pairwise(edges)
-            if any(s <= a and b <= t for s, t in waits) and not any(s < b and a < t for s, t in busy)]
+    return [
+        (a, b)
+        for a, b in pairwise(edges)
+        if any(s <= a and b <= t for s, t in waits) and not any(s < b and a < t for s, t in busy)
+    ]
 
 
 def worker_pid(run: dict[str, Any]) -> int | None:
@@ -145,8 +148,13 @@ def worker_pid(run: dict[str, Any]) -> int | None:
         return None
 
 
-def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: CpuSampler | None,
-             steps_of: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def timeline(
+    client,
+    runs: list[dict[str, Any]],
+    launched_at: float,
+    sampler: CpuSampler | None,
+    steps_of: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
     """Each run's start, end and steps (seconds after the launch), its pool waits and their CPU."""
     rows, wait_s, wait_cpu, sampled_s = [], 0.0, 0.0, 0.0
     for run in sorted(runs, key=lambda r: r["startTime"] or 1e18):
@@ -154,24 +162,28 @@ def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: Cp
         waits = pool_waits(client, run["runId"], steps)
         pid = worker_pid(run)
         # Only while no other step of the run executes: a run's steps share its process.
-        idle = idle_intervals([(s, t) for _, s, t in waits],
-                              [(x["startTime"], x["endTime"]) for x in steps if x["startTime"] and x["endTime"]])
+        idle = idle_intervals(
+            [(s, t) for _, s, t in waits],
+            [(x["startTime"], x["endTime"]) for x in steps if x["startTime"] and x["endTime"]],
+        )
         waited = sum(to - start for start, to in idle)
         cpu, covered = sampler.cpu_between(pid, idle) if sampler and pid else (None, 0.0)
         wait_s, wait_cpu, sampled_s = wait_s + waited, wait_cpu + (cpu or 0.0), sampled_s + covered
         at = lambda t: round(t - launched_at, 1) if t else None  # noqa: E731
-        rows.append({
-            "run": run["runId"][:8],
-            "created": at(run.get("creationTime")),
-            "start": at(run["startTime"]),
-            "end": at(run["endTime"]),
-            "steps": {s["stepKey"]: [at(s["startTime"]), at(s["endTime"])] for s in steps if s["startTime"]},
-            "pool_waits": [[step, at(start), at(to)] for step, start, to in waits],
-            "waited_idle_s": round(waited, 1),
-            "cpu_while_waiting_s": None if cpu is None else round(cpu, 2),
-            "worker_cpu_s": round(sampler.total_cpu(pid), 1) if sampler and pid else None,
-            "helix_events_phases": posting_phases(client, run["runId"], steps),
-        })
+        rows.append(
+            {
+                "run": run["runId"][:8],
+                "created": at(run.get("creationTime")),
+                "start": at(run["startTime"]),
+                "end": at(run["endTime"]),
+                "steps": {s["stepKey"]: [at(s["startTime"]), at(s["endTime"])] for s in steps if s["startTime"]},
+                "pool_waits": [[step, at(start), at(to)] for step, start, to in waits],
+                "waited_idle_s": round(waited, 1),
+                "cpu_while_waiting_s": None if cpu is None else round(cpu, 2),
+                "worker_cpu_s": round(sampler.total_cpu(pid), 1) if sampler and pid else None,
+                "helix_events_phases": posting_phases(client, run["runId"], steps),
+            }
+        )
     phases = [row["helix_events_phases"] for row in rows if row["helix_events_phases"]]
     return {
         "runs": rows,
@@ -184,12 +196,16 @@ def timeline(client, runs: list[dict[str, Any]], launched_at: float, sampler: Cp
 
 
 def print_timeline(t: dict[str, Any]) -> None:
-    print(f"  pool waits with no other step of the run running: {t['pool_wait_s']} run-seconds ({t['sampled_wait_s']} s between CPU samples), CPU while "
-          f"waiting {t['cpu_while_waiting_s']} s ({(t['cpu_share_while_waiting'] or 0) * 100:.1f} % of a core)")
+    print(
+        f"  pool waits with no other step of the run running: {t['pool_wait_s']} run-seconds ({t['sampled_wait_s']} s between CPU samples), CPU while "
+        f"waiting {t['cpu_while_waiting_s']} s ({(t['cpu_share_while_waiting'] or 0) * 100:.1f} % of a core)"
+    )
     print(f"  helix_events steps, summed: {t.get('helix_events_phases_sum')}")
     for row in t["runs"]:
         steps = ", ".join(f"{k} {a}-{b}" for k, (a, b) in row["steps"].items())
         waits = ", ".join(f"{step} {a}-{b}" for step, a, b in row["pool_waits"])
-        print(f"  run {row['run']}: created {row['created']} start {row['start']} end {row['end']}; "
-              f"worker CPU {row['worker_cpu_s']} s; waited with no step running {row['waited_idle_s']} s (CPU {row['cpu_while_waiting_s']} s): "
-              f"{waits or '-'}\n      steps: {steps}\n      helix_events: {row.get('helix_events_phases')}")
+        print(
+            f"  run {row['run']}: created {row['created']} start {row['start']} end {row['end']}; "
+            f"worker CPU {row['worker_cpu_s']} s; waited with no step running {row['waited_idle_s']} s (CPU {row['cpu_while_waiting_s']} s): "
+            f"{waits or '-'}\n      steps: {steps}\n      helix_events: {row.get('helix_events_phases')}"
+        )

@@ -7,9 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import requests
 
@@ -46,8 +46,9 @@ def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
     """`python -m jd_helix.cli sandbox --port <free> *args`, up until the block ends."""
     port = free_port()
     cmd = [sys.executable, "-m", "jd_helix.cli", "sandbox", "--host", "127.0.0.1", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     sb = SandboxProcess(port, proc)
     try:
         deadline = time.monotonic() + 60

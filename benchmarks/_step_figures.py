@@ -13,4 +13,6 @@ def step_figures(result: Any, asset_name: str) -> dict[str, Any]:
     materialization = next(
         m for m in result.asset_materializations_for_node(asset_name) if m.asset_key == dg.AssetKey(asset_name)
     )
-    return {key.removeprefix(RUN_PREFIX): getattr(value, "value", value) for key, value in materialization.metadata.items()}
+    return {
+        key.removeprefix(RUN_PREFIX): getattr(value, "value", value) for key, value in materialization.metadata.items()
+    }

@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -72,8 +72,9 @@ REPORTS = ("transactions", "sales_per_day", "stores")
 # -- the load: a second process ---------------------------------------------------------
 
 
-async def _client(session, base: str, key: str, hours: list[str], stop: asyncio.Event, samples: dict, errors: list,
-                  ages: list):
+async def _client(
+    session, base: str, key: str, hours: list[str], stop: asyncio.Event, samples: dict, errors: list, ages: list
+):
     import aiohttp
 
     headers = {"X-API-Key": key}
@@ -83,7 +84,11 @@ async def _client(session, base: str, key: str, hours: list[str], stop: asyncio.
         turn += 1
         if report == "transactions":
             hour = datetime.strptime(random.choice(hours), PARTITION_FORMAT)
-            params = {"start": f"{hour:%Y-%m-%dT%H:%M:%S}Z", "end": f"{hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}Z", "limit": "100"}
+            params = {
+                "start": f"{hour:%Y-%m-%dT%H:%M:%S}Z",
+                "end": f"{hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}Z",
+                "limit": "100",
+            }
             path = "/v1/transactions"
         elif report == "sales_per_day":
             path, params = "/v1/sales", {"granularity": "day", "limit": "100"}
@@ -96,13 +101,13 @@ async def _client(session, base: str, key: str, hours: list[str], stop: asyncio.
                 if response.status != 200:
                     errors.append(f"{report} {response.status} {body[:200]!r}")
                     continue
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             errors.append(f"{report} {type(error).__name__} {error}")
             continue
         samples[report].append((time.perf_counter() - started) * 1000)
         # how old the data of this answer was: now - its as_of
-        as_of = datetime.strptime(orjson.loads(body)["as_of"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        ages.append((datetime.now(timezone.utc) - as_of).total_seconds())
+        as_of = datetime.strptime(orjson.loads(body)["as_of"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        ages.append((datetime.now(UTC) - as_of).total_seconds())
 
 
 async def _load(base: str, key: str, hours: list[str], clients: int, out: Path) -> None:
@@ -119,7 +124,9 @@ async def _load(base: str, key: str, hours: list[str], clients: int, out: Path) 
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=clients)) as session:
         await asyncio.gather(*(_client(session, base, key, hours, stop, samples, errors, ages) for _ in range(clients)))
-    out.write_text(json.dumps({"seconds": time.monotonic() - started, "samples": samples, "errors": errors, "ages": ages}))
+    out.write_text(
+        json.dumps({"seconds": time.monotonic() - started, "samples": samples, "errors": errors, "ages": ages})
+    )
 
 
 def load_worker(args: argparse.Namespace) -> int:
@@ -132,8 +139,19 @@ class Load:
 
     def __init__(self, base: str, key: str, hours: list[str], clients: int, workdir: Path, name: str):
         self.out = workdir / f"load_{name}.json"
-        command = [sys.executable, __file__, "--load-worker", "--base-url", base, "--clients", str(clients),
-                   "--hour-keys", ",".join(hours), "--out", str(self.out)]
+        command = [
+            sys.executable,
+            __file__,
+            "--load-worker",
+            "--base-url",
+            base,
+            "--clients",
+            str(clients),
+            "--hour-keys",
+            ",".join(hours),
+            "--out",
+            str(self.out),
+        ]
         self.proc = subprocess.Popen(command, env={**os.environ, "API_LOAD_KEY": key}, cwd=PROJECT_ROOT)
 
     def finish(self) -> dict:
@@ -145,20 +163,31 @@ class Load:
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summarize(result: dict) -> dict:
-    summary = {"seconds": round(result["seconds"], 1), "errors": len(result["errors"]), "error_samples": result["errors"][:5]}
+    summary = {
+        "seconds": round(result["seconds"], 1),
+        "errors": len(result["errors"]),
+        "error_samples": result["errors"][:5],
+    }
     total = 0
     for report, values in result["samples"].items():
         total += len(values)
         if values:
-            summary[report] = {"requests": len(values), "p50_ms": round(statistics.median(values), 1),
-                               "p99_ms": round(_percentile(values, 0.99), 1), "max_ms": round(max(values), 1)}
+            summary[report] = {
+                "requests": len(values),
+                "p50_ms": round(statistics.median(values), 1),
+                "p99_ms": round(_percentile(values, 0.99), 1),
+                "max_ms": round(max(values), 1),
+            }
     summary["requests_per_s"] = round(total / max(result["seconds"], 0.001), 1)
     if result["ages"]:
-        summary["data_age_s"] = {"p50": round(statistics.median(result["ages"]), 1), "max": round(max(result["ages"]), 1)}
+        summary["data_age_s"] = {
+            "p50": round(statistics.median(result["ages"]), 1),
+            "max": round(max(result["ages"]), 1),
+        }
     return summary
 
 
@@ -175,8 +204,19 @@ def start_api(world: World, key: str) -> tuple[Proc, str]:
 def start_serve(database: Path, workdir: Path, key: str, options: list[str], name: str = "serve") -> tuple[Proc, str]:
     port = free_port()
     env = {**os.environ, "JD_HELIX_API_KEYS": f"bench:{hash_key(key)}"}
-    command = [sys.executable, "-m", "jd_helix.cli", "serve", "--port", str(port), "--database", str(database),
-               "--replica-dir", str(workdir / f"{name}.replica"), *options]
+    command = [
+        sys.executable,
+        "-m",
+        "jd_helix.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--database",
+        str(database),
+        "--replica-dir",
+        str(workdir / f"{name}.replica"),
+        *options,
+    ]
     proc = Proc("jd-helix serve", command, env, workdir / f"{name}.log")
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -197,20 +237,32 @@ def backfill(world: World, keys: list[str], name: str, timeout_s: float) -> dict
     backfill_id = world.client.launch_asset_backfill(HOURLY_ASSETS, keys, {BENCH_TAG: name})
     runs, status = wait_tagged_runs(world, {"dagster/backfill": backfill_id}, timeout_s, backfill_id, None)
     failed = sum(1 for r in runs if r["status"] == "FAILURE")
-    return {"hours": len(keys), "wall_s": round(time.monotonic() - started, 1), "runs": len(runs), "failed_runs": failed, "status": status}
+    return {
+        "hours": len(keys),
+        "wall_s": round(time.monotonic() - started, 1),
+        "runs": len(runs),
+        "failed_runs": failed,
+        "status": status,
+    }
 
 
 def print_table(baseline: dict, loaded: dict) -> None:
-    print("\n| report | baseline p50 / p99 (ms) | during backfill p50 / p99 (ms) | p99 ratio | requests (baseline / backfill) |")
+    print(
+        "\n| report | baseline p50 / p99 (ms) | during backfill p50 / p99 (ms) | p99 ratio | requests (baseline / backfill) |"
+    )
     print("|---|---|---|---|---|")
     for report in REPORTS:
         b, w = baseline.get(report), loaded.get(report)
         if b and w:
-            print(f"| {report} | {b['p50_ms']} / {b['p99_ms']} | {w['p50_ms']} / {w['p99_ms']} | "
-                  f"x{w['p99_ms'] / max(b['p99_ms'], 0.001):.1f} | {b['requests']} / {w['requests']} |")
-    print(f"errors: baseline {baseline['errors']}, during backfill {loaded['errors']}; "
-          f"throughput {baseline['requests_per_s']} / {loaded['requests_per_s']} requests/s; "
-          f"age of the data served during the backfill (now - as_of): {loaded.get('data_age_s')} s")
+            print(
+                f"| {report} | {b['p50_ms']} / {b['p99_ms']} | {w['p50_ms']} / {w['p99_ms']} | "
+                f"x{w['p99_ms'] / max(b['p99_ms'], 0.001):.1f} | {b['requests']} / {w['requests']} |"
+            )
+    print(
+        f"errors: baseline {baseline['errors']}, during backfill {loaded['errors']}; "
+        f"throughput {baseline['requests_per_s']} / {loaded['requests_per_s']} requests/s; "
+        f"age of the data served during the backfill (now - as_of): {loaded.get('data_age_s')} s"
+    )
 
 
 # -- the crowd (issue 26): 200 clients on cached pages, shedding off and on ---------------
@@ -219,9 +271,15 @@ def print_table(baseline: dict, loaded: dict) -> None:
 def crowd_pages(base: str, key: str) -> list[tuple[str, dict]]:
     """The pages the crowd asks for: the first page of every list, and of each hour's sales."""
     headers = {"X-API-Key": key}
-    hours = requests.get(f"{base}/v1/sales", params={"granularity": "hour", "limit": "1000"}, headers=headers, timeout=30).json()
-    pages = [("/v1/stores", {"limit": "100"}), ("/v1/sales", {"granularity": "day", "limit": "100"}),
-             ("/v1/sales", {"granularity": "hour", "limit": "100"}), ("/v1/rejected-records", {"limit": "100"})]
+    hours = requests.get(
+        f"{base}/v1/sales", params={"granularity": "hour", "limit": "1000"}, headers=headers, timeout=30
+    ).json()
+    pages = [
+        ("/v1/stores", {"limit": "100"}),
+        ("/v1/sales", {"granularity": "day", "limit": "100"}),
+        ("/v1/sales", {"granularity": "hour", "limit": "100"}),
+        ("/v1/rejected-records", {"limit": "100"}),
+    ]
     starts = sorted({row["period_start"] for row in hours["items"]})
     pages += [("/v1/transactions", {"start": start, "limit": "100"}) for start in starts]
     for path, params in pages:  # asked once: cached from now on
@@ -229,7 +287,9 @@ def crowd_pages(base: str, key: str) -> list[tuple[str, dict]]:
     return pages
 
 
-async def _crowd_client(session, base: str, key: str, pages: list, stop: asyncio.Event, samples: list, shed: list, errors: list):
+async def _crowd_client(
+    session, base: str, key: str, pages: list, stop: asyncio.Event, samples: list, shed: list, errors: list
+):
     import aiohttp
 
     headers = {"X-API-Key": key}
@@ -246,7 +306,7 @@ async def _crowd_client(session, base: str, key: str, pages: list, stop: asyncio
                 if response.status != 200:
                     errors.append(f"{path} {response.status} {body[:200]!r}")
                     continue
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             errors.append(f"{path} {type(error).__name__} {error}")
             continue
         samples.append((time.perf_counter() - started) * 1000)
@@ -261,16 +321,28 @@ async def _crowd(base: str, key: str, pages: list, clients: int, seconds: float)
     errors: list[str] = []
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=clients)) as session:
-        tasks = [asyncio.create_task(_crowd_client(session, base, key, pages, stop, samples, shed, errors)) for _ in range(clients)]
+        tasks = [
+            asyncio.create_task(_crowd_client(session, base, key, pages, stop, samples, shed, errors))
+            for _ in range(clients)
+        ]
         await asyncio.sleep(seconds)
         stop.set()
         await asyncio.gather(*tasks)
-    summary: dict = {"clients": clients, "seconds": seconds, "answered": len(samples), "shed": len(shed),
-                     "errors": len(errors), "error_samples": errors[:5],
-                     "answered_per_s": round(len(samples) / seconds, 1)}
+    summary: dict = {
+        "clients": clients,
+        "seconds": seconds,
+        "answered": len(samples),
+        "shed": len(shed),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "answered_per_s": round(len(samples) / seconds, 1),
+    }
     if samples:
-        summary.update(p50_ms=round(statistics.median(samples), 1), p99_ms=round(_percentile(samples, 0.99), 1),
-                       max_ms=round(max(samples), 1))
+        summary.update(
+            p50_ms=round(statistics.median(samples), 1),
+            p99_ms=round(_percentile(samples, 0.99), 1),
+            max_ms=round(max(samples), 1),
+        )
     if shed:
         summary["shed_p99_ms"] = round(_percentile(shed, 0.99), 1)
     return summary
@@ -286,8 +358,21 @@ def crowd_worker(args: argparse.Namespace) -> int:
 def run_crowd(base: str, key: str, pages: list, clients: int, seconds: float, workdir: Path, name: str) -> dict:
     """The crowd in its own process (its event loop must not share the server's CPU time with ours)."""
     out = workdir / f"crowd_{name}.json"
-    command = [sys.executable, __file__, "--crowd-worker", "--base-url", base, "--clients", str(clients),
-               "--crowd-s", str(seconds), "--pages", json.dumps(pages), "--out", str(out)]
+    command = [
+        sys.executable,
+        __file__,
+        "--crowd-worker",
+        "--base-url",
+        base,
+        "--clients",
+        str(clients),
+        "--crowd-s",
+        str(seconds),
+        "--pages",
+        json.dumps(pages),
+        "--out",
+        str(out),
+    ]
     subprocess.run(command, env={**os.environ, "API_LOAD_KEY": key}, cwd=PROJECT_ROOT, check=True)
     return json.loads(out.read_text())
 
@@ -303,11 +388,18 @@ def hostile_keys(base: str, key: str, requests_n: int, pid: int) -> dict:
     statuses: dict[int, int] = {}
     for n in range(requests_n):
         store_id = f"{n:08d}-" + "x" * 8000
-        status = session.get(f"{base}/v1/transactions", params={"store_id": store_id, "limit": "1"}, timeout=30).status_code
+        status = session.get(
+            f"{base}/v1/transactions", params={"store_id": store_id, "limit": "1"}, timeout=30
+        ).status_code
         statuses[status] = statuses.get(status, 0) + 1
     after = server.memory_info().rss
-    return {"requests": requests_n, "statuses": statuses, "rss_before_mib": round(before / 2**20, 1),
-            "rss_after_mib": round(after / 2**20, 1), "rss_growth_mib": round((after - before) / 2**20, 1)}
+    return {
+        "requests": requests_n,
+        "statuses": statuses,
+        "rss_before_mib": round(before / 2**20, 1),
+        "rss_after_mib": round(after / 2**20, 1),
+        "rss_growth_mib": round((after - before) / 2**20, 1),
+    }
 
 
 def crowd_main(args: argparse.Namespace) -> int:
@@ -321,8 +413,12 @@ def crowd_main(args: argparse.Namespace) -> int:
         fill_warehouse(str(database))
     key = new_key()
     unlimited_key = ["--rate-limit", "100000000"]
-    result: dict = {"clients": args.clients, "crowd_s": args.crowd_s, "cpus": os.cpu_count(),
-                    "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    result: dict = {
+        "clients": args.clients,
+        "crowd_s": args.crowd_s,
+        "cpus": os.cpu_count(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     shedding = ["--max-in-flight", str(args.max_in_flight)] if args.max_in_flight else []
     for name, options in (("no_shedding", ["--max-in-flight", "100000"]), ("shedding", shedding)):
         api, base = start_serve(database, root, key, unlimited_key + options, name=name)
@@ -343,8 +439,10 @@ def crowd_main(args: argparse.Namespace) -> int:
     print("\n| run | answered | p50 / p99 / max (ms) | shed (503) | errors |")
     print("|---|---|---|---|---|")
     for label, r in (("shedding off (baseline)", off), ("shedding on (default)", on)):
-        print(f"| {label} | {r['answered']} ({r['answered_per_s']}/s) | {r.get('p50_ms')} / {r.get('p99_ms')} / {r.get('max_ms')} "
-              f"| {r['shed']} | {r['errors']} |")
+        print(
+            f"| {label} | {r['answered']} ({r['answered_per_s']}/s) | {r.get('p50_ms')} / {r.get('p99_ms')} / {r.get('max_ms')} "
+            f"| {r['shed']} | {r['errors']} |"
+        )
     print(f"p99 ratio on/off: x{on['p99_ms'] / max(off['p99_ms'], 0.001):.2f}")
     ok = on["errors"] == 0 and on.get("p99_ms", 1e9) <= 1000
     print(f"\n{'OK' if ok else 'FAILED'}: 0 errors and p99 <= 1 s on cached pages with shedding on")
@@ -365,7 +463,9 @@ def main() -> int:
     parser.add_argument("--crowd-s", type=float, default=60, help="seconds of each crowd run")
     parser.add_argument("--hostile-requests", type=int, default=3000)
     parser.add_argument("--max-in-flight", type=int, default=None, help="the crowd's shedding limit (default: serve's)")
-    parser.add_argument("--database", type=Path, default=None, help="the crowd's warehouse (default: filled for the run)")
+    parser.add_argument(
+        "--database", type=Path, default=None, help="the crowd's warehouse (default: filled for the run)"
+    )
     parser.add_argument("--load-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--crowd-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pages", help=argparse.SUPPRESS)
@@ -385,12 +485,17 @@ def main() -> int:
     # backfill.py's World reads these; the sandbox keeps its real Verkada limits.
     args.clean, args.rate_limit_per_5s, args.rate_limit_per_minute = False, 25, 300
     keys = hour_keys(args.seed_hours + args.hours, 2)
-    seed_keys, measured_keys = keys[: args.seed_hours], keys[args.seed_hours:]
+    seed_keys, measured_keys = keys[: args.seed_hours], keys[args.seed_hours :]
     root = Path(tempfile.mkdtemp(prefix="jd_helix_api_load_"))
     world = World("api_load", root, args, first_partition=keys[0])
     key = new_key()
     api = None
-    result: dict = {"clients": args.clients, "seed_hours": args.seed_hours, "hours": args.hours, "sales_per_hour": args.sales_per_hour}
+    result: dict = {
+        "clients": args.clients,
+        "seed_hours": args.seed_hours,
+        "hours": args.hours,
+        "sales_per_hour": args.sales_per_hour,
+    }
     ok = False
     try:
         world.start()
@@ -413,7 +518,11 @@ def main() -> int:
         result["api_latest_sales_hour"] = status["latest_sales_hour"]
         print(json.dumps(result, indent=2))
         print_table(result["baseline"], result["during_backfill"])
-        ok = result["baseline"]["errors"] == 0 and result["during_backfill"]["errors"] == 0 and result["backfill"]["failed_runs"] == 0
+        ok = (
+            result["baseline"]["errors"] == 0
+            and result["during_backfill"]["errors"] == 0
+            and result["backfill"]["failed_runs"] == 0
+        )
     finally:
         if api is not None:
             api.stop()
@@ -424,7 +533,9 @@ def main() -> int:
             shutil.rmtree(root, ignore_errors=True)
         else:
             log(f"logs kept in {root}")
-    print(f"\n{'OK' if ok else 'FAILED'}: 0 errors and 0 failed runs required; backfill of {args.hours} h x {args.sales_per_hour:g} sales in {result.get('backfill', {}).get('wall_s')} s at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"\n{'OK' if ok else 'FAILED'}: 0 errors and 0 failed runs required; backfill of {args.hours} h x {args.sales_per_hour:g} sales in {result.get('backfill', {}).get('wall_s')} s at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
     return 0 if ok else 1
 
 

@@ -26,6 +26,7 @@ Run:  python benchmarks/backfill.py --hours 720 --sales-per-hour 500 --compare-h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -36,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def port_open(port: int) -> bool:
 
 def hour_keys(hours: int, end_hours_ago: int) -> list[str]:
     """`hours` consecutive UTC hour keys, the last one ending `end_hours_ago` hours ago."""
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first = now - timedelta(hours=end_hours_ago + hours)
     return [(first + timedelta(hours=i)).strftime(PARTITION_FORMAT) for i in range(hours)]
 
@@ -88,11 +89,16 @@ class Proc:
 
     def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path):
         self.name = name
-        self.log_file = open(log_path, "wb")
-        self.popen = subprocess.Popen(
-            command, env=env, cwd=PROJECT_ROOT, stdout=self.log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The child writes the log through its own descriptor: ours is closed once it has started.
+        with open(log_path, "wb") as log_file:
+            self.popen = subprocess.Popen(
+                command,
+                env=env,
+                cwd=PROJECT_ROOT,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -114,18 +120,21 @@ class Proc:
             else:
                 continue
             break
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.log_file.close()
 
 
 class World:
     """Sandbox + DAGSTER_HOME + DuckDB + dagster dev for one scenario."""
 
-    def __init__(self, name: str, root: Path, args: argparse.Namespace, first_partition: str,
-                 postgres: PostgresServer | None = None):
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        args: argparse.Namespace,
+        first_partition: str,
+        postgres: PostgresServer | None = None,
+    ):
         self.name, self.args = name, args
         self.dir = root / name
         self.home = self.dir / "dagster_home"
@@ -147,10 +156,18 @@ class World:
     def start(self) -> None:
         self.sandbox_port = free_port()
         sandbox_cmd = [
-            sys.executable, "-m", "jd_helix.cli", "sandbox", "--port", str(self.sandbox_port),
-            "--sales-per-hour", str(self.args.sales_per_hour),
-            "--rate-limit-per-5s", str(self.args.rate_limit_per_5s),
-            "--rate-limit-per-minute", str(self.args.rate_limit_per_minute),
+            sys.executable,
+            "-m",
+            "jd_helix.cli",
+            "sandbox",
+            "--port",
+            str(self.sandbox_port),
+            "--sales-per-hour",
+            str(self.args.sales_per_hour),
+            "--rate-limit-per-5s",
+            str(self.args.rate_limit_per_5s),
+            "--rate-limit-per-minute",
+            str(self.args.rate_limit_per_minute),
         ] + (["--clean"] if self.args.clean else [])
         self.procs.append(Proc("sandbox", sandbox_cmd, dict(os.environ), self.dir / "sandbox.log"))
         deadline = time.monotonic() + 60
@@ -172,8 +189,18 @@ class World:
             **dict(setting.split("=", 1) for setting in self.args.dagster_env),
         }
         self.ui_port = free_port()
-        dev_cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-                   "-p", str(self.ui_port), "-h", "127.0.0.1"]
+        dev_cmd = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            str(PROJECT_ROOT / "workspace.yaml"),
+            "-p",
+            str(self.ui_port),
+            "-h",
+            "127.0.0.1",
+        ]
         self.procs.append(Proc("dagster dev", dev_cmd, env, self.dir / "dagster_dev.log"))
         self.client = DagsterGraphQL(f"http://127.0.0.1:{self.ui_port}")
         self.repository = self.client.wait_until_loaded(LOCATION, timeout_s=180)
@@ -202,8 +229,9 @@ def run_dimensions(world: World) -> float:
     return time.monotonic() - started
 
 
-def wait_tagged_runs(world: World, tags: dict[str, str], timeout_s: float, backfill_id: str | None,
-                     expected_runs: int | None) -> tuple[list[dict[str, Any]], str | None]:
+def wait_tagged_runs(
+    world: World, tags: dict[str, str], timeout_s: float, backfill_id: str | None, expected_runs: int | None
+) -> tuple[list[dict[str, Any]], str | None]:
     """Poll until the backfill (if any) is terminal and every run with `tags` is finished."""
     deadline = time.monotonic() + timeout_s
     last_print = 0.0
@@ -247,19 +275,26 @@ def duckdb_counts(database: Path, keys: list[str]) -> dict[str, Any]:
         return {
             "jd_transactions": q("SELECT count(*) FROM jd_transactions WHERE sale_hour >= ? AND sale_hour < ?")[0][0],
             "hours_with_transactions": q(
-                "SELECT count(DISTINCT sale_hour) FROM jd_transactions WHERE sale_hour >= ? AND sale_hour < ?")[0][0],
+                "SELECT count(DISTINCT sale_hour) FROM jd_transactions WHERE sale_hour >= ? AND sale_hour < ?"
+            )[0][0],
             "transaction_camera_events": q(
-                "SELECT count(*) FROM transaction_camera_events WHERE sale_hour >= ? AND sale_hour < ?")[0][0],
-            "helix_events": dict(q("SELECT status, count(*) FROM helix_events WHERE sale_hour >= ? AND sale_hour < ? "
-                                   "GROUP BY 1 ORDER BY 1")),
+                "SELECT count(*) FROM transaction_camera_events WHERE sale_hour >= ? AND sale_hour < ?"
+            )[0][0],
+            "helix_events": dict(
+                q(
+                    "SELECT status, count(*) FROM helix_events WHERE sale_hour >= ? AND sale_hour < ? "
+                    "GROUP BY 1 ORDER BY 1"
+                )
+            ),
             "store_sales_rows": q("SELECT count(*) FROM store_sales WHERE sale_hour >= ? AND sale_hour < ?")[0][0],
         }
     finally:
         conn.close()
 
 
-def summarize_runs(world: World, runs: list[dict[str, Any]],
-                   steps_of: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def summarize_runs(
+    world: World, runs: list[dict[str, Any]], steps_of: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
     counts = Counter(r["status"] for r in runs)
     hours_per_run = []
     for r in runs:
@@ -318,11 +353,18 @@ def posting_figures(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.Namespace,
-             postgres: PostgresServer | None = None) -> dict[str, Any]:
+def scenario(
+    name: str, mode: str, keys: list[str], root: Path, args: argparse.Namespace, postgres: PostgresServer | None = None
+) -> dict[str, Any]:
     world = World(name, root, args, first_partition=keys[0], postgres=postgres)
-    result: dict[str, Any] = {"scenario": name, "mode": mode, "hours": len(keys), "first": keys[0], "last": keys[-1],
-                              "storage": "postgres" if postgres else "sqlite"}
+    result: dict[str, Any] = {
+        "scenario": name,
+        "mode": mode,
+        "hours": len(keys),
+        "first": keys[0],
+        "last": keys[-1],
+        "storage": "postgres" if postgres else "sqlite",
+    }
     try:
         world.start()
         result["dimensions_job_s"] = round(run_dimensions(world), 1)
@@ -337,8 +379,9 @@ def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.N
         else:
             backfill_id = None
             for key in keys:
-                world.client.launch_run(LOCATION, world.repository, "hourly_sales_job",
-                                        {"dagster/partition": key, BENCH_TAG: name})
+                world.client.launch_run(
+                    LOCATION, world.repository, "hourly_sales_job", {"dagster/partition": key, BENCH_TAG: name}
+                )
             tags = {BENCH_TAG: name}
             expected = len(keys)
         try:
@@ -347,7 +390,9 @@ def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.N
             sampler.__exit__()
         wall = time.monotonic() - started
         result.update(
-            backfill_id=backfill_id, backfill_status=status, wall_s=round(wall, 1),
+            backfill_id=backfill_id,
+            backfill_status=status,
+            wall_s=round(wall, 1),
             s_per_hour=round(wall / len(keys), 2),
         )
         log(f"[{name}] finished in {wall:.1f} s ({wall / len(keys):.2f} s/hour); collecting figures")
@@ -358,10 +403,13 @@ def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.N
         result["last_run_end_s"] = max(ends) if ends else None
         every_run = world.client.runs()
         ours = {r["runId"] for r in runs}
-        result["other_runs_on_instance"] = dict(Counter(
-            f"{r['jobName']} {r['status']}" for r in every_run
-            if r["runId"] not in ours and {"key": BENCH_TAG, "value": "dimensions"} not in r["tags"]
-        ))
+        result["other_runs_on_instance"] = dict(
+            Counter(
+                f"{r['jobName']} {r['status']}"
+                for r in every_run
+                if r["runId"] not in ours and {"key": BENCH_TAG, "value": "dimensions"} not in r["tags"]
+            )
+        )
         result["verkada_requests"] = verkada_traffic(world.sandbox_stats(), traffic_before)
         result["posting"] = posting_figures(result)
     finally:
@@ -373,9 +421,27 @@ def scenario(name: str, mode: str, keys: list[str], root: Path, args: argparse.N
 
 def print_result(r: dict[str, Any]) -> None:
     print(f"\n=== {r['scenario']} ({r['mode']}): {r['hours']} hours {r['first']} .. {r['last']}")
-    for key in ("storage", "wall_s", "last_run_end_s", "s_per_hour", "runs", "by_status", "failed_runs", "retried_runs", "hours_per_run",
-                "run_seconds_sum", "run_seconds_max", "step_seconds_sum", "backfill_status",
-                "other_runs_on_instance", "verkada_requests", "posting", "duckdb", "failure_messages", "logs"):
+    for key in (
+        "storage",
+        "wall_s",
+        "last_run_end_s",
+        "s_per_hour",
+        "runs",
+        "by_status",
+        "failed_runs",
+        "retried_runs",
+        "hours_per_run",
+        "run_seconds_sum",
+        "run_seconds_max",
+        "step_seconds_sum",
+        "backfill_status",
+        "other_runs_on_instance",
+        "verkada_requests",
+        "posting",
+        "duckdb",
+        "failure_messages",
+        "logs",
+    ):
         if key in r:
             print(f"  {key}: {r[key]}")
     if "timeline" in r:
@@ -386,8 +452,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=int, default=720, help="hours in the batched backfill")
     parser.add_argument("--sales-per-hour", type=float, default=500)
-    parser.add_argument("--compare-hours", type=int, default=48,
-                        help="hours for the batched vs one-run-per-hour comparison (0: skip it)")
+    parser.add_argument(
+        "--compare-hours",
+        type=int,
+        default=48,
+        help="hours for the batched vs one-run-per-hour comparison (0: skip it)",
+    )
     parser.add_argument("--end-hours-ago", type=int, default=2, help="the last hour ends this many hours ago")
     parser.add_argument("--clean", action="store_true", help="sandbox data without oddities")
     parser.add_argument("--rate-limit-per-5s", type=int, default=25)
@@ -397,10 +467,19 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep DAGSTER_HOMEs, databases and logs")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--skip-main", action="store_true", help="only the comparison")
-    parser.add_argument("--dagster-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an environment variable for dagster dev (daemon, webserver, runs); repeatable")
-    parser.add_argument("--storage", choices=("sqlite", "postgres", "both"), default="sqlite",
-                        help="instance storage of the batched backfill (both: one after the other)")
+    parser.add_argument(
+        "--dagster-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for dagster dev (daemon, webserver, runs); repeatable",
+    )
+    parser.add_argument(
+        "--storage",
+        choices=("sqlite", "postgres", "both"),
+        default="sqlite",
+        help="instance storage of the batched backfill (both: one after the other)",
+    )
     args = parser.parse_args()
 
     root = args.workdir or Path(tempfile.mkdtemp(prefix="jd_helix_backfill_"))
@@ -410,11 +489,14 @@ def main() -> int:
     try:
         if not args.skip_main:
             keys = hour_keys(args.hours, args.end_hours_ago)
-            oldest_age_h = (datetime.now(timezone.utc) - datetime.strptime(keys[0], PARTITION_FORMAT)
-                            .replace(tzinfo=timezone.utc)).total_seconds() / 3600
+            oldest_age_h = (
+                datetime.now(UTC) - datetime.strptime(keys[0], PARTITION_FORMAT).replace(tzinfo=UTC)
+            ).total_seconds() / 3600
             if oldest_age_h > 29.5 * 24:
-                log(f"note: the first hour starts {oldest_age_h / 24:.2f} days ago; Helix refuses events older "
-                    f"than 30 days, so the oldest hours end up 'skipped'")
+                log(
+                    f"note: the first hour starts {oldest_age_h / 24:.2f} days ago; Helix refuses events older "
+                    f"than 30 days, so the oldest hours end up 'skipped'"
+                )
             for storage in ("sqlite", "postgres") if args.storage == "both" else (args.storage,):
                 if storage == "postgres":
                     with postgres_server() as server:
@@ -440,21 +522,27 @@ def main() -> int:
 
     if len(results) >= 2 and results[-1]["mode"] == "per_hour":
         b, p = results[-2], results[-1]
-        print(f"\n=== comparison over {p['hours']} hours: batched {b['wall_s']} s in {b['runs']} runs "
-              f"({b['s_per_hour']} s/hour) vs one run per hour {p['wall_s']} s in {p['runs']} runs "
-              f"({p['s_per_hour']} s/hour): x{p['wall_s'] / max(b['wall_s'], 0.1):.1f}; "
-              f"per-hour extrapolated to {args.hours} hours: {p['s_per_hour'] * args.hours / 60:.0f} min")
+        print(
+            f"\n=== comparison over {p['hours']} hours: batched {b['wall_s']} s in {b['runs']} runs "
+            f"({b['s_per_hour']} s/hour) vs one run per hour {p['wall_s']} s in {p['runs']} runs "
+            f"({p['s_per_hour']} s/hour): x{p['wall_s'] / max(b['wall_s'], 0.1):.1f}; "
+            f"per-hour extrapolated to {args.hours} hours: {p['s_per_hour'] * args.hours / 60:.0f} min"
+        )
     main_results = [r for r in results if r["scenario"].startswith(f"batched_{args.hours}h_")]
     if len(main_results) == 2:
         lite, pg = main_results
-        print(f"\n=== storage over {args.hours} hours: SQLite {lite.get('wall_s')} s, {lite.get('runs')} runs, "
-              f"{lite.get('failed_runs')} failed; PostgreSQL {pg.get('wall_s')} s, {pg.get('runs')} runs, "
-              f"{pg.get('failed_runs')} failed: PostgreSQL / SQLite x{pg.get('wall_s', 0) / max(lite.get('wall_s', 0), 0.1):.2f}")
+        print(
+            f"\n=== storage over {args.hours} hours: SQLite {lite.get('wall_s')} s, {lite.get('runs')} runs, "
+            f"{lite.get('failed_runs')} failed; PostgreSQL {pg.get('wall_s')} s, {pg.get('runs')} runs, "
+            f"{pg.get('failed_runs')} failed: PostgreSQL / SQLite x{pg.get('wall_s', 0) / max(lite.get('wall_s', 0), 0.1):.2f}"
+        )
     if results and results[0]["mode"] == "batched" and not args.skip_main:
         m = results[0]
         met = m.get("wall_s", 1e9) <= 300 and m.get("failed_runs", 1) == 0
-        print(f"\nTarget of issue 16 ({args.hours} h x {args.sales_per_hour:g} sales in <= 5 min, zero failed runs): "
-              f"{'MET' if met else 'MISSED'} ({m.get('wall_s')} s, {m.get('failed_runs')} failed runs)")
+        print(
+            f"\nTarget of issue 16 ({args.hours} h x {args.sales_per_hour:g} sales in <= 5 min, zero failed runs): "
+            f"{'MET' if met else 'MISSED'} ({m.get('wall_s')} s, {m.get('failed_runs')} failed runs)"
+        )
     return 0 if ok else 1
 
 

@@ -60,7 +60,12 @@ def main() -> int:
         {"api": "both", "error_rate": args.error_rate, "drop_rate": args.drop_rate, "burst_429": args.burst},
         {"api": "jd", "non_json_page": 2},
         # A slow Verkada (latency_ms) makes each hour's posting outlive a 20 s token.
-        {"api": "verkada", "drop_after_apply": args.drop_after_apply, "non_json": 1, "latency_ms": args.verkada_latency_ms},
+        {
+            "api": "verkada",
+            "drop_after_apply": args.drop_after_apply,
+            "non_json": 1,
+            "latency_ms": args.verkada_latency_ms,
+        },
         {"token_ttl_s": args.token_ttl_s},
     ]
     hours = recent_hours(args.hours)
@@ -79,7 +84,10 @@ def main() -> int:
             if index % 2 == 1:  # another 429 storm on both APIs
                 sandbox.faults.update(api="both", burst_429=args.burst)
 
-        print(f"chaos: {args.hours} hours from {hours[0]:%Y-%m-%d %H:00} UTC, seed {args.seed}, faults {faults}", flush=True)
+        print(
+            f"chaos: {args.hours} hours from {hours[0]:%Y-%m-%d %H:00} UTC, seed {args.seed}, faults {faults}",
+            flush=True,
+        )
         try:
             figures = run_until_quiet(resources, hours, before_hour=before_hour, run_kwargs=QUIET)
         except Exception:  # noqa: BLE001 - reported as the verdict

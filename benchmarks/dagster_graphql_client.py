@@ -240,7 +240,9 @@ class DagsterGraphQL:
             error = event.get("error")
             if error:
                 causes = " <- ".join(c["message"].strip() for c in error.get("causes") or [])
-                messages.append(f"{event['__typename']}: {error['message'].strip()}" + (f" <- {causes}" if causes else ""))
+                messages.append(
+                    f"{event['__typename']}: {error['message'].strip()}" + (f" <- {causes}" if causes else "")
+                )
             elif event.get("level") == "ERROR":
                 messages.append(f"{event['__typename']}: {event['message'].strip()}")
         return messages[:limit]

@@ -62,7 +62,9 @@ def build(conn, sales: int, history_per_hour: int, days: int) -> int:
     migrate(conn)
     conn.execute("INSERT INTO jd_items SELECT i::VARCHAR, 'Item ' || i, 5 + i, 10, NULL FROM range(1, 201) t(i)")
     if history_per_hour:
-        conn.execute(SALES_SQL, {"first": HOUR - timedelta(days=days), "hours": days * 24, "per_hour": history_per_hour})
+        conn.execute(
+            SALES_SQL, {"first": HOUR - timedelta(days=days), "hours": days * 24, "per_hour": history_per_hour}
+        )
     # the hour itself, all of it (the night filter would thin it: 21:00 is a day hour)
     conn.execute(SALES_SQL, {"first": HOUR, "hours": 1, "per_hour": sales})
     return int(conn.execute("SELECT count(*) FROM transaction_camera_events").fetchone()[0])
@@ -92,13 +94,19 @@ def run(sales: int, history_per_hour: int, days: int, repeat: int) -> dict:
         built_s = time.perf_counter() - started
         window = {"start": HOUR, "end": HOUR + timedelta(hours=1)}
         floor = timed(
-            conn, "CREATE TABLE hour_copy AS SELECT * FROM transaction_camera_events WHERE sale_hour >= $start AND sale_hour < $end",
-            window, repeat, "DROP TABLE IF EXISTS hour_copy",
+            conn,
+            "CREATE TABLE hour_copy AS SELECT * FROM transaction_camera_events WHERE sale_hour >= $start AND sale_hour < $end",
+            window,
+            repeat,
+            "DROP TABLE IF EXISTS hour_copy",
         )
         settings = ExceptionSettings()
         rules = timed(
-            conn, f"INSERT INTO transaction_exceptions {flags_sql(settings)}",
-            {**flags_params(settings), **window, "built_at": None}, repeat, "DELETE FROM transaction_exceptions",
+            conn,
+            f"INSERT INTO transaction_exceptions {flags_sql(settings)}",
+            {**flags_params(settings), **window, "built_at": None},
+            repeat,
+            "DELETE FROM transaction_exceptions",
         )
         counts = conn.execute(
             f"SELECT count(*), {', '.join(f'count(*) FILTER (WHERE {rule})' for rule in RULES)} FROM transaction_exceptions"
@@ -107,22 +115,36 @@ def run(sales: int, history_per_hour: int, days: int, repeat: int) -> dict:
         os.remove(os.path.join(folder, name))
     os.rmdir(folder)
     assert counts is not None
-    return {"sales": sales, "history_per_hour": history_per_hour, "rows": rows, "built_s": built_s,
-            "floor_s": floor, "rules_s": rules, "flagged": counts[0], "per_rule": dict(zip(RULES, counts[1:], strict=True))}
+    return {
+        "sales": sales,
+        "history_per_hour": history_per_hour,
+        "rows": rows,
+        "built_s": built_s,
+        "floor_s": floor,
+        "rules_s": rules,
+        "flagged": counts[0],
+        "per_rule": dict(zip(RULES, counts[1:], strict=True)),
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sales", type=int, default=100_000, help="sales in the hour flagged")
-    p.add_argument("--history", type=int, action="append", help="sales per hour of history (repeatable); default 0 and 10,000")
+    p.add_argument(
+        "--history", type=int, action="append", help="sales per hour of history (repeatable); default 0 and 10,000"
+    )
     p.add_argument("--days", type=int, default=30, help="days of history")
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     print(f"exception rules over an hour of {args.sales:,} sales; {os.cpu_count()} cores")
     for history in args.history or [0, 10_000]:
         r = run(args.sales, history, args.days, args.repeat)
-        print(f"\nhistory {history:,} sales/hour x {args.days} days ({r['rows']:,} rows in all, built in {r['built_s']:.1f} s)")
-        print(f"  floor (copy the hour) {r['floor_s']:.3f} s; rules {r['rules_s']:.3f} s = {r['rules_s'] / r['floor_s']:.1f}x the floor")
+        print(
+            f"\nhistory {history:,} sales/hour x {args.days} days ({r['rows']:,} rows in all, built in {r['built_s']:.1f} s)"
+        )
+        print(
+            f"  floor (copy the hour) {r['floor_s']:.3f} s; rules {r['rules_s']:.3f} s = {r['rules_s'] / r['floor_s']:.1f}x the floor"
+        )
         print(f"  flagged {r['flagged']:,}: " + ", ".join(f"{rule} {count:,}" for rule, count in r["per_rule"].items()))
 
 

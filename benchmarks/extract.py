@@ -81,8 +81,13 @@ def child_raw(base_url: str, api_key: str) -> dict:
         if not cursor:
             break
         params = {**params, "cursor": cursor}
-    return {"seconds": time.perf_counter() - t0, "rows": rows, "pages": pages,
-            "baseline_rss": baseline, "peak_rss": peak_rss_bytes()}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "rows": rows,
+        "pages": pages,
+        "baseline_rss": baseline,
+        "peak_rss": peak_rss_bytes(),
+    }
 
 
 def child_dagster_empty(base_url: str, api_key: str) -> dict:
@@ -93,8 +98,10 @@ def child_dagster_empty(base_url: str, api_key: str) -> dict:
     from jd_helix.resources.warehouse import WarehouseResource
 
     database = os.path.join(tempfile.mkdtemp(prefix="jd_helix_bench_"), "bench.duckdb")
-    resources = {"jd_api": JdApiResource(base_url=base_url, api_key=api_key),
-                 "warehouse": WarehouseResource(database=database)}
+    resources = {
+        "jd_api": JdApiResource(base_url=base_url, api_key=api_key),
+        "warehouse": WarehouseResource(database=database),
+    }
     baseline = rss_now_bytes()
     result, timing = _materialize_timed(empty_hourly_asset, resources)
     assert result.success
@@ -154,9 +161,16 @@ def child_jd_helix(base_url: str, api_key: str, concurrency: int, profile: str |
     figures = step_figures(result, "jd_transactions")
     with duckdb.connect(database, read_only=True) as conn:
         rows = conn.execute("SELECT count(*) FROM jd_transactions").fetchone()[0]
-    return {**timing, "rows": rows, "baseline_rss": baseline, "peak_rss": peak,
-            "fetch_s": figures["fetch_s"], "asset_s": figures["duration_s"], "pages": figures["pages"],
-            "write_s": figures.get("write_s")}
+    return {
+        **timing,
+        "rows": rows,
+        "baseline_rss": baseline,
+        "peak_rss": peak,
+        "fetch_s": figures["fetch_s"],
+        "asset_s": figures["duration_s"],
+        "pages": figures["pages"],
+        "write_s": figures.get("write_s"),
+    }
 
 
 def child_dlt(base_url: str, api_key: str) -> dict:
@@ -234,12 +248,11 @@ def run_child(args: argparse.Namespace) -> None:
 
 
 def _spawn(sb, child: str, *extra: str) -> dict:
-    cmd = [sys.executable, __file__, "--child", child, "--base-url", sb.jd_base_url,
-           "--api-key", sb.jd_api_key, *extra]
+    cmd = [sys.executable, __file__, "--child", child, "--base-url", sb.jd_base_url, "--api-key", sb.jd_api_key, *extra]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise RuntimeError(f"{child} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
 
 
@@ -247,8 +260,9 @@ def _mib(b: float) -> str:
     return f"{b / 2**20:,.0f} MiB"
 
 
-def bench_size(n: int, only: list[str], profile_dir: str | None, latency_ms: float,
-               baseline_tree: str | None) -> dict[str, dict]:
+def bench_size(
+    n: int, only: list[str], profile_dir: str | None, latency_ms: float, baseline_tree: str | None
+) -> dict[str, dict]:
     from _sandbox_proc import sandbox_process
 
     results: dict[str, dict] = {}
@@ -275,9 +289,11 @@ def bench_size(n: int, only: list[str], profile_dir: str | None, latency_ms: flo
                 line += f"  [+ Dagster instance {r['instance_s']:.2f} s = {r['with_instance_s']:.2f} s cold]"
             if name.startswith("jd_helix"):
                 write = f", warehouse write {r['write_s']:.2f} s" if r.get("write_s") is not None else ""
-                line += (f"  (fetch {r['fetch_s']:.2f} s, asset body {r['asset_s']:.2f} s{write}; "
-                         f"peak RSS {_mib(r['peak_rss'])}, +{_mib(r['peak_rss'] - r['baseline_rss'])} over "
-                         f"{_mib(r['baseline_rss'])} after imports)")
+                line += (
+                    f"  (fetch {r['fetch_s']:.2f} s, asset body {r['asset_s']:.2f} s{write}; "
+                    f"peak RSS {_mib(r['peak_rss'])}, +{_mib(r['peak_rss'] - r['baseline_rss'])} over "
+                    f"{_mib(r['baseline_rss'])} after imports)"
+                )
             elif name == "dlt":
                 line += f"  (peak RSS {_mib(r['peak_rss'])} in the main process)"
             print(line, flush=True)
@@ -286,13 +302,21 @@ def bench_size(n: int, only: list[str], profile_dir: str | None, latency_ms: flo
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sales", type=int, action="append", help="sales in the hour (repeatable); default 100,000 and 1,000,000")
+    p.add_argument(
+        "--sales", type=int, action="append", help="sales in the hour (repeatable); default 100,000 and 1,000,000"
+    )
     p.add_argument("--only", default=",".join(CONTENDERS), help=f"comma-separated subset of {CONTENDERS}")
-    p.add_argument("--latency-ms", type=float, default=0.0,
-                   help="network latency the sandbox adds to every JD request (a WAN, not loopback)")
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="network latency the sandbox adds to every JD request (a WAN, not loopback)",
+    )
     p.add_argument("--profile-dir", help="write a pyinstrument profile of each jd_helix run here")
-    p.add_argument("--baseline-tree", help=f"also run {BASELINE}: jd_transactions from this source tree "
-                   "(e.g. `git archive main | tar -x -C DIR`)")
+    p.add_argument(
+        "--baseline-tree",
+        help=f"also run {BASELINE}: jd_transactions from this source tree (e.g. `git archive main | tar -x -C DIR`)",
+    )
     p.add_argument("--tree", help=argparse.SUPPRESS)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -311,8 +335,10 @@ def main() -> None:
         only.insert(only.index("jd_helix") if "jd_helix" in only else len(only), BASELINE)
     if args.profile_dir:
         os.makedirs(args.profile_dir, exist_ok=True)
-    print(f"one hour of N sales in 1,000-record pages; sandbox in its own process; {os.cpu_count()} cores"
-          + (f"; +{args.latency_ms:g} ms latency per request" if args.latency_ms else ""))
+    print(
+        f"one hour of N sales in 1,000-record pages; sandbox in its own process; {os.cpu_count()} cores"
+        + (f"; +{args.latency_ms:g} ms latency per request" if args.latency_ms else "")
+    )
     all_results = {}
     for n in sizes:
         print(f"\nN = {n:,}")
@@ -332,9 +358,11 @@ def summarise_size(res: dict[str, dict]) -> None:
         parts = []
         if "raw" in res:
             r = seconds["raw"] / seconds[jd]
-            parts.append(f"{jd} / raw = {r:.2f}x (target >= 0.9x: {'met' if r >= 0.9 else 'MISSED'}; "
-                         f"cold, with the instance: {seconds['raw'] / res[jd]['with_instance_s']:.2f}x); "
-                         f"fetch phase alone / raw = {seconds['raw'] / res[jd]['fetch_s']:.2f}x")
+            parts.append(
+                f"{jd} / raw = {r:.2f}x (target >= 0.9x: {'met' if r >= 0.9 else 'MISSED'}; "
+                f"cold, with the instance: {seconds['raw'] / res[jd]['with_instance_s']:.2f}x); "
+                f"fetch phase alone / raw = {seconds['raw'] / res[jd]['fetch_s']:.2f}x"
+            )
         if "dlt" in res:
             r = seconds["dlt"] / seconds[jd]
             parts.append(f"{jd} / dlt = {r:.2f}x (target >= 3x: {'met' if r >= 3 else 'MISSED'})")
@@ -357,10 +385,12 @@ def summarise_memory(name: str, by_size: dict[int, dict]) -> None:
     small, big = min(by_size), max(by_size)
     ps, pb = by_size[small]["peak_rss"], by_size[big]["peak_rss"]
     bs, bb = by_size[small]["baseline_rss"], by_size[big]["baseline_rss"]
-    print(f"\n{name} peak RSS: {_mib(ps)} at {small:,}, {_mib(pb)} at {big:,} "
-          f"(ratio {pb / ps:.2f}x, target <= 1.3x: {'met' if pb <= 1.3 * ps else 'MISSED'}; "
-          f"<= 512 MiB at {big:,}: {'met' if pb <= 512 * 2**20 else 'MISSED'}); "
-          f"growth over the RSS after imports: +{_mib(ps - bs)} vs +{_mib(pb - bb)}")
+    print(
+        f"\n{name} peak RSS: {_mib(ps)} at {small:,}, {_mib(pb)} at {big:,} "
+        f"(ratio {pb / ps:.2f}x, target <= 1.3x: {'met' if pb <= 1.3 * ps else 'MISSED'}; "
+        f"<= 512 MiB at {big:,}: {'met' if pb <= 512 * 2**20 else 'MISSED'}); "
+        f"growth over the RSS after imports: +{_mib(ps - bs)} vs +{_mib(pb - bb)}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,12 +47,19 @@ def audit_requests(resources: dict, hour) -> tuple[int, float]:
 
 
 def measure(size: int, directory: Path) -> dict:
-    config = SandboxConfig(seed=24, clean=True, fixed_sales_per_hour=size, rate_limit_per_5s=None,
-                           rate_limit_per_minute=None, batch_delay_s=0.02)
+    config = SandboxConfig(
+        seed=24,
+        clean=True,
+        fixed_sales_per_hour=size,
+        rate_limit_per_5s=None,
+        rate_limit_per_minute=None,
+        batch_delay_s=0.02,
+    )
     hour = recent_hours(1)[0]
     with Sandbox.running(config, port=0) as sandbox:
-        resources = resources_for(sandbox, str(directory / f"audit-{size}.duckdb"),
-                                  audit_requests_per_5s=None, audit_requests_per_minute=None)
+        resources = resources_for(
+            sandbox, str(directory / f"audit-{size}.duckdb"), audit_requests_per_5s=None, audit_requests_per_minute=None
+        )
         assert refresh_dimensions(resources).success
         result = run_hour(resources, hour)
         assert result.success
@@ -63,8 +70,15 @@ def measure(size: int, directory: Path) -> dict:
         sandbox.delete_helix_events(lost)
         with_lost, lost_s = audit_requests(resources, hour)
         assert len(sandbox.helix_events()) == len(held), "the audit put every deleted event back"
-    return {"events": len(held), "posting": posting, "audit": clean, "audit_s": clean_s,
-            "lost": len(lost), "audit_lost": with_lost, "audit_lost_s": lost_s}
+    return {
+        "events": len(held),
+        "posting": posting,
+        "audit": clean,
+        "audit_s": clean_s,
+        "lost": len(lost),
+        "audit_lost": with_lost,
+        "audit_lost_s": lost_s,
+    }
 
 
 def main() -> None:
@@ -72,8 +86,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
     args = parser.parse_args()
     print(f"audit budget: {BUDGET_PER_MINUTE:.1f} requests/minute (of the org's 300)")
-    print("| events in the hour | posting requests (baseline) | audit requests, all held | ratio | "
-          "minutes at the budget | audit requests, 5 % lost | ratio | minutes at the budget |")
+    print(
+        "| events in the hour | posting requests (baseline) | audit requests, all held | ratio | "
+        "minutes at the budget | audit requests, 5 % lost | ratio | minutes at the budget |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as directory:
         for size in args.sizes:

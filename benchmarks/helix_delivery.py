@@ -55,14 +55,20 @@ def _events(n: int, cameras: list[str], event_type_uid: str, tag: str) -> list[H
     base = time.time_ns() // 1_000_000 - 23 * 3600 * 1000
     out = []
     for i in range(n):
-        out.append(HelixEvent(
-            camera_id=cameras[i % len(cameras)],
-            event_type_uid=event_type_uid,
-            time_ms=base + i * 7,  # distinct on every camera, well inside the last day
-            attributes={"transaction_id": f"{tag}-{i}", "transaction_amount": 19.99 + (i % 100),
-                        "item_id": str(10000 + i % 200), "store_id": str(i % 25)},
-            key=f"{tag}-{i}",
-        ))
+        out.append(
+            HelixEvent(
+                camera_id=cameras[i % len(cameras)],
+                event_type_uid=event_type_uid,
+                time_ms=base + i * 7,  # distinct on every camera, well inside the last day
+                attributes={
+                    "transaction_id": f"{tag}-{i}",
+                    "transaction_amount": 19.99 + (i % 100),
+                    "item_id": str(10000 + i % 200),
+                    "store_id": str(i % 25),
+                },
+                key=f"{tag}-{i}",
+            )
+        )
     return out
 
 
@@ -82,6 +88,7 @@ def _time_the_parts(client) -> dict[str, float]:
                 return fn(*args, **kwargs)
             finally:
                 timing[key] += time.monotonic() - t
+
         return wrapper
 
     limiter_wait_before = limiter.waited_s
@@ -103,13 +110,21 @@ def _sandbox_stats(sb) -> dict[tuple[str, int], int]:
 
 def _check_store(sb, events: list[HelixEvent], event_type_uid: str) -> tuple[bool, str]:
     sent = {(e.camera_id, e.event_type_uid, e.time_ms) for e in events}
-    held = [(e["camera_id"], e["event_type_uid"], e["time_ms"]) for e in sb.admin("events")["events"]
-            if e["event_type_uid"] == event_type_uid]
-    writes = [(w["camera_id"], w["event_type_uid"], w["time_ms"]) for w in sb.admin("writes")["writes"]
-              if w["event_type_uid"] == event_type_uid]
+    held = [
+        (e["camera_id"], e["event_type_uid"], e["time_ms"])
+        for e in sb.admin("events")["events"]
+        if e["event_type_uid"] == event_type_uid
+    ]
+    writes = [
+        (w["camera_id"], w["event_type_uid"], w["time_ms"])
+        for w in sb.admin("writes")["writes"]
+        if w["event_type_uid"] == event_type_uid
+    ]
     ok = len(held) == len(sent) and set(held) == sent and len(writes) == len(sent) and set(writes) == sent
-    return ok, (f"sandbox holds {len(held):,} events of the type ({len(set(held) & sent):,} of the {len(sent):,} sent), "
-                f"{len(writes):,} writes ({len(set(writes)):,} distinct triples)")
+    return ok, (
+        f"sandbox holds {len(held):,} events of the type ({len(set(held) & sent):,} of the {len(sent):,} sent), "
+        f"{len(writes):,} writes ({len(set(writes)):,} distinct triples)"
+    )
 
 
 def run(n: int, batch_mode: str) -> dict:
@@ -127,9 +142,14 @@ def run(n: int, batch_mode: str) -> dict:
             outcomes = client.post_events(events)
             t2 = time.monotonic()
             result = {
-                "n": n, "batch_mode": batch_mode, "total_s": t2 - t0, "post_s": t2 - t1,
-                "setup_requests": setup_requests, "requests": client.requests_made,
-                "client_429": client.rate_limited, "batch_supported": client.batch_supported,
+                "n": n,
+                "batch_mode": batch_mode,
+                "total_s": t2 - t0,
+                "post_s": t2 - t1,
+                "setup_requests": setup_requests,
+                "requests": client.requests_made,
+                "client_429": client.rate_limited,
+                "batch_supported": client.batch_supported,
                 "posted": sum(o.status == "posted" for o in outcomes),
                 "not_posted": [o for o in outcomes if o.status != "posted"][:5],
                 "timing": timing,
@@ -148,23 +168,33 @@ def report_batch(r: dict) -> bool:
     minimum = 1 + 1 + jobs + jobs  # token + event type + submits + polls
     bound_min = minimum / ALLOWED_PER_S
     bound_actual = r["requests"] / ALLOWED_PER_S
-    print(f"\nbatch mode: {n:,} events in {r['total_s']:.1f} s (post_events {r['post_s']:.1f} s), "
-          f"{r['posted']:,} posted")
-    print(f"  requests: client {r['requests']} ({r['setup_requests']} for token + event type), "
-          f"sandbox saw {r['server_requests']}; minimum possible {minimum} "
-          f"(1 token + 1 type + {jobs} submits + {jobs} polls)")
-    print(f"  bound at 5 req/s: {bound_min:.1f} s for the minimum requests -> wall / bound = "
-          f"{r['total_s'] / bound_min:.2f}x; {bound_actual:.1f} s for the requests made -> "
-          f"{r['total_s'] / bound_actual:.2f}x")
+    print(
+        f"\nbatch mode: {n:,} events in {r['total_s']:.1f} s (post_events {r['post_s']:.1f} s), {r['posted']:,} posted"
+    )
+    print(
+        f"  requests: client {r['requests']} ({r['setup_requests']} for token + event type), "
+        f"sandbox saw {r['server_requests']}; minimum possible {minimum} "
+        f"(1 token + 1 type + {jobs} submits + {jobs} polls)"
+    )
+    print(
+        f"  bound at 5 req/s: {bound_min:.1f} s for the minimum requests -> wall / bound = "
+        f"{r['total_s'] / bound_min:.2f}x; {bound_actual:.1f} s for the requests made -> "
+        f"{r['total_s'] / bound_actual:.2f}x"
+    )
     print(f"  429s: client saw {r['client_429']}, sandbox sent {r['server_429']}")
     t = r["timing"]
     limiter_wait = t["_limiter"].waited_s - t["_limiter_before"]
     http_only = t["http_s"] - limiter_wait  # the limiter waits inside each request's first hook
-    print(f"  post_events {r['post_s']:.1f} s = limiter wait {limiter_wait:.1f} s + HTTP round trips "
-          f"{http_only:.1f} s + sleeping for a poll {t['poll_sleep_s']:.1f} s + the rest (client CPU) "
-          f"{r['post_s'] - t['http_s'] - t['poll_sleep_s']:.1f} s")
+    print(
+        f"  post_events {r['post_s']:.1f} s = limiter wait {limiter_wait:.1f} s + HTTP round trips "
+        f"{http_only:.1f} s + sleeping for a poll {t['poll_sleep_s']:.1f} s + the rest (client CPU) "
+        f"{r['post_s'] - t['http_s'] - t['poll_sleep_s']:.1f} s"
+    )
     print(f"  {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
-    print("  sandbox requests by endpoint: " + ", ".join(f"{e} {s}: {c}" for (e, s), c in sorted(r["server_stats"].items())))
+    print(
+        "  sandbox requests by endpoint: "
+        + ", ".join(f"{e} {s}: {c}" for (e, s), c in sorted(r["server_stats"].items()))
+    )
     ok = r["total_s"] <= 1.5 * bound_min and r["server_429"] == 0 and r["store_ok"] and r["posted"] == n
     print(f"  target (<= 1.5x the minimum bound, zero 429s, all posted once): {'met' if ok else 'MISSED'}")
     if r["not_posted"]:
@@ -176,11 +206,15 @@ def report_fallback(r: dict) -> bool:
     n = r["n"]
     rate = n / r["post_s"]
     rate_total = n / r["total_s"]
-    print(f"\nsingle-POST fallback (batch endpoint 404): {n:,} events, post_events {r['post_s']:.1f} s "
-          f"-> {rate:.2f} events/s = {rate / ALLOWED_PER_S:.0%} of the 5/s the limit allows "
-          f"(incl. token + type: {r['total_s']:.1f} s, {rate_total:.2f}/s = {rate_total / ALLOWED_PER_S:.0%})")
-    print(f"  requests: client {r['requests']}, sandbox saw {r['server_requests']}; "
-          f"batch_supported={r['batch_supported']}; {r['posted']:,} posted")
+    print(
+        f"\nsingle-POST fallback (batch endpoint 404): {n:,} events, post_events {r['post_s']:.1f} s "
+        f"-> {rate:.2f} events/s = {rate / ALLOWED_PER_S:.0%} of the 5/s the limit allows "
+        f"(incl. token + type: {r['total_s']:.1f} s, {rate_total:.2f}/s = {rate_total / ALLOWED_PER_S:.0%})"
+    )
+    print(
+        f"  requests: client {r['requests']}, sandbox saw {r['server_requests']}; "
+        f"batch_supported={r['batch_supported']}; {r['posted']:,} posted"
+    )
     print(f"  429s: client saw {r['client_429']}, sandbox sent {r['server_429']}")
     print(f"  {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
     ok = rate >= 0.9 * ALLOWED_PER_S and r["server_429"] == 0 and r["store_ok"] and r["posted"] == n
@@ -197,8 +231,10 @@ def main() -> None:
     p.add_argument("--skip-batch", action="store_true")
     p.add_argument("--skip-fallback", action="store_true")
     args = p.parse_args()
-    print("Helix delivery under the sandbox's server-side limit (25 per 5 s, 300 per minute); "
-          "sandbox in its own process, real VerkadaClient with its default limiter")
+    print(
+        "Helix delivery under the sandbox's server-side limit (25 per 5 s, 300 per minute); "
+        "sandbox in its own process, real VerkadaClient with its default limiter"
+    )
     if not args.skip_batch:
         report_batch(run(args.events, "enabled"))
     if not args.skip_fallback:

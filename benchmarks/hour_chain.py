@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _memory import RssSampler, peak_rss_bytes, rss_now_bytes  # benchmarks/ is the script's folder
@@ -86,8 +86,21 @@ def child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     with RssSampler() as sampler:
         result = dg.materialize(
-            [*dimensions, jd_transactions, transaction_camera_events, transaction_exceptions, helix_event_type, helix_events],
-            selection=[jd_transactions, transaction_camera_events, transaction_exceptions, helix_event_type, helix_events],
+            [
+                *dimensions,
+                jd_transactions,
+                transaction_camera_events,
+                transaction_exceptions,
+                helix_event_type,
+                helix_events,
+            ],
+            selection=[
+                jd_transactions,
+                transaction_camera_events,
+                transaction_exceptions,
+                helix_event_type,
+                helix_events,
+            ],
             resources=resources,
             partition_key=args.hour_key,
             instance=instance,
@@ -101,18 +114,43 @@ def child(args: argparse.Namespace) -> None:
     steps = {}
     for name in CHAIN:
         figures = step_figures(result, name)
-        steps[name] = {k: v for k, v in figures.items()
-                       if k in ("duration_s", "fetch_s", "requests", "rate_limited_429", "posted_this_run",
-                                "failed_this_run", "skipped_this_run", "dagster/row_count")}
+        steps[name] = {
+            k: v
+            for k, v in figures.items()
+            if k
+            in (
+                "duration_s",
+                "fetch_s",
+                "requests",
+                "rate_limited_429",
+                "posted_this_run",
+                "failed_this_run",
+                "skipped_this_run",
+                "dagster/row_count",
+            )
+        }
     with duckdb.connect(database, read_only=True) as conn:
         posted = conn.execute("SELECT transaction_id FROM helix_events WHERE status = 'posted'").fetchall()
         counts = dict(conn.execute("SELECT status, count(*) FROM helix_events GROUP BY 1").fetchall())
-        flagged = dict(zip(("flagged", "refunds"), conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE refund) FROM transaction_exceptions").fetchone() or (0, 0), strict=True))
+        flagged = dict(
+            zip(
+                ("flagged", "refunds"),
+                conn.execute("SELECT count(*), count(*) FILTER (WHERE refund) FROM transaction_exceptions").fetchone()
+                or (0, 0),
+                strict=True,
+            )
+        )
     shutil.rmtree(os.path.dirname(database), ignore_errors=True)  # ~100 MB at 1,000,000 sales
-    out = {"seconds": seconds, "baseline_rss": baseline,
-           "peak_rss": peak, "step_peak_rss": _step_peaks(instance, result.run_id, sampler),
-           "steps": steps, "ledger": counts, "flagged": flagged, "posted_ids": [p[0] for p in posted]}
+    out = {
+        "seconds": seconds,
+        "baseline_rss": baseline,
+        "peak_rss": peak,
+        "step_peak_rss": _step_peaks(instance, result.run_id, sampler),
+        "steps": steps,
+        "ledger": counts,
+        "flagged": flagged,
+        "posted_ids": [p[0] for p in posted],
+    }
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -143,16 +181,27 @@ def _verkada_requests(sb) -> tuple[int, int]:
 def run(n: int, hours_ago: int, profile: str | None) -> dict:
     from _sandbox_proc import sandbox_process
 
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
     hour_key = hour.strftime("%Y-%m-%d-%H:%M")
-    with sandbox_process("--clean", "--fixed-sales-per-hour", str(n)) as sb:
-        cmd = [sys.executable, __file__, "--child", "--hour-key", hour_key,
-               "--jd-base-url", sb.jd_base_url, "--jd-api-key", sb.jd_api_key,
-               "--verkada-base-url", sb.verkada_base_url, "--verkada-api-key", sb.verkada_api_key]
+    # The child's log (Dagster's events) goes to a file, shown if it fails.
+    with sandbox_process("--clean", "--fixed-sales-per-hour", str(n)) as sb, tempfile.TemporaryFile("w+") as log:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--hour-key",
+            hour_key,
+            "--jd-base-url",
+            sb.jd_base_url,
+            "--jd-api-key",
+            sb.jd_api_key,
+            "--verkada-base-url",
+            sb.verkada_base_url,
+            "--verkada-api-key",
+            sb.verkada_api_key,
+        ]
         if profile:
             cmd += ["--profile", profile]
-        # The child's log (Dagster's events) goes to a file, shown if it fails.
-        log = tempfile.TemporaryFile("w+")
         proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         assert proc.stdin is not None and proc.stdout is not None
         lines = []
@@ -166,20 +215,28 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
         lines += proc.stdout.readlines()
         proc.wait()
         after, refused = _verkada_requests(sb)
-        result = next((json.loads(x[len("RESULT "):]) for x in lines if x.startswith("RESULT ")), None)
+        result = next((json.loads(x[len("RESULT ") :]) for x in lines if x.startswith("RESULT ")), None)
         if proc.returncode or result is None:
             log.seek(0)
-            raise RuntimeError(f"the chain failed (exit {proc.returncode}):\n{''.join(lines)[-2000:]}{log.read()[-4000:]}")
+            raise RuntimeError(
+                f"the chain failed (exit {proc.returncode}):\n{''.join(lines)[-2000:]}{log.read()[-4000:]}"
+            )
         # Every posted sale is one event of the sandbox's store, written once.
         events = sb.admin("events")["events"]
         held = {e["attributes"].get("transaction_id") for e in events}
         refunds_in_helix = sum(1 for e in events if e["attributes"].get("refund") is True)
         writes = len(sb.admin("writes")["writes"])
     posted = set(result.pop("posted_ids"))
-    result.update(n=n, hour_key=hour_key, requests=after - before, server_429=refused, refunds_in_helix=refunds_in_helix,
-                  store_ok=posted <= held and len(held) == len(posted) == writes,
-                  store_msg=f"{len(posted):,} posted in the ledger, {len(held):,} events and {writes:,} writes in Helix",
-                  tree_peak_rss=peak_rss_bytes(resource.RUSAGE_CHILDREN))
+    result.update(
+        n=n,
+        hour_key=hour_key,
+        requests=after - before,
+        server_429=refused,
+        refunds_in_helix=refunds_in_helix,
+        store_ok=posted <= held and len(held) == len(posted) == writes,
+        store_msg=f"{len(posted):,} posted in the ledger, {len(held):,} events and {writes:,} writes in Helix",
+        tree_peak_rss=peak_rss_bytes(resource.RUSAGE_CHILDREN),
+    )
     return result
 
 
@@ -188,24 +245,34 @@ def report(r: dict) -> None:
     helix = r["steps"]["helix_events"]
     floor = r["requests"] / ALLOWED_PER_S
     helix_floor = helix["requests"] / ALLOWED_PER_S
-    print(f"\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
-          f"(jd_transactions {r['steps']['jd_transactions']['duration_s']:.1f} s, of which fetch "
-          f"{r['steps']['jd_transactions']['fetch_s']:.1f} s; transaction_camera_events "
-          f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; transaction_exceptions "
-          f"{r['steps']['transaction_exceptions']['duration_s']:.1f} s; helix_events {helix['duration_s']:.1f} s)")
-    print(f"  peak RSS {r['peak_rss'] / mib:,.0f} MiB (after imports and dimensions "
-          f"{r['baseline_rss'] / mib:,.0f} MiB; largest process of the tree {r['tree_peak_rss'] / mib:,.0f} MiB)")
-    print("  peak RSS per step (sampled every 20 ms): "
-          + ", ".join(f"{step} {peak / mib:,.0f} MiB" for step, peak in r["step_peak_rss"].items()))
-    print(f"  Verkada requests of the hour: {r['requests']} (floor {floor:.1f} s at 5/s; the hour took "
-          f"{r['seconds'] / floor:.2f}x of it); helix_events: {helix['requests']} requests, floor "
-          f"{helix_floor:.1f} s -> {helix['duration_s'] / helix_floor:.2f}x; 429s: sandbox sent {r['server_429']}, "
-          f"client saw {helix['rate_limited_429']}")
+    print(
+        f"\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
+        f"(jd_transactions {r['steps']['jd_transactions']['duration_s']:.1f} s, of which fetch "
+        f"{r['steps']['jd_transactions']['fetch_s']:.1f} s; transaction_camera_events "
+        f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; transaction_exceptions "
+        f"{r['steps']['transaction_exceptions']['duration_s']:.1f} s; helix_events {helix['duration_s']:.1f} s)"
+    )
+    print(
+        f"  peak RSS {r['peak_rss'] / mib:,.0f} MiB (after imports and dimensions "
+        f"{r['baseline_rss'] / mib:,.0f} MiB; largest process of the tree {r['tree_peak_rss'] / mib:,.0f} MiB)"
+    )
+    print(
+        "  peak RSS per step (sampled every 20 ms): "
+        + ", ".join(f"{step} {peak / mib:,.0f} MiB" for step, peak in r["step_peak_rss"].items())
+    )
+    print(
+        f"  Verkada requests of the hour: {r['requests']} (floor {floor:.1f} s at 5/s; the hour took "
+        f"{r['seconds'] / floor:.2f}x of it); helix_events: {helix['requests']} requests, floor "
+        f"{helix_floor:.1f} s -> {helix['duration_s'] / helix_floor:.2f}x; 429s: sandbox sent {r['server_429']}, "
+        f"client saw {helix['rate_limited_429']}"
+    )
     print(f"  ledger {r['ledger']}; {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
     posted = r["ledger"].get("posted", 0)
-    print(f"  exceptions: {r['flagged']['flagged']:,} flagged, {r['flagged']['refunds']:,} refunds; "
-          f"{r['refunds_in_helix']:,} events with refund=true in Helix; Verkada requests per posted event "
-          f"{helix['requests'] / max(posted, 1):.5f}")
+    print(
+        f"  exceptions: {r['flagged']['flagged']:,} flagged, {r['flagged']['refunds']:,} refunds; "
+        f"{r['refunds_in_helix']:,} events with refund=true in Helix; Verkada requests per posted event "
+        f"{helix['requests'] / max(posted, 1):.5f}"
+    )
 
 
 def main() -> None:
@@ -220,8 +287,10 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    print(f"one hour through jd_transactions -> transaction_camera_events -> helix_events; sandbox in its own "
-          f"process with Verkada's limit on; {os.cpu_count()} cores")
+    print(
+        f"one hour through jd_transactions -> transaction_camera_events -> helix_events; sandbox in its own "
+        f"process with Verkada's limit on; {os.cpu_count()} cores"
+    )
     for n in args.sales or [100_000]:
         report(run(n, args.hours_ago, args.profile))
 

@@ -38,7 +38,9 @@ JOBS = ["dagster_in_process", "jd_helix_executor"]
 def hold_the_slot(instance: dg.DagsterInstance) -> str:
     run_id = str(uuid.uuid4())
     instance.add_run(
-        DagsterRun(job_name="slot_holder", run_id=run_id, status=DagsterRunStatus.STARTED, tags={WORKER_TAG: this_worker()})
+        DagsterRun(
+            job_name="slot_holder", run_id=run_id, status=DagsterRunStatus.STARTED, tags={WORKER_TAG: this_worker()}
+        )
     )
     instance.event_log_storage.set_concurrency_slots(POOL, 1)
     claim = instance.event_log_storage.claim_concurrency_slot(POOL, run_id, "holder_step")
@@ -56,7 +58,17 @@ def blocked(instance: dg.DagsterInstance, job: str) -> bool:
 
 def measure(home: Path, job: str, seconds: float) -> float:
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT)}
-    command = [sys.executable, "-m", "dagster", "job", "execute", "-f", str(PROJECT_ROOT / "benchmarks" / "pool_wait_job.py"), "-j", job]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "job",
+        "execute",
+        "-f",
+        str(PROJECT_ROOT / "benchmarks" / "pool_wait_job.py"),
+        "-j",
+        job,
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:

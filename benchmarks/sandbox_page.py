@@ -46,16 +46,21 @@ def main(pages: int = 50) -> None:
             orjson.dumps(recs)
         server_ms = (time.perf_counter() - t0) * 1000 / 20
         t0 = time.perf_counter()
-        requests.get(url, params={"start": "2024-03-02T14:59:00Z", "end": END, "limit": 1000},
-                     headers={"X-API-Key": sb.jd_api_key})
+        requests.get(
+            url,
+            params={"start": "2024-03-02T14:59:00Z", "end": END, "limit": 1000},
+            headers={"X-API-Key": sb.jd_api_key},
+        )
         tail_ms = (time.perf_counter() - t0) * 1000
         # memory: traced allocations while paging through 200,000 of the hour's sales
         tracemalloc.start()
         _pages(url, sb.jd_api_key, 200)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    print(f"1,000-record page of a 1,000,000-sale hour over HTTP (incl. client JSON parse): "
-          f"median {statistics.median(times):.1f} ms, p90 {sorted(times)[int(pages * 0.9)]:.1f} ms ({pages} pages)")
+    print(
+        f"1,000-record page of a 1,000,000-sale hour over HTTP (incl. client JSON parse): "
+        f"median {statistics.median(times):.1f} ms, p90 {sorted(times)[int(pages * 0.9)]:.1f} ms ({pages} pages)"
+    )
     print(f"same page computed + serialised in process (server side only): {server_ms:.1f} ms")
     print(f"1,000-record page from the hour's last minute (found by bisection): {tail_ms:.1f} ms")
     print(f"peak traced Python memory (sandbox + client) while paging 200,000 sales: {peak / 1e6:.1f} MB")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 
@@ -32,7 +32,9 @@ def chosen_now() -> datetime | None:
     try:
         instant = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{TEST_NOW_VARIABLE}={value!r} is not an ISO instant, e.g. 2026-11-29T04:00:00+00:00") from None
+        raise ValueError(
+            f"{TEST_NOW_VARIABLE}={value!r} is not an ISO instant, e.g. 2026-11-29T04:00:00+00:00"
+        ) from None
     if instant.tzinfo is None:
         raise ValueError(f"{TEST_NOW_VARIABLE}={value!r} needs a UTC offset, e.g. 2026-11-29T04:00:00+00:00")
     return instant
@@ -54,7 +56,7 @@ def follow_test_clock() -> time_machine.travel | None:
 
 def now() -> datetime:
     """This instant in UTC, by the test clock."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def this_hour() -> datetime:
@@ -86,4 +88,4 @@ def wall_clock_now() -> datetime:
     """The machine's own clock, even while JD_HELIX_TEST_NOW has moved this process's: for the
     processes Dagster starts (code servers, run workers, the daemon), which do not follow it."""
     hatch = time_machine.escape_hatch
-    return datetime.fromtimestamp(hatch.time.time() if hatch.is_travelling() else time.time(), timezone.utc)
+    return datetime.fromtimestamp(hatch.time.time() if hatch.is_travelling() else time.time(), UTC)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,19 +18,19 @@ from jd_helix_tests.lanes import mark_lanes
 from jd_helix_tests.parallel import UnitScheduling, order_units
 
 # A small world with no rate limits: fast to start, easy to reason about.
-TEST_SANDBOX_DEFAULTS: dict[str, Any] = dict(
-    seed=7,
-    stores=4,
-    pos_per_store=2,
-    items=30,
-    sales_per_hour=60,
-    rate_limit_per_5s=None,
-    rate_limit_per_minute=None,
-    batch_delay_s=0.02,
-)
+TEST_SANDBOX_DEFAULTS: dict[str, Any] = {
+    "seed": 7,
+    "stores": 4,
+    "pos_per_store": 2,
+    "items": 30,
+    "sales_per_hour": 60,
+    "rate_limit_per_5s": None,
+    "rate_limit_per_minute": None,
+    "batch_delay_s": 0.02,
+}
 # A fixed clock a little after the hours tests usually read, so events of those hours are
 # inside Helix's 30-day window.
-TEST_NOW = datetime(2024, 3, 5, 12, 0, tzinfo=timezone.utc)
+TEST_NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,7 +51,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     source = TEST_NOW_VARIABLE if os.environ.get(TEST_NOW_VARIABLE) else "the real clock"
     return f"test clock: {now:%A %Y-%m-%d %H:%M} UTC ({source})"
 

@@ -21,7 +21,12 @@ from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix_tests.e2e.harness import DIMENSION_ASSETS, recent_hours
 from jd_helix_tests.wheel import PROJECT_ROOT
 
-ALL = {"JD_API_BASE_URL": "https://jd.example.com", "JD_API_KEY": "k1", "VERKADA_API_BASE_URL": "https://api.verkada.com", "VERKADA_API_KEY": "k2"}
+ALL = {
+    "JD_API_BASE_URL": "https://jd.example.com",
+    "JD_API_KEY": "k1",
+    "VERKADA_API_BASE_URL": "https://api.verkada.com",
+    "VERKADA_API_KEY": "k2",
+}
 
 
 def environment(**settings: str) -> dict[str, str]:
@@ -44,12 +49,18 @@ def test_all_or_none_of_the_settings_is_accepted():
 
 
 def test_the_code_location_refuses_to_load_half_configured_and_never_imports_the_sandbox():
-    probe = "import sys, jd_helix.definitions; print(sorted(m for m in sys.modules if m.startswith('jd_helix.sandbox')))"
+    probe = (
+        "import sys, jd_helix.definitions; print(sorted(m for m in sys.modules if m.startswith('jd_helix.sandbox')))"
+    )
     half = {k: v for k, v in ALL.items() if k != "VERKADA_API_BASE_URL"}
-    refused = subprocess.run([sys.executable, "-c", probe], env=environment(**half), capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "-c", probe], env=environment(**half), capture_output=True, text=True, timeout=120
+    )
     assert refused.returncode != 0
     assert "HalfConfiguredError: VERKADA_API_BASE_URL is not set" in refused.stderr
-    loaded = subprocess.run([sys.executable, "-c", probe], env=environment(**ALL), capture_output=True, text=True, timeout=120)
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], env=environment(**ALL), capture_output=True, text=True, timeout=120
+    )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip().splitlines()[-1] == "[]", "pipeline code imported the sandbox"
 
@@ -57,8 +68,12 @@ def test_the_code_location_refuses_to_load_half_configured_and_never_imports_the
 def test_make_run_stops_a_half_configuration_before_starting_anything():
     half = {k: v for k, v in ALL.items() if k != "JD_API_KEY"}
     started = subprocess.run(
-        [sys.executable, "-m", "jd_helix.cli", "dev", "--port", "1"], env=environment(**half), cwd=PROJECT_ROOT,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "jd_helix.cli", "dev", "--port", "1"],
+        env=environment(**half),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert started.returncode != 0
     assert "JD_API_KEY is not set" in started.stderr + started.stdout
@@ -72,13 +87,18 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
 
 def test_with_no_settings_at_all_the_first_step_fails_naming_the_setting(tmp_path):
     resources = {
-        "jd_api": JdApiResource(), "verkada": VerkadaResource(), "helix_settings": HelixSettings(),
+        "jd_api": JdApiResource(),
+        "verkada": VerkadaResource(),
+        "helix_settings": HelixSettings(),
         "warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb")),
     }
     result = dg.materialize(DIMENSION_ASSETS, resources=resources, raise_on_error=False)
     messages = failure_messages(result)
     assert len(messages) == len(DIMENSION_ASSETS), "every step that needs an API fails"
-    assert all("JD_API_BASE_URL is not set" in m or "VERKADA_API_BASE_URL and VERKADA_API_KEY are not set" in m for m in messages)
+    assert all(
+        "JD_API_BASE_URL is not set" in m or "VERKADA_API_BASE_URL and VERKADA_API_KEY are not set" in m
+        for m in messages
+    )
     hour = dg.materialize(
         [jd_transactions], resources=resources, partition_key=partition_key(recent_hours(1)[0]), raise_on_error=False
     )

@@ -1,6 +1,6 @@
 """What the audit schedules ask for: recent hours after they are posted, and a daily week."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -15,7 +15,7 @@ from jd_helix.lib.partitions import hourly_partitions, partition_key
 
 
 def _now_hour() -> datetime:
-    return datetime.now(timezone.utc).replace(minute=50, second=0, microsecond=0)
+    return datetime.now(UTC).replace(minute=50, second=0, microsecond=0)
 
 
 def test_both_schedules_ship_running_and_target_the_audit_job():

@@ -43,14 +43,19 @@ def _week(events: int) -> list[SweepHour]:
 
 
 def _default_budget(events: int) -> int:
-    budget = sweep_budget(None, daily_capacity(VerkadaResource().audit_rate_limits()), hourly_audits_demand([events] * 24))
+    budget = sweep_budget(
+        None, daily_capacity(VerkadaResource().audit_rate_limits()), hourly_audits_demand([events] * 24)
+    )
     assert budget is not None
     return budget
 
 
 def test_the_audit_share_admits_2_per_5_3_s_a_day_and_the_hourly_audits_take_their_part():
     assert daily_capacity(VerkadaResource().audit_rate_limits()) == 2 * 86_400_000 // 5_300 == 32_603
-    assert daily_capacity(VerkadaResource(audit_requests_per_5s=None, audit_requests_per_minute=None).audit_rate_limits()) is None
+    assert (
+        daily_capacity(VerkadaResource(audit_requests_per_5s=None, audit_requests_per_minute=None).audit_rate_limits())
+        is None
+    )
     # 24 hours of 100,000 events, each read twice (500 pages and a token each time)
     assert hourly_audits_demand([100_000] * 24) == 24 * 2 * 501
     assert _default_budget(100_000) == 32_603 - 24_048
@@ -184,7 +189,7 @@ def test_at_low_volume_the_schedule_sweeps_the_whole_window_in_one_run(warehouse
 
 
 def test_at_high_volume_the_schedule_takes_the_stalest_hours_its_budget_pays_for(warehouse):
-    first, last = _fill(warehouse, 10_000)  # 50 pages an hour
+    first, _last = _fill(warehouse, 10_000)  # 50 pages an hour
     # 3 per 60.3 s: 4,298 a day; the hourly audits take 24 * 2 * 51 = 2,448; 1,850 are left:
     # the oldest never-audited hour (50 pages + a token) and the 35 after it.
     verkada = VerkadaResource(audit_requests_per_5s=None, audit_requests_per_minute=4)
@@ -202,18 +207,28 @@ def test_the_schedule_asks_for_the_never_audited_then_the_stalest_one_run_per_ra
     _audited(warehouse, [single], now - timedelta(days=2))
     # never (50 + a token), the pair (50 + a token, 50), the single (50 + a token): 203
     requests = _evaluate(warehouse, VerkadaResource(audit_sweep_requests_per_day=203))
-    assert _ranges(requests) == [(_key(pair[0]), _key(pair[1])), (_key(single), _key(single)), (_key(never), _key(never))]
+    assert _ranges(requests) == [
+        (_key(pair[0]), _key(pair[1])),
+        (_key(single), _key(single)),
+        (_key(never), _key(never)),
+    ]
     assert all(r.run_key.startswith(f"sweep:{_tick():%Y%m%d}:") for r in requests)
     assert len({r.run_key for r in requests}) == 3
     skipped = _evaluate(warehouse, VerkadaResource(audit_sweep_requests_per_day=50))
-    assert isinstance(skipped, dg.SkipReason) and "does not pay for the stalest hour (51 requests)" in (skipped.skip_message or "")
+    assert isinstance(skipped, dg.SkipReason) and "does not pay for the stalest hour (51 requests)" in (
+        skipped.skip_message or ""
+    )
 
 
 def test_the_schedule_skips_the_tick_while_a_run_writes_the_warehouse(warehouse):
     _fill(warehouse, 5)
     writer = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(60)",
-         warehouse.database],
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(60)",
+            warehouse.database,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -39,7 +39,11 @@ def test_the_schedule_crosses_midnight_and_honours_a_zero_look_back():
     )
     request = hourly_sales_schedule(context)
     assert last_hour_of_yesterday.hour == 23
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == request.tags[ASSET_PARTITION_RANGE_END_TAG] == partition_key(last_hour_of_yesterday)
+    assert (
+        request.tags[ASSET_PARTITION_RANGE_START_TAG]
+        == request.tags[ASSET_PARTITION_RANGE_END_TAG]
+        == partition_key(last_hour_of_yesterday)
+    )
 
 
 def test_the_schedule_fires_fifteen_minutes_past_each_hour_in_utc():
@@ -48,7 +52,8 @@ def test_the_schedule_fires_fifteen_minutes_past_each_hour_in_utc():
 
 
 @pytest.mark.parametrize(
-    "attempts, minutes_since, due", [(1, 4, False), (1, 5, True), (2, 9, False), (2, 10, True), (3, 19, False), (3, 20, True)]
+    "attempts, minutes_since, due",
+    [(1, 4, False), (1, 5, True), (2, 9, False), (2, 10, True), (3, 19, False), (3, 20, True)],
 )
 def test_retries_wait_longer_after_each_attempt(attempts, minutes_since, due):
     now = datetime(2026, 11, 28, 12, 0)
@@ -78,7 +83,10 @@ def add_ledger_rows(warehouse, rows, event_type_uid="type-1"):
 def evaluate(warehouse, cursor=None, max_attempts=4):
     context = dg.build_sensor_context(
         cursor=cursor,
-        resources={"warehouse": warehouse, "helix_settings": HelixSettings(max_attempts=max_attempts, retry_base_minutes=5)},
+        resources={
+            "warehouse": warehouse,
+            "helix_settings": HelixSettings(max_attempts=max_attempts, retry_base_minutes=5),
+        },
     )
     return helix_retry_sensor(context)
 
@@ -100,7 +108,9 @@ def test_the_sensor_asks_for_failed_hours_that_are_due_and_gives_up_after_max_at
         ],
     )
     # A failed event of a type no longer declared (not in helix_destination) is not posted to: not asked for.
-    add_ledger_rows(warehouse, [("undeclared", hour - timedelta(hours=4), "failed", 1, 600)], event_type_uid="type-gone")
+    add_ledger_rows(
+        warehouse, [("undeclared", hour - timedelta(hours=4), "failed", 1, 600)], event_type_uid="type-gone"
+    )
     result = evaluate(warehouse)
     requests = result.run_requests
     assert [(r.job_name, r.partition_key) for r in requests] == [("helix_retry_job", hour.strftime("%Y-%m-%d-%H:%M"))]
@@ -143,7 +153,9 @@ def test_the_deployed_schedule_reads_its_look_back_from_the_resource_fed_by_the_
     assert settings.max_unmapped_share == 0.25
     ended = clock.hours_ago(1)
     context = dg.build_schedule_context(scheduled_execution_time=clock.schedule_tick(ended), resources=resources)
-    assert hourly_sales_schedule(context).tags[ASSET_PARTITION_RANGE_START_TAG] == partition_key(ended - timedelta(hours=5))
+    assert hourly_sales_schedule(context).tags[ASSET_PARTITION_RANGE_START_TAG] == partition_key(
+        ended - timedelta(hours=5)
+    )
 
 
 def test_a_share_that_is_not_a_number_names_the_setting(monkeypatch):

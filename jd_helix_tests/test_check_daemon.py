@@ -57,7 +57,9 @@ def test_a_stopped_daemon_fires_the_webhook_naming_the_silent_loops(instance, mo
         assert receiver.url not in result.output, "the webhook URL is a secret"
 
 
-def test_a_daemon_that_never_started_counts_as_stopped_and_without_a_webhook_the_exit_code_says_so(instance, monkeypatch):
+def test_a_daemon_that_never_started_counts_as_stopped_and_without_a_webhook_the_exit_code_says_so(
+    instance, monkeypatch
+):
     monkeypatch.delenv(WEBHOOK_URL_ENV, raising=False)
     result = check()
     assert result.exit_code == 1

@@ -1,11 +1,20 @@
 """The code location loads, and its public names (the README's tables) stay put."""
 
+from datetime import UTC
+
 import dagster as dg
 import pytest
 
 from jd_helix.definitions import defs
 
-HOURLY = {"jd_transactions", "transaction_camera_events", "transaction_exceptions", "helix_events", "store_sales", "helix_audit"}
+HOURLY = {
+    "jd_transactions",
+    "transaction_camera_events",
+    "transaction_exceptions",
+    "helix_events",
+    "store_sales",
+    "helix_audit",
+}
 UNPARTITIONED = {"jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type"}
 
 
@@ -19,7 +28,13 @@ def test_asset_graph_is_frozen():
     assert keys == HOURLY | UNPARTITIONED | {"jd_rejected_records"}
     rejected = graph.get(dg.AssetKey("jd_rejected_records"))
     assert not rejected.is_materializable  # written by the assets that fetch the records
-    assert {p.to_user_string() for p in rejected.parent_keys} == {"jd_transactions", "jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items"}
+    assert {p.to_user_string() for p in rejected.parent_keys} == {
+        "jd_transactions",
+        "jd_stores",
+        "jd_points_of_sale",
+        "jd_cameras",
+        "jd_items",
+    }
     for key in HOURLY:
         node = graph.get(dg.AssetKey(key))
         assert node.partitions_def is not None and node.backfill_policy is not None, key
@@ -83,11 +98,11 @@ def test_downstream_hours_are_caught_up_by_automation():
 
 
 def test_partitions_start_a_few_days_back_unless_pinned():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from jd_helix.lib.partitions import first_hour
 
-    now = datetime(2026, 11, 28, 20, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 20, 30, tzinfo=UTC)
     assert first_hour({}, now) == "2026-11-26-00:00"
     assert first_hour({"JD_HELIX_HISTORY_DAYS": "30"}, now) == "2026-10-29-00:00"
     assert first_hour({"JD_HELIX_START": "2026-01-01-00:00", "JD_HELIX_HISTORY_DAYS": "30"}, now) == "2026-01-01-00:00"
@@ -135,11 +150,17 @@ def test_an_asset_links_to_the_line_of_its_body():
 
     from jd_helix.defs.hourly_sales.transactions import jd_transactions
 
-    (reference,) = defs.resolve_asset_graph().get(dg.AssetKey("jd_transactions")).metadata[
-        "dagster/code_references"
-    ].code_references
+    (reference,) = (
+        defs.resolve_asset_graph()
+        .get(dg.AssetKey("jd_transactions"))
+        .metadata["dagster/code_references"]
+        .code_references
+    )
     body = inspect.unwrap(jd_transactions.op.compute_fn.decorated_fn)
-    assert (reference.file_path, reference.line_number) == (inspect.getsourcefile(body), inspect.getsourcelines(body)[1])
+    assert (reference.file_path, reference.line_number) == (
+        inspect.getsourcefile(body),
+        inspect.getsourcelines(body)[1],
+    )
     assert reference.file_path.endswith("jd_helix/defs/hourly_sales/transactions.py")
 
 
@@ -149,7 +170,11 @@ def test_helix_events_carries_a_freshness_policy_beside_its_freshness_check():
     node = defs.resolve_asset_graph().get(dg.AssetKey("helix_events"))
     policy = node.freshness_policy
     assert isinstance(policy, dg.FreshnessPolicy)
-    assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == ("45 * * * *", timedelta(hours=1), "UTC")
+    assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == (
+        "45 * * * *",
+        timedelta(hours=1),
+        "UTC",
+    )
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key == node.key}
     assert "last_hour_posted_by_deadline" in checks
 

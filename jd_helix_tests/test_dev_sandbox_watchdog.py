@@ -29,7 +29,10 @@ def test_a_dead_sandbox_is_reaped_reported_and_started_again(capsys):
     try:
         watchdog.check()
         assert not psutil.pid_exists(dead.pid), "the dead sandbox is reaped, not left a zombie"
-        assert f"the sandbox (pid {dead.pid}) exited with code 3; starting it again on port {port}" in capsys.readouterr().err
+        assert (
+            f"the sandbox (pid {dead.pid}) exited with code 3; starting it again on port {port}"
+            in capsys.readouterr().err
+        )
         assert watchdog.sandbox is not None and watchdog.sandbox.poll() is None
         assert requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=5).ok
         watchdog.check()  # alive: nothing to do

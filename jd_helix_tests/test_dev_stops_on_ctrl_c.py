@@ -59,11 +59,25 @@ def test_ctrl_c_stops_everything_make_run_started_within_10_s(tmp_path):
     # No API setting: the sandbox is started, as on a new user's first `make run`.
     env = {name: value for name, value in os.environ.items() if name not in API_SETTINGS}
     env["JD_HELIX_DUCKDB_PATH"] = str(tmp_path / "jd_helix.duckdb")
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "jd_helix.cli", "dev", "--port", str(ui_port), "--sandbox-port", str(sandbox_port),
-         "--dagster-home", str(tmp_path / "dagster_home")],
-        env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with open(log, "wb") as log_file:  # the child keeps its own descriptor
+        dev = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jd_helix.cli",
+                "dev",
+                "--port",
+                str(ui_port),
+                "--sandbox-port",
+                str(sandbox_port),
+                "--dagster-home",
+                str(tmp_path / "dagster_home"),
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     tree: list[psutil.Process] = []
     try:
         wait_for("the Dagster UI to answer", lambda: answers(ui_port, dev, log), 120, every_s=0.5)
@@ -77,7 +91,9 @@ def test_ctrl_c_stops_everything_make_run_started_within_10_s(tmp_path):
         signalled = time.monotonic()
         wait_for(
             f"every process to stop within {STOP_BUDGET_S} s",
-            lambda: not still_running(tree), STOP_BUDGET_S, every_s=0.1,
+            lambda: not still_running(tree),
+            STOP_BUDGET_S,
+            every_s=0.1,
         )
         took = time.monotonic() - signalled
         output = log.read_text()

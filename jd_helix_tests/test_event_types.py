@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,13 @@ def test_the_example_file_declares_three_types():
     assert sale == EventType(name="JD Sports Sale")
     assert refund.refunds_only and refund.flagged_by is None and refund.stores is None
     assert refund.schema == {
-        "transaction_id": "string", "transaction_amount": "float", "item_name": "string", "store_name": "string",
-        "pos_name": "string", "repeat_refunds": "boolean", "exceptions": "string",
+        "transaction_id": "string",
+        "transaction_amount": "float",
+        "item_name": "string",
+        "store_name": "string",
+        "pos_name": "string",
+        "repeat_refunds": "boolean",
+        "exceptions": "string",
     }
     assert exception.flagged_by == ("high_value", "price_override", "after_hours")
     assert exception.stores == ("0101", "0102")
@@ -51,7 +57,9 @@ def test_the_example_file_declares_three_types():
 
 
 def test_flagged_any_and_a_quoted_store():
-    (event_type,) = parse_event_types("event_types:\n  - name: Any\n    takes: {flagged: any, stores: [\"O'Hare\"]}\n", "f")
+    (event_type,) = parse_event_types(
+        'event_types:\n  - name: Any\n    takes: {flagged: any, stores: ["O\'Hare"]}\n', "f"
+    )
     assert event_type.flagged_by == ()
     assert event_type.takes_sql == "true AND coalesce(x.exceptions, '') <> '' AND e.store_id IN ('O''Hare')"
 
@@ -62,13 +70,24 @@ GOOD_TYPE = "  - name: Sale\n    attributes: [transaction_amount]\n"
 @pytest.mark.parametrize(
     ("text", "line", "says"),
     [
-        (GOOD_TYPE + "  - name: Refund\n    attributes: [transaction_amount, colour]\n", 5, "unknown attribute 'colour'"),
-        (GOOD_TYPE + "  - name: Flagged\n    takes:\n      flagged: [high_value, shoplifting]\n", 6,
-         "unknown rule 'shoplifting'"),
+        (
+            GOOD_TYPE + "  - name: Refund\n    attributes: [transaction_amount, colour]\n",
+            5,
+            "unknown attribute 'colour'",
+        ),
+        (
+            GOOD_TYPE + "  - name: Flagged\n    takes:\n      flagged: [high_value, shoplifting]\n",
+            6,
+            "unknown rule 'shoplifting'",
+        ),
         (GOOD_TYPE + "  - name: Sale\n", 4, "duplicate event type name 'Sale' (first declared at line 2)"),
         (GOOD_TYPE + "  - name: Some\n    takes:\n      weekdays: [monday]\n", 6, "unknown key 'weekdays' in `takes`"),
         (GOOD_TYPE + "  - name: Some\n    takes:\n      refunds: maybe\n", 6, "`refunds` must be true"),
-        (GOOD_TYPE + "  - name: Some\n    takes:\n      stores: []\n", 6, "`stores` (store ids) must be a non-empty list"),
+        (
+            GOOD_TYPE + "  - name: Some\n    takes:\n      stores: []\n",
+            6,
+            "`stores` (store ids) must be a non-empty list",
+        ),
         (GOOD_TYPE + "  - name: Some\n    takes: refunds\n", 5, "`takes` (or `all`) must be a mapping"),
         (GOOD_TYPE + "  - attributes: all\n", 4, "needs a `name`"),
         (GOOD_TYPE + "  - name: Some\n    colour: red\n", 5, "unknown key 'colour' in an event type"),
@@ -82,9 +101,9 @@ def test_a_mistake_is_named_with_the_file_and_its_line(text, line, says):
 
 
 def test_a_file_that_is_not_yaml_or_not_there_is_named():
-    with pytest.raises(EventTypesError, match="types.yaml: not valid YAML"):
+    with pytest.raises(EventTypesError, match=re.escape("types.yaml: not valid YAML")):
         parse_event_types("event_types: [\n", "types.yaml")
-    with pytest.raises(EventTypesError, match="no/such.yaml: cannot read"):
+    with pytest.raises(EventTypesError, match=re.escape("no/such.yaml: cannot read")):
         load_event_types("no/such.yaml", "x")
     with pytest.raises(EventTypesError, match="non-empty list"):
         parse_event_types("event_types: []\n", "types.yaml")

@@ -18,15 +18,35 @@ EPOCH = datetime(1970, 1, 1)
 def sale(transaction_id: str, at: datetime, amount: float, store: str, till: str, item: str = "shoe") -> tuple:
     time_ms = int((at - EPOCH) / timedelta(milliseconds=1))
     hour = at.replace(minute=0, second=0)
-    return (hour, transaction_id, at, time_ms, amount, item, None, "cam-" + till, None, "v-" + till, "name",
-            None, till, None, store, "Store " + store, None)
+    return (
+        hour,
+        transaction_id,
+        at,
+        time_ms,
+        amount,
+        item,
+        None,
+        "cam-" + till,
+        None,
+        "v-" + till,
+        "name",
+        None,
+        till,
+        None,
+        store,
+        "Store " + store,
+        None,
+    )
 
 
 def history(store: str, days: int, per_day: int, hour_of_day: int, amount: float = 50.0) -> list[tuple]:
     rows = []
     for day in range(1, days + 1):
         start = (HOUR - timedelta(days=day)).replace(hour=hour_of_day)
-        rows += [sale(f"{store}-h{day}-{i}", start + timedelta(seconds=i), amount, store, store + "-till") for i in range(per_day)]
+        rows += [
+            sale(f"{store}-h{day}-{i}", start + timedelta(seconds=i), amount, store, store + "-till")
+            for i in range(per_day)
+        ]
     return rows
 
 
@@ -116,10 +136,11 @@ def test_each_flag_column_agrees_with_the_exceptions_text(warehouse):
 
 
 def test_thresholds_come_from_the_settings(warehouse):
-    looser = ExceptionSettings(high_value_amount=10_000, price_override_share=0.7, repeat_refunds_count=4,
-                               after_hours_min_history_days=20)
+    looser = ExceptionSettings(
+        high_value_amount=10_000, price_override_share=0.7, repeat_refunds_count=4, after_hours_min_history_days=20
+    )
     assert flags(warehouse, looser) == {
-        **{tid: "refund" for tid in ("refund", "r1", "r2", "r3", "far1", "far2", "p7b", "p7c")},
+        **dict.fromkeys(("refund", "r1", "r2", "r3", "far1", "far2", "p7b", "p7c"), "refund"),
         "night_big": "high_value",
         "young_big": "high_value",
     }

@@ -47,7 +47,9 @@ def test_a_failed_run_posts_its_hour_asset_and_cause_and_no_key(make_sandbox, tm
         "jd_api": JdApiResource(base_url=sandbox.jd_base_url, api_key=dg.EnvVar("JD_API_KEY")),
     }
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(HOURLY_ASSETS, resources=resources, partition_key=KEY, instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            HOURLY_ASSETS, resources=resources, partition_key=KEY, instance=instance, raise_on_error=False
+        )
         assert not result.success
         alert_on_failed_run(failure_context(instance, result.run_id))
 
@@ -62,9 +64,14 @@ def test_a_failed_run_posts_its_hour_asset_and_cause_and_no_key(make_sandbox, tm
 def test_nothing_is_sent_and_nothing_fails_without_a_webhook(make_sandbox, tmp_path, monkeypatch):
     monkeypatch.delenv(WEBHOOK_URL_ENV, raising=False)
     sandbox = make_sandbox(fixed_sales_per_hour=10)
-    resources = {**resources_for(sandbox, str(tmp_path / "w.duckdb")), "jd_api": JdApiResource(base_url=sandbox.jd_base_url, api_key="wrong")}
+    resources = {
+        **resources_for(sandbox, str(tmp_path / "w.duckdb")),
+        "jd_api": JdApiResource(base_url=sandbox.jd_base_url, api_key="wrong"),
+    }
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(HOURLY_ASSETS, resources=resources, partition_key=KEY, instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            HOURLY_ASSETS, resources=resources, partition_key=KEY, instance=instance, raise_on_error=False
+        )
         outcome = alert_on_failed_run(failure_context(instance, result.run_id))
         assert isinstance(outcome, dg.SkipReason) and WEBHOOK_URL_ENV in outcome.skip_message
         checks = alert_on_red_checks(dg.build_sensor_context(instance=instance))
@@ -111,10 +118,14 @@ def test_blocking_checks_and_exhausted_retries_alert_once_when_they_turn_red(mak
                 "FROM jd_transactions WHERE sale_hour = ? LIMIT 1",
                 [naive(HOUR)],
             )
-            conn.execute("UPDATE helix_events SET status = 'failed', attempts = 6 WHERE transaction_id IN "
-                         "(SELECT transaction_id FROM helix_events LIMIT 2)")
-            conn.execute("DELETE FROM helix_events WHERE transaction_id IN "
-                         "(SELECT transaction_id FROM helix_events WHERE status = 'posted' LIMIT 1)")
+            conn.execute(
+                "UPDATE helix_events SET status = 'failed', attempts = 6 WHERE transaction_id IN "
+                "(SELECT transaction_id FROM helix_events LIMIT 2)"
+            )
+            conn.execute(
+                "DELETE FROM helix_events WHERE transaction_id IN "
+                "(SELECT transaction_id FROM helix_events WHERE status = 'posted' LIMIT 1)"
+            )
         run_checks(instance, resources, "jd_transactions", "helix_events")
         cursor = tick(instance, cursor)
         [text] = receiver.texts()
@@ -138,8 +149,10 @@ def test_blocking_checks_and_exhausted_retries_alert_once_when_they_turn_red(mak
         cursor = tick(instance, cursor)
         assert len(receiver.texts()) == 1 and json.loads(cursor)["red"] == [f"helix_events/no_exhausted_retries/{KEY}"]
         with duckdb.connect(database) as conn:
-            conn.execute("UPDATE jd_transactions SET transaction_amount = 0 WHERE transaction_id IN "
-                         "(SELECT transaction_id FROM jd_transactions LIMIT 1)")
+            conn.execute(
+                "UPDATE jd_transactions SET transaction_amount = 0 WHERE transaction_id IN "
+                "(SELECT transaction_id FROM jd_transactions LIMIT 1)"
+            )
         run_checks(instance, resources, "jd_transactions")
         tick(instance, cursor)
         assert len(receiver.texts()) == 2 and "no_zero_amounts" in receiver.texts()[1]

@@ -16,7 +16,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,8 +29,8 @@ MARKER = "time_sensitive"
 
 
 def test_the_instants_are_the_ones_named():
-    now = datetime(2026, 12, 7, 2, 1, tzinfo=timezone.utc)
-    utc = timezone.utc
+    now = datetime(2026, 12, 7, 2, 1, tzinfo=UTC)
+    utc = UTC
     assert far_instants(now) == {
         "next-month": datetime(2027, 1, 1, 0, 0, tzinfo=utc),
         "a-year-ahead": datetime(2027, 12, 7, 2, 1, tzinfo=utc),
@@ -41,14 +41,19 @@ def test_the_instants_are_the_ones_named():
     }
     assert last_sunday_0100(2026, 10) == datetime(2026, 10, 25, 1, 0, tzinfo=utc)  # the 31st is a Saturday
     assert next_leap_day_late_evening(datetime(2028, 3, 1, tzinfo=utc)) == datetime(2032, 2, 29, 23, 30, tzinfo=utc)
-    assert far_instants(datetime(2028, 2, 29, 12, 0, tzinfo=utc))["a-year-ahead"] == datetime(2029, 2, 28, 12, 0, tzinfo=utc)
+    assert far_instants(datetime(2028, 2, 29, 12, 0, tzinfo=utc))["a-year-ahead"] == datetime(
+        2029, 2, 28, 12, 0, tzinfo=utc
+    )
 
 
 def marked_tests() -> list[str]:
     """The node ids of the suite's time-sensitive tests."""
     listing = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", MARKER],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [line for line in listing.splitlines() if "::" in line]
 
@@ -58,7 +63,18 @@ def start_run(instant: datetime, tests: list[str], folder: Path) -> subprocess.P
     folder.mkdir()
     modules = sorted({test.split("::", 1)[0] for test in tests})
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(folder / "tmp"), "-m", MARKER, *modules],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--basetemp",
+            str(folder / "tmp"),
+            "-m",
+            MARKER,
+            *modules,
+        ],
         cwd=PROJECT_ROOT,
         env={**os.environ, TEST_NOW_VARIABLE: instant.isoformat()},
         stdout=open(folder / "output.txt", "w"),
@@ -70,7 +86,7 @@ def start_run(instant: datetime, tests: list[str], folder: Path) -> subprocess.P
 def test_the_time_sensitive_tests_give_the_same_verdict_at_far_instants(tmp_path):
     tests = marked_tests()
     assert len(tests) > 20, tests
-    instants = far_instants(datetime.now(timezone.utc))
+    instants = far_instants(datetime.now(UTC))
     runs = {name: start_run(instant, tests, tmp_path / name) for name, instant in instants.items()}
     try:
         for process in runs.values():
@@ -85,4 +101,7 @@ def test_the_time_sensitive_tests_give_the_same_verdict_at_far_instants(tmp_path
         assert runs[name].returncode == 0, f"at {name} ({instant:%Y-%m-%d %H:%M} UTC):\n{output[-6000:]}"
         summary = output.strip().splitlines()[-1]
         # All of them passed: nothing failed, skipped or left out at this instant.
-        assert re.fullmatch(rf"=+ {len(tests)} passed(, \d+ deselected)?(, \d+ warnings?)? in .*", summary), (name, summary)
+        assert re.fullmatch(rf"=+ {len(tests)} passed(, \d+ deselected)?(, \d+ warnings?)? in .*", summary), (
+            name,
+            summary,
+        )

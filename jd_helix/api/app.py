@@ -96,12 +96,18 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RateLimitHeadersMiddleware)
-    app.add_middleware(LoadSheddingMiddleware, max_in_flight=limits.max_in_flight, retry_after_s=limits.shed_retry_after_s)
+    app.add_middleware(
+        LoadSheddingMiddleware, max_in_flight=limits.max_in_flight, retry_after_s=limits.shed_retry_after_s
+    )
     app.add_middleware(HeaderLimitMiddleware)
     if limits.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=list(limits.cors_origins), allow_methods=["GET", "HEAD"],
-            allow_headers=["X-API-Key", "Authorization", "If-None-Match"], expose_headers=EXPOSED_HEADERS, max_age=600,
+            CORSMiddleware,
+            allow_origins=list(limits.cors_origins),
+            allow_methods=["GET", "HEAD"],
+            allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
         )
     app.add_middleware(AccessLogMiddleware)
     _document_problems(app)

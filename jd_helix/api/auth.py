@@ -27,8 +27,11 @@ async def require_api_key(
     presented = header_key or (bearer_key.credentials if bearer_key else None)
     if not presented:
         raise ApiError(
-            401, "Unauthorized", "Send an API key in the X-API-Key header (or as Authorization: Bearer).",
-            headers=_CHALLENGE, kind="no-key",
+            401,
+            "Unauthorized",
+            "Send an API key in the X-API-Key header (or as Authorization: Bearer).",
+            headers=_CHALLENGE,
+            kind="no-key",
         )
     keys: KeyRing = request.app.state.keys
     key = keys.find(presented)
@@ -36,14 +39,18 @@ async def require_api_key(
         raise ApiError(401, "Unauthorized", "This API key is not known.", headers=_CHALLENGE, kind="unknown-key")
     request.state.api_key_name = key.name
     if key.revoked:
-        raise ApiError(403, "Forbidden", f"The API key '{key.name}' has been revoked; ask for a new one.", kind="key-revoked")
+        raise ApiError(
+            403, "Forbidden", f"The API key '{key.name}' has been revoked; ask for a new one.", kind="key-revoked"
+        )
     limiter: KeyRateLimiter = request.app.state.rate_limiter
     verdict = limiter.check(key.name)
     request.state.rate_limit_headers = verdict.headers()
     if not verdict.allowed:
         raise ApiError(
-            429, "Too many requests",
+            429,
+            "Too many requests",
             f"The API key '{key.name}' has made {verdict.limit} requests in the last minute; try again in {verdict.reset_s} s.",
-            headers=verdict.headers(), kind="rate-limited",
+            headers=verdict.headers(),
+            kind="rate-limited",
         )
     return key

@@ -9,7 +9,7 @@ API's own kinds (the README lists them), `about:blank` where the status says it 
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,7 +46,9 @@ def problem_type(kind: str | None) -> str:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, title: str, detail: str, errors=(), headers: dict | None = None, kind: str | None = None):
+    def __init__(
+        self, status: int, title: str, detail: str, errors=(), headers: dict | None = None, kind: str | None = None
+    ):
         super().__init__(detail)
         self.problem = Problem(type=problem_type(kind), status=status, title=title, detail=detail, errors=list(errors))
         self.headers = headers
@@ -54,7 +56,11 @@ class ApiError(Exception):
 
 def bad_parameter(parameter: str, message: str) -> ApiError:
     return ApiError(
-        400, "Bad request", f"{parameter}: {message}", [ParameterError(parameter=parameter, message=message)], kind="bad-parameter"
+        400,
+        "Bad request",
+        f"{parameter}: {message}",
+        [ParameterError(parameter=parameter, message=message)],
+        kind="bad-parameter",
     )
 
 
@@ -83,15 +89,24 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in error.errors()
         ]
         detail = "; ".join(f"{e.parameter}: {e.message}" for e in errors) or "invalid request"
-        return respond(Problem(type=problem_type("bad-parameter"), status=400, title="Bad request", detail=detail, errors=errors))
+        return respond(
+            Problem(type=problem_type("bad-parameter"), status=400, title="Bad request", detail=detail, errors=errors)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return respond(Problem(status=error.status_code, title=str(error.detail), detail=str(error.detail)), error.headers)
+        return respond(
+            Problem(status=error.status_code, title=str(error.detail), detail=str(error.detail)), error.headers
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("Unexpected error on %s %s", request.method, request.url.path)
-        return respond(Problem(
-            type=problem_type("internal-error"), status=500, title="Internal error", detail="An unexpected error; it has been logged."
-        ))
+        return respond(
+            Problem(
+                type=problem_type("internal-error"),
+                status=500,
+                title="Internal error",
+                detail="An unexpected error; it has been logged.",
+            )
+        )

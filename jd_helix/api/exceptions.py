@@ -92,7 +92,9 @@ def flagged_transactions(
     return Rows(items, [[r[1].isoformat(), r[0]] for r in rows])
 
 
-@exceptions_router.get("/exceptions", response_model=Page[FlaggedTransaction], summary="Transactions flagged for loss prevention")
+@exceptions_router.get(
+    "/exceptions", response_model=Page[FlaggedTransaction], summary="Transactions flagged for loss prevention"
+)
 def list_exceptions(
     request: Request,
     start: Start = None,
@@ -111,7 +113,11 @@ def list_exceptions(
         at, transaction_id = decode_cursor(cursor, "exceptions", filters, 2)
         after = (_instant_key(at), transaction_id)
     return _serve_page(
-        request, "exceptions", filters, after, limit,
+        request,
+        "exceptions",
+        filters,
+        after,
+        limit,
         lambda conn, rows: flagged_transactions(conn, window, store_id, rule_name, after, rows),
         ("filter", store_id) if store_id is not None else None,
     )

@@ -23,7 +23,9 @@ class HeaderLimitMiddleware:
             size += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
             if size > self.max_bytes:
                 problem = Problem(
-                    type=problem_type("headers-too-large"), status=431, title="Request header fields too large",
+                    type=problem_type("headers-too-large"),
+                    status=431,
+                    title="Request header fields too large",
                     detail=f"The request line and headers are over {self.max_bytes} bytes.",
                 )
                 await respond(problem)(scope, receive, send)

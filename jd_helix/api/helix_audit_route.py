@@ -6,7 +6,7 @@ the last 24), not paged (a week is 168 rows).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import duckdb
@@ -53,17 +53,23 @@ def helix_audit(
     request: Request,
     start: Annotated[
         str | None,
-        Query(description="From this hour on (default: 24 hours before end); earlier than end, "
-              f"at most {MAX_HOURS} hours before it.", json_schema_extra=Instant),
+        Query(
+            description="From this hour on (default: 24 hours before end); earlier than end, "
+            f"at most {MAX_HOURS} hours before it.",
+            json_schema_extra=Instant,
+        ),
     ] = None,
     end: Annotated[
         str | None,
-        Query(description=f"Before this instant (default: now, or {MAX_HOURS} hours after start if that is "
-              "earlier; a window in the future is empty).", json_schema_extra=Instant),
+        Query(
+            description=f"Before this instant (default: now, or {MAX_HOURS} hours after start if that is "
+            "earlier; a window in the future is empty).",
+            json_schema_extra=Instant,
+        ),
     ] = None,
 ) -> dict:
     """Ordered by hour: when each was audited, and what Helix held, lost, took back and adopted."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     start_at = parse_instant("start", start) if start is not None else None
     if end is not None:
         end_at = parse_instant("end", end)
@@ -84,7 +90,9 @@ def helix_audit(
     except NoSnapshot as error:
         raise ApiError(503, "No data yet", str(error), headers={"Retry-After": "5"}) from None
     except duckdb.CatalogException as error:
-        raise ApiError(503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)") from None
+        raise ApiError(
+            503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)"
+        ) from None
     items = [
         {**row, "sale_hour": format_instant(row["sale_hour"]), "audited_at": format_instant(row["audited_at"])}
         for row in rows

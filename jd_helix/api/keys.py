@@ -86,7 +86,8 @@ def _warn_if_others_may_write(path: Path, mode: int) -> None:
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
         log.warning(
             "Keys file %s is writable by group or others (mode %s): whoever can write it can grant a key; chmod 600 it",
-            path, oct(stat.S_IMODE(mode)),
+            path,
+            oct(stat.S_IMODE(mode)),
         )
 
 
@@ -94,7 +95,9 @@ def _index(keys: list[ApiKey]) -> dict[str, ApiKey]:
     names = [k.name for k in keys]
     hashes = [k.sha256 for k in keys]
     if len(set(names)) != len(names):
-        raise KeyConfigError(f"each API key needs its own name; repeated: {sorted({n for n in names if names.count(n) > 1})}")
+        raise KeyConfigError(
+            f"each API key needs its own name; repeated: {sorted({n for n in names if names.count(n) > 1})}"
+        )
     if len(set(hashes)) != len(hashes):
         raise KeyConfigError("the same key hash is listed under two names")
     return {k.sha256: k for k in keys}

@@ -30,7 +30,9 @@ class LoadSheddingMiddleware:
         if self.in_flight >= self.max_in_flight:
             self.shed += 1
             problem = Problem(
-                type=problem_type("overloaded"), status=503, title="Overloaded",
+                type=problem_type("overloaded"),
+                status=503,
+                title="Overloaded",
                 detail=f"The API is answering as many requests as it can; try again in {self.retry_after_s} s.",
             )
             await respond(problem, {"Retry-After": str(self.retry_after_s)})(scope, receive, send)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Callable, Hashable
 
 DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
 # An entry's own memory besides its body and cursor: the OrderedDict's node and slot, the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import overload
 
 from jd_helix.api.errors import bad_parameter
@@ -34,11 +34,13 @@ def parse_instant(name: str, text: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         hint = " (send the '+' of an offset as %2B)" if _PLUS_SENT_AS_SPACE.search(text) else ""
-        raise bad_parameter(name, f"{text!r} is not an ISO 8601 date or instant, e.g. 2026-11-28T09:00:00Z{hint}") from None
+        raise bad_parameter(
+            name, f"{text!r} is not an ISO 8601 date or instant, e.g. 2026-11-28T09:00:00Z{hint}"
+        ) from None
     if parsed.tzinfo is None:
         raise bad_parameter(name, f"{text!r} has no zone: add Z for UTC (or an offset such as +01:00)")
     try:
-        utc = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        utc = parsed.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:
         raise bad_parameter(name, f"{text!r} is out of range") from None
     if not EARLIEST <= utc <= LATEST:
@@ -54,7 +56,7 @@ class Window:
     end: datetime
 
     @classmethod
-    def parse(cls, start: str | None, end: str | None) -> "Window":
+    def parse(cls, start: str | None, end: str | None) -> Window:
         window = cls(
             parse_instant("start", start) if start is not None else EARLIEST,
             parse_instant("end", end) if end is not None else LATEST,
@@ -76,5 +78,5 @@ def format_instant(instant: datetime | None) -> str | None:
     if instant is None:
         return None
     if instant.tzinfo is not None:
-        instant = instant.astimezone(timezone.utc).replace(tzinfo=None)
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
     return instant.isoformat(timespec="milliseconds") + "Z"

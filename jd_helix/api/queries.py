@@ -84,7 +84,9 @@ def transactions(
         where.append("coalesce(l.status, 'not_in_ledger') = $status")
         params["status"] = status
     if after is not None:
-        where.append("(e.transaction_at > $after_at OR (e.transaction_at = $after_at AND e.transaction_id > $after_id))")
+        where.append(
+            "(e.transaction_at > $after_at OR (e.transaction_at = $after_at AND e.transaction_id > $after_id))"
+        )
         params["after_at"], params["after_id"] = after
     sql = f"{TRANSACTIONS_SELECT} WHERE {' AND '.join(where)} ORDER BY e.transaction_at, e.transaction_id LIMIT $limit"
     rows = conn.execute(sql, params).fetchall()
@@ -100,7 +102,10 @@ def transaction(conn: duckdb.DuckDBPyConnection, transaction_id: str) -> dict | 
 
 # -- sales per store and hour or day ---------------------------------------------------
 
-_PERIOD = {Granularity.HOUR: ("sale_hour", "INTERVAL 1 HOUR"), Granularity.DAY: ("date_trunc('day', sale_hour)::TIMESTAMP", "INTERVAL 1 DAY")}
+_PERIOD = {
+    Granularity.HOUR: ("sale_hour", "INTERVAL 1 HOUR"),
+    Granularity.DAY: ("date_trunc('day', sale_hour)::TIMESTAMP", "INTERVAL 1 DAY"),
+}
 
 
 def store_sales(
@@ -120,17 +125,19 @@ def store_sales(
         inner.append("store_id = $store_id")
         params["store_id"] = store_id
     if after is not None:
-        outer.append("(period_start > $after_at OR (period_start = $after_at AND coalesce(store_id, '') > $after_store))")
+        outer.append(
+            "(period_start > $after_at OR (period_start = $after_at AND coalesce(store_id, '') > $after_store))"
+        )
         params["after_at"], params["after_store"] = after
     sql = f"""
     WITH periods AS (
         SELECT {period} AS period_start, store_id, any_value(store_name) AS store_name,
                sum(transactions)::BIGINT AS transactions, sum(sales_total) AS sales_total,
                sum(events_posted)::BIGINT AS events_posted
-        FROM store_sales WHERE {' AND '.join(inner)} GROUP BY ALL
+        FROM store_sales WHERE {" AND ".join(inner)} GROUP BY ALL
     )
     SELECT period_start, period_start + {length}, store_id, store_name, transactions, sales_total, events_posted
-    FROM periods WHERE {' AND '.join(outer)}
+    FROM periods WHERE {" AND ".join(outer)}
     ORDER BY period_start, coalesce(store_id, '') LIMIT $limit
     """
     rows = conn.execute(sql, params).fetchall()
@@ -163,7 +170,7 @@ def stores_with_sales(conn: duckdb.DuckDBPyConnection, window: Window, after: st
     SELECT s.store_id, coalesce(any_value(st.store_name), any_value(s.store_name)), any_value(st.store_address),
            any_value(st.store_phone), any_value(st.store_email), sum(s.transactions)::BIGINT, sum(s.sales_total)
     FROM store_sales s LEFT JOIN jd_stores st ON st.store_id = s.store_id
-    WHERE {' AND '.join(where)}
+    WHERE {" AND ".join(where)}
     GROUP BY s.store_id HAVING sum(s.transactions) > 0
     ORDER BY s.store_id LIMIT $limit
     """

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import threading
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from pyrate_limiter.clocks import MonotonicClock
@@ -55,7 +55,7 @@ class KeyRateLimiter:
             bucket = self._buckets.setdefault(key_name, InMemoryBucket([self._rate]))
             bucket.leak(now)
             allowed = bucket.put(RateItem(key_name, now))
-            in_window = bucket.items[bisect_right(bucket.items, now - WINDOW_MS, key=lambda item: item.timestamp):]
+            in_window = bucket.items[bisect_right(bucket.items, now - WINDOW_MS, key=lambda item: item.timestamp) :]
             oldest = in_window[0].timestamp if in_window else now
         reset_s = max(1, math.ceil((oldest + WINDOW_MS - now) / 1000)) if in_window else 0
         return Verdict(allowed, self.per_minute, max(0, self.per_minute - len(in_window)), reset_s)
@@ -77,7 +77,9 @@ class RateLimitHeadersMiddleware:
             headers = state.get("rate_limit_headers")
             if message["type"] == "http.response.start" and headers:
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k.lower().encode(), v.encode()) for k, v in headers.items() if k.lower().encode() not in present]
+                extra = [
+                    (k.lower().encode(), v.encode()) for k, v in headers.items() if k.lower().encode() not in present
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 import psutil
@@ -58,7 +58,12 @@ class RefreshOutcome(StrEnum):
 
 # The tables the reports read (queries.py); a warehouse without one of them cannot answer.
 REPORT_TABLES = (
-    "jd_transactions", "transaction_camera_events", "helix_events", "store_sales", "jd_stores", "jd_rejected_records",
+    "jd_transactions",
+    "transaction_camera_events",
+    "helix_events",
+    "store_sales",
+    "jd_stores",
+    "jd_rejected_records",
 )
 _PRIVATE_DIR = 0o700
 
@@ -203,7 +208,9 @@ class ReplicaKeeper:
         reader = duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
         snapshot = Snapshot(path=path, conn=reader, as_of=as_of, missing_tables=_missing_tables(reader))
         if snapshot.missing_tables:
-            log.warning("The warehouse has none of these tables the reports read: %s", ", ".join(snapshot.missing_tables))
+            log.warning(
+                "The warehouse has none of these tables the reports read: %s", ", ".join(snapshot.missing_tables)
+            )
         with self._lock:
             previous, self._current = self._current, snapshot
             if previous is not None:
@@ -231,15 +238,12 @@ class ReplicaKeeper:
             if snapshot.readers == 0:
                 snapshot.close()
         # The folder goes too, unless something else is in it (a copy still being read).
-        try:
+        with suppress(OSError):
             self.directory.rmdir()
-        except OSError:
-            pass
 
     def _remove_orphans(self) -> None:
         """Copies left by an API process that died (their pid is gone)."""
         for leftover in self.directory.glob(f"{SNAPSHOT_PREFIX}*"):
-            pid = leftover.name[len(SNAPSHOT_PREFIX):].split("-")[0]
+            pid = leftover.name[len(SNAPSHOT_PREFIX) :].split("-")[0]
             if pid.isdigit() and not psutil.pid_exists(int(pid)):
                 leftover.unlink(missing_ok=True)
-

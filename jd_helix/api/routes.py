@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Iterator
+from typing import Annotated
 
 import duckdb
 import orjson
@@ -53,22 +54,35 @@ health_router = APIRouter()
 _INSTANT = {"format": "date-time"}
 Start = Annotated[
     str | None,
-    Query(description="From this instant on (inclusive): ISO 8601 with Z or an offset, or a date (its midnight UTC). "
-                      "A 400 unless earlier than `end`, and within years 1-9999 once in UTC.",
-          min_length=1, examples=["2026-11-28T09:00:00Z"], json_schema_extra=_INSTANT),
+    Query(
+        description="From this instant on (inclusive): ISO 8601 with Z or an offset, or a date (its midnight UTC). "
+        "A 400 unless earlier than `end`, and within years 1-9999 once in UTC.",
+        min_length=1,
+        examples=["2026-11-28T09:00:00Z"],
+        json_schema_extra=_INSTANT,
+    ),
 ]
 End = Annotated[
     str | None,
-    Query(description="Up to this instant (exclusive), as `start`: a 400 unless later than `start`.",
-          min_length=1, examples=["2026-11-28T12:00:00Z"], json_schema_extra=_INSTANT),
+    Query(
+        description="Up to this instant (exclusive), as `start`: a 400 unless later than `start`.",
+        min_length=1,
+        examples=["2026-11-28T12:00:00Z"],
+        json_schema_extra=_INSTANT,
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[
     str | None,
-    Query(min_length=1, pattern=r"^[A-Za-z0-9_-]+$",
-          description="`next_cursor` of the previous page, with the same filters: any other value is a 400."),
+    Query(
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page, with the same filters: any other value is a 400.",
+    ),
 ]
-StoreFilter = Annotated[str | None, Query(min_length=1, description="Only this store (a 400 if no such store is known).")]
+StoreFilter = Annotated[
+    str | None, Query(min_length=1, description="Only this store (a 400 if no such store is known).")
+]
 StoreInPath = Annotated[str, Path(min_length=1, description="A store id, as in /v1/stores.")]
 
 
@@ -82,7 +96,10 @@ def _snapshot(request: Request) -> Iterator[tuple[Snapshot, duckdb.DuckDBPyConne
         raise ApiError(503, "No data yet", str(error), headers={"Retry-After": "5"}, kind="no-data") from None
     except duckdb.CatalogException as error:
         raise ApiError(
-            503, "Warehouse incomplete", f"{str(error).splitlines()[0]} (has the pipeline run yet?)", kind="warehouse-incomplete"
+            503,
+            "Warehouse incomplete",
+            f"{str(error).splitlines()[0]} (has the pipeline run yet?)",
+            kind="warehouse-incomplete",
         ) from None
 
 
@@ -104,7 +121,9 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def _serve_page(request: Request, report: str, filters: list, after, limit: int, read, store: tuple | None = None) -> Response:
+def _serve_page(
+    request: Request, report: str, filters: list, after, limit: int, read, store: tuple | None = None
+) -> Response:
     """A page of `read(conn, limit + 1)`, from the snapshot's cache when asked before.
 
     `store` is ("filter" | "path", store_id) when the request names a store that must exist.
@@ -137,7 +156,9 @@ def _instant_key(text: str) -> datetime:
 
 
 def _check_store(snapshot: Snapshot, conn: duckdb.DuckDBPyConnection, where: str, store_id: str) -> None:
-    known = snapshot.cache.get_or_compute(("store", store_id), lambda: CachedPage(b"1" if queries.store_known(conn, store_id) else b"0"))
+    known = snapshot.cache.get_or_compute(
+        ("store", store_id), lambda: CachedPage(b"1" if queries.store_known(conn, store_id) else b"0")
+    )
     if known.body == b"1":
         return
     if where == "path":
@@ -154,7 +175,11 @@ def _transactions(request, start, end, store_id, helix_status, limit, cursor, st
         at, transaction_id = decode_cursor(cursor, "transactions", filters, 2)
         after = (_instant_key(at), transaction_id)
     return _serve_page(
-        request, "transactions", filters, after, limit,
+        request,
+        "transactions",
+        filters,
+        after,
+        limit,
         lambda conn, rows: queries.transactions(conn, window, store_id, status, after, rows),
         (store_in, store_id) if store_id is not None else None,
     )
@@ -194,7 +219,11 @@ def _sales(request, start, end, granularity, store_id, limit, cursor, store_in: 
         at, store = decode_cursor(cursor, "sales", filters, 2)
         after = (_instant_key(at), store)
     return _serve_page(
-        request, "sales", filters, after, limit,
+        request,
+        "sales",
+        filters,
+        after,
+        limit,
         lambda conn, rows: queries.store_sales(conn, window, granularity, store_id, after, rows),
         (store_in, store_id) if store_id is not None else None,
     )
@@ -218,15 +247,29 @@ def list_sales(
 
 
 @router.get("/stores", response_model=Page[StoreWithSales], summary="Stores with at least one sale")
-def list_stores(request: Request, start: Start = None, end: End = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Response:
+def list_stores(
+    request: Request, start: Start = None, end: End = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Response:
     """Stores with sales in the hours that start in [start, end) (all time by default), by store id."""
     window = Window.parse(start, end)
     filters = window.fingerprint()
     after = decode_cursor(cursor, "stores", filters, 1)[0] if cursor is not None else None
-    return _serve_page(request, "stores", filters, after, limit, lambda conn, rows: queries.stores_with_sales(conn, window, after, rows))
+    return _serve_page(
+        request,
+        "stores",
+        filters,
+        after,
+        limit,
+        lambda conn, rows: queries.stores_with_sales(conn, window, after, rows),
+    )
 
 
-@router.get("/stores/{store_id}/sales", response_model=Page[StoreSales], responses={404: _problem}, summary="One store's sales per hour or day")
+@router.get(
+    "/stores/{store_id}/sales",
+    response_model=Page[StoreSales],
+    responses={404: _problem},
+    summary="One store's sales per hour or day",
+)
 def store_sales(
     request: Request,
     store_id: StoreInPath,
@@ -239,7 +282,12 @@ def store_sales(
     return _sales(request, start, end, granularity, store_id, limit, cursor, "path")
 
 
-@router.get("/stores/{store_id}/transactions", response_model=Page[Transaction], responses={404: _problem}, summary="One store's sales")
+@router.get(
+    "/stores/{store_id}/transactions",
+    response_model=Page[Transaction],
+    responses={404: _problem},
+    summary="One store's sales",
+)
 def store_transactions(
     request: Request,
     store_id: StoreInPath,
@@ -255,9 +303,25 @@ def store_transactions(
 @router.get("/rejected-records", response_model=Page[RejectedRecord], summary="Records JD sent that could not be used")
 def list_rejected_records(
     request: Request,
-    start: Annotated[str | None, Query(min_length=1, description="Only records of sales hours from this instant on, and of reference-data refreshes made since; as `start` of /v1/transactions.", json_schema_extra=_INSTANT)] = None,
-    end: Annotated[str | None, Query(min_length=1, description="Only records of sales hours (and refreshes) before this instant; later than `start`.", json_schema_extra=_INSTANT)] = None,
-    endpoint: Annotated[str | None, Query(min_length=1, description="Only records of this JD endpoint, e.g. /v1/sales.")] = None,
+    start: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            description="Only records of sales hours from this instant on, and of reference-data refreshes made since; as `start` of /v1/transactions.",
+            json_schema_extra=_INSTANT,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            description="Only records of sales hours (and refreshes) before this instant; later than `start`.",
+            json_schema_extra=_INSTANT,
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None, Query(min_length=1, description="Only records of this JD endpoint, e.g. /v1/sales.")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
@@ -266,7 +330,11 @@ def list_rejected_records(
     filters = [*(window.fingerprint() if window else [None, None]), endpoint]
     after = tuple(decode_cursor(cursor, "rejected-records", filters, 3)) if cursor is not None else None
     return _serve_page(
-        request, "rejected-records", filters, after, limit,
+        request,
+        "rejected-records",
+        filters,
+        after,
+        limit,
         lambda conn, rows: queries.rejected_records(conn, window, endpoint, after, rows),
     )
 
@@ -291,7 +359,9 @@ def status(request: Request) -> dict:
     }
 
 
-@health_router.get("/healthz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness (no key needed)")
+@health_router.get(
+    "/healthz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness (no key needed)"
+)
 def health(request: Request) -> JSONResponse:
     """200 only while the served copy holds every table the reports read, and the warehouse is a DuckDB file."""
     keeper: ReplicaKeeper = request.app.state.replica
@@ -301,7 +371,10 @@ def health(request: Request) -> JSONResponse:
     elif as_of is None:
         status, detail = HealthStatus.NO_DATA, keeper.why_no_snapshot()
     elif missing:
-        status, detail = HealthStatus.INCOMPLETE, f"The warehouse has no table {', '.join(missing)}: has the pipeline run yet?"
+        status, detail = (
+            HealthStatus.INCOMPLETE,
+            f"The warehouse has no table {', '.join(missing)}: has the pipeline run yet?",
+        )
     else:
         status, detail = HealthStatus.OK, None
     body = {"status": status.value, "as_of": format_instant(as_of), "detail": detail}

@@ -15,11 +15,27 @@ DEFAULT_KEEP = 48  # two days of hourly backups
 @click.command("backup")
 @click.option("--database", default=database_path, show_default="JD_HELIX_DUCKDB_PATH or ./data/jd_helix.duckdb")
 @click.option(
-    "--to", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--to",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Folder of the backups. [default: backups/ beside the warehouse]",
 )
-@click.option("--keep", default=DEFAULT_KEEP, show_default=True, type=click.IntRange(min=1), help="How many of the newest backups to keep.")
-@click.option("--wait", "wait_s", default=300, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a pause between the runs' writes.")
+@click.option(
+    "--keep",
+    default=DEFAULT_KEEP,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many of the newest backups to keep.",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    default=300,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for a pause between the runs' writes.",
+)
 def backup_command(database: str, directory: Path | None, keep: int, wait_s: float) -> None:
     """Copy the warehouse into the backups folder between two of the runs' writes.
 

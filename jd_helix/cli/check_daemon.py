@@ -22,8 +22,13 @@ def stopped_daemon_message(silent: list, max_age_minutes: float) -> str:
 
 
 @click.command("check-daemon")
-@click.option("--max-age-minutes", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="A daemon loop whose last heartbeat is older than this is taken as stopped.")
+@click.option(
+    "--max-age-minutes",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="A daemon loop whose last heartbeat is older than this is taken as stopped.",
+)
 def check_daemon_command(max_age_minutes: float) -> None:
     """Alert when the Dagster daemon of the instance in $DAGSTER_HOME has stopped.
 

@@ -11,6 +11,7 @@ against the sandbox (no warehouse yet) it also launches the reference data and t
 few hours, so a new user opens the UI to data rather than to empty tables.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dagster import DagsterRunStatus
@@ -141,7 +142,7 @@ def _launch_first_data(ui_port: int) -> None:
         if status != DagsterRunStatus.SUCCESS:
             print(f"First start: dimensions_job ended {status.value}; see the UI.")
             return
-        last = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        last = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
         first = last - timedelta(hours=FIRST_START_HOURS - 1)
         client.submit_job_execution(
             "hourly_sales_job",
@@ -207,17 +208,14 @@ def run_dev(
 
 def _stop_group(process: subprocess.Popen, grace_s: float, whole_group: bool = True) -> None:
     """SIGTERM, then SIGKILL after `grace_s`: Ctrl-C stops every process within 10 s."""
+
     def send(sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig) if whole_group else process.send_signal(sig)
-        except ProcessLookupError:
-            pass
 
     send(signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
     # The group's other members (code server, daemon, run workers) may outlive its leader.
     send(signal.SIGKILL)
     process.wait()

@@ -25,12 +25,16 @@ def free_slots_command(run_id: str | None) -> None:
                 click.echo("No run holds or waits for a pool slot.")
             for holder in held:
                 if holder.releasable:
-                    pool_holders.release(instance, holder, f"Slots freed by jd-helix free-slots: {holder.describe()} is gone.")
+                    pool_holders.release(
+                        instance, holder, f"Slots freed by jd-helix free-slots: {holder.describe()} is gone."
+                    )
                     click.echo(f"freed   {holder.describe()}")
                 elif holder.liveness == Liveness.ALIVE:
                     click.echo(f"running {holder.describe()}")
                 else:
-                    click.echo(f"unknown {holder.describe()}: if it is dead, run: {pool_holders.free_slots_hint(instance, holder.run_id)}")
+                    click.echo(
+                        f"unknown {holder.describe()}: if it is dead, run: {pool_holders.free_slots_hint(instance, holder.run_id)}"
+                    )
             return
         holder = pool_holders.judge(instance, run_id)
         if holder.status == "DELETED" and run_id not in instance.event_log_storage.get_concurrency_run_ids():

@@ -1,6 +1,6 @@
 """`jd-helix ledger start-fresh`: a new, empty Helix ledger, on purpose, keeping the old one."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -21,7 +21,7 @@ def start_fresh_command(database: str) -> None:
     For pointing a warehouse at another Helix: the next run of each hour pins and posts its
     sales there. Stop the pipeline first (the warehouse has one writer).
     """
-    table = f"helix_events_until_{datetime.now(timezone.utc):%Y%m%d%H%M%S}"  # the old ledger's new home
+    table = f"helix_events_until_{datetime.now(UTC):%Y%m%d%H%M%S}"  # the old ledger's new home
     with WarehouseResource(database=database).write() as conn:
         destination = recorded_destination(conn)
         conn.execute(f"CREATE TABLE {table} AS SELECT * FROM helix_events")
@@ -30,4 +30,6 @@ def start_fresh_command(database: str) -> None:
         conn.execute("DELETE FROM helix_destination")
     was = f" (posted to {destination[0]}, event type {destination[1]})" if destination else ""
     click.echo(f"{rows} ledger rows{was} kept in table {table} of {database}; helix_events is empty.")
-    click.echo("Re-materialize the hours to post (Dagster UI or a backfill); they are pinned for the Helix now configured.")
+    click.echo(
+        "Re-materialize the hours to post (Dagster UI or a backfill); they are pinned for the Helix now configured."
+    )

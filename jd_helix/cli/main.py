@@ -22,9 +22,17 @@ def main() -> None:
 
 @main.command("dev")
 @click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
-@click.option("--sandbox-port", default=sandbox_defaults.SANDBOX_PORT, show_default=True, type=int, help="Port of the sandbox, when it is used.")
 @click.option(
-    "--dagster-home", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--sandbox-port",
+    default=sandbox_defaults.SANDBOX_PORT,
+    show_default=True,
+    type=int,
+    help="Port of the sandbox, when it is used.",
+)
+@click.option(
+    "--dagster-home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="DAGSTER_HOME to use (the shipped dagster.yaml is copied in). [default: the project's .dagster_home/]",
 )
 def dev_command(port: int, sandbox_port: int, dagster_home: Path | None) -> None:

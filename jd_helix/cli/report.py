@@ -1,6 +1,6 @@
 """`jd-helix report ...`: the old app's reports, printed from the warehouse."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -35,14 +35,20 @@ def _show(report, output: str, wait_s: float) -> None:
 
 _DATETIME = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
 _window = [
-    click.option("--start", type=_DATETIME, default=None,
-                 help="UTC, e.g. 2026-11-28T09:00 (default: 24 hours before --end)."),
+    click.option(
+        "--start", type=_DATETIME, default=None, help="UTC, e.g. 2026-11-28T09:00 (default: 24 hours before --end)."
+    ),
     click.option("--end", type=_DATETIME, default=None, help="UTC, exclusive (default: now)."),
-    click.option("--database", default=database_path,
-                 show_default="JD_HELIX_DUCKDB_PATH or ./data/jd_helix.duckdb"),
+    click.option("--database", default=database_path, show_default="JD_HELIX_DUCKDB_PATH or ./data/jd_helix.duckdb"),
     click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
-    click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=120, show_default=True,
-                 help="Seconds to wait while a run is writing the warehouse (runs hold it only while they write)."),
+    click.option(
+        "--wait",
+        "wait_s",
+        type=click.FloatRange(min=0),
+        default=120,
+        show_default=True,
+        help="Seconds to wait while a run is writing the warehouse (runs hold it only while they write).",
+    ),
 ]
 
 
@@ -53,7 +59,7 @@ def window_options(command):
 
 
 def _bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end_at = _utc(end, datetime.now(timezone.utc))
+    end_at = _utc(end, datetime.now(UTC))
     return _utc(start, end_at - timedelta(hours=24)), end_at
 
 
@@ -92,7 +98,9 @@ def rejected_records_report(start, end, database, output, wait_s) -> None:
 
 
 @report_command.command("exceptions")
-@click.option("--rule", type=click.Choice(RULES), default=None, help="Only transactions this rule flagged (default: any).")
+@click.option(
+    "--rule", type=click.Choice(RULES), default=None, help="Only transactions this rule flagged (default: any)."
+)
 @window_options
 def exceptions_report(rule, start, end, database, output, wait_s) -> None:
     """Flagged transactions of a period per store and till, with a count per exception rule."""

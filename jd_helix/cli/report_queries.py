@@ -56,8 +56,14 @@ def connect_when_free(database: str, wait: WriterWait) -> duckdb.DuckDBPyConnect
             f"Cannot read {database}: it does not exist (no run has written it yet, or set --database / JD_HELIX_DUCKDB_PATH)."
         )
     open_when_free = backoff.on_predicate(
-        backoff.expo, lambda conn: conn is None, max_time=wait.seconds, base=2, factor=_FIRST_WAIT_S,
-        max_value=_LONGEST_WAIT_S, jitter=None, on_backoff=lambda details: wait.on_wait() if details["tries"] == 1 else None,
+        backoff.expo,
+        lambda conn: conn is None,
+        max_time=wait.seconds,
+        base=2,
+        factor=_FIRST_WAIT_S,
+        max_value=_LONGEST_WAIT_S,
+        jitter=None,
+        on_backoff=lambda details: wait.on_wait() if details["tries"] == 1 else None,
     )(open_read_only)
     conn = open_when_free(database)
     if conn is None:
@@ -92,25 +98,33 @@ def _read(database: str, wait: WriterWait, read: Callable[[duckdb.DuckDBPyConnec
 
 def transactions(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
     """Every sale in [start, end) (naive UTC) with its store, till, cameras and Helix status."""
-    return _read(database, wait, lambda conn: queries.transactions(conn, Window(start, end), None, None, None, EVERY_ROW))
+    return _read(
+        database, wait, lambda conn: queries.transactions(conn, Window(start, end), None, None, None, EVERY_ROW)
+    )
 
 
-def store_sales(database: str, store_id: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:
+def store_sales(
+    database: str, store_id: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()
+) -> pd.DataFrame:
     """One store's sales count and total over the hours that start in [start, end): the API's
     hourly rows of that store, summed."""
     with connect_when_free(database, wait) as conn:
         hours = queries.store_sales(conn, Window(start, end), Granularity.HOUR, store_id, None, EVERY_ROW).items
     if not hours:
         return pd.DataFrame()
-    return _frame([{
-        "store_id": store_id,
-        "store_name": next((h["store_name"] for h in hours if h["store_name"]), None),
-        "transactions": sum(h["transactions"] for h in hours),
-        "sales_total": str(sum(Decimal(h["sales_total"]) for h in hours)),
-        "events_posted": sum(h["events_posted"] for h in hours),
-        "first_hour": hours[0]["period_start"],  # the rows come in period order
-        "last_hour": hours[-1]["period_start"],
-    }])
+    return _frame(
+        [
+            {
+                "store_id": store_id,
+                "store_name": next((h["store_name"] for h in hours if h["store_name"]), None),
+                "transactions": sum(h["transactions"] for h in hours),
+                "sales_total": str(sum(Decimal(h["sales_total"]) for h in hours)),
+                "events_posted": sum(h["events_posted"] for h in hours),
+                "first_hour": hours[0]["period_start"],  # the rows come in period order
+                "last_hour": hours[-1]["period_start"],
+            }
+        ]
+    )
 
 
 def stores_with_sales(database: str, start: datetime, end: datetime, wait: WriterWait = WriterWait()) -> pd.DataFrame:

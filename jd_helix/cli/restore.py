@@ -13,8 +13,12 @@ from jd_helix.resources.warehouse_backups import BackupError, list_backups, rest
 @click.command("restore")
 @click.argument("backup", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--database", default=database_path, show_default="JD_HELIX_DUCKDB_PATH or ./data/jd_helix.duckdb")
-@click.option("--latest-in", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="Restore the newest backup of this folder instead of naming one.")
+@click.option(
+    "--latest-in",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Restore the newest backup of this folder instead of naming one.",
+)
 def restore_command(backup: Path | None, database: str, latest_in: Path | None) -> None:
     """Replace the warehouse with BACKUP (a file `jd-helix backup` wrote).
 

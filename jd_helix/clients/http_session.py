@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Mapping, Optional, Tuple
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -67,13 +68,13 @@ class PoliteRetry(Retry):
         self.retry_after_jitter_s = retry_after_jitter_s
         self._sleep = sleep
 
-    def new(self, **kw: Any) -> "PoliteRetry":
+    def new(self, **kw: Any) -> PoliteRetry:
         kw.setdefault("default_429_wait_s", self.default_429_wait_s)
         kw.setdefault("retry_after_jitter_s", self.retry_after_jitter_s)
         kw.setdefault("sleep", self._sleep)
         return super().new(**kw)
 
-    def server_wait_s(self, response: Any) -> Optional[float]:
+    def server_wait_s(self, response: Any) -> float | None:
         """Seconds the server asked us to wait (Retry-After, or the 429 default), or None."""
         retry_after = self.get_retry_after(response) if self.respect_retry_after_header else None
         if retry_after is not None:
@@ -141,9 +142,7 @@ def make_retry(
     )
 
 
-def _hooked_pool_classes(
-    before_attempt: Optional[BeforeAttempt], after_attempt: Optional[AfterAttempt]
-) -> dict[str, type]:
+def _hooked_pool_classes(before_attempt: BeforeAttempt | None, after_attempt: AfterAttempt | None) -> dict[str, type]:
     """Pool classes whose connections call the hooks around every request/response."""
 
     def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> None:
@@ -174,9 +173,9 @@ class PoliteHTTPAdapter(HTTPAdapter):
         self,
         *,
         max_retries: Retry,
-        timeout: Tuple[float, float],
-        before_attempt: Optional[BeforeAttempt] = None,
-        after_attempt: Optional[AfterAttempt] = None,
+        timeout: tuple[float, float],
+        before_attempt: BeforeAttempt | None = None,
+        after_attempt: AfterAttempt | None = None,
         pool_maxsize: int = 10,
     ) -> None:
         self.default_timeout = timeout
@@ -200,13 +199,13 @@ class PoliteHTTPAdapter(HTTPAdapter):
 
 def make_session(
     max_retries: int = 5,
-    timeout: Tuple[float, float] = (10.0, 30.0),
+    timeout: tuple[float, float] = (10.0, 30.0),
     *,
-    before_attempt: Optional[BeforeAttempt] = None,
-    after_attempt: Optional[AfterAttempt] = None,
-    retry: Optional[Retry] = None,
+    before_attempt: BeforeAttempt | None = None,
+    after_attempt: AfterAttempt | None = None,
+    retry: Retry | None = None,
     pool_maxsize: int = 10,
-    headers: Optional[Mapping[str, str]] = None,
+    headers: Mapping[str, str] | None = None,
 ) -> requests.Session:
     """A `requests.Session` that retries politely, always times out and calls the hooks.
 

@@ -46,6 +46,4 @@ def unreachable(service: str, what: str, url: str, setting: str, error: requests
 
 def down(service: str, what: str, url: str, status: int, message: str) -> str:
     """A 5xx answer left after the session's retries: the service is there but down."""
-    return (
-        f"{service} is down at {host_of(url)} ({what}: HTTP {status} {message}, after retries); {HEALS}."
-    )
+    return f"{service} is down at {host_of(url)} ({what}: HTTP {status} {message}, after retries); {HEALS}."

@@ -108,7 +108,11 @@ def parse_event_types(text: str, source: str) -> tuple[EventType, ...]:
         event_type = _event_type(node, source)
         if event_type.name in seen:
             raise EventTypesError(
-                _at(source, node, f"duplicate event type name {event_type.name!r} (first declared at line {seen[event_type.name]})")
+                _at(
+                    source,
+                    node,
+                    f"duplicate event type name {event_type.name!r} (first declared at line {seen[event_type.name]})",
+                )
             )
         seen[event_type.name] = node.start_mark.line + 1
         types.append(event_type)
@@ -125,7 +129,9 @@ def _mapping(node: yaml.Node, source: str, what: str, allowed: tuple[str, ...]) 
     keys: dict[str, yaml.Node] = {}
     for key, value in node.value:
         if key.value not in allowed:
-            raise EventTypesError(_at(source, key, f"unknown key {key.value!r} in {what}; allowed: {', '.join(allowed)}"))
+            raise EventTypesError(
+                _at(source, key, f"unknown key {key.value!r} in {what}; allowed: {', '.join(allowed)}")
+            )
         keys[key.value] = value
     return keys
 

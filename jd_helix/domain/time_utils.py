@@ -4,12 +4,12 @@ DuckDB TIMESTAMP columns hold UTC without a zone; Helix and the JD API speak epo
 milliseconds.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def naive_utc(instant: datetime) -> datetime:
     """``instant`` in UTC without its zone, as DuckDB TIMESTAMP columns hold it."""
-    return instant.astimezone(timezone.utc).replace(tzinfo=None)
+    return instant.astimezone(UTC).replace(tzinfo=None)
 
 
 def epoch_ms(instant: datetime) -> int:

@@ -30,7 +30,9 @@ def reading(warehouse: WarehouseResource, evaluate: Callable[[Any, HourWindow], 
     return evaluate_window
 
 
-def figures_by_hour(conn, window: HourWindow, sql: str, zeros: dict[str, int], **params) -> dict[datetime, dict[str, int]]:
+def figures_by_hour(
+    conn, window: HourWindow, sql: str, zeros: dict[str, int], **params
+) -> dict[datetime, dict[str, int]]:
     """One row of figures per hour of the window (`zeros` for an hour with no rows)."""
     frame = conn.execute(sql, {**window.bounds, **params}).df()
     found = {row.pop("sale_hour").to_pydatetime(): row for row in frame.to_dict("records")}
@@ -44,4 +46,3 @@ def examples_by_hour(conn, window: HourWindow, sql: str) -> dict[datetime, dg.Me
         hour.to_pydatetime(): dg.MetadataValue.md(rows.drop(columns="sale_hour").to_markdown(index=False))
         for hour, rows in frame.groupby("sale_hour")
     }
-

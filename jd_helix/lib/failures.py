@@ -13,7 +13,8 @@ RetryPolicy run it again: a refused key or a malformed answer will not mend in a
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import dagster as dg
 import duckdb
@@ -28,14 +29,13 @@ EXPLAINED = (JdApiError, VerkadaError, requests.RequestException, duckdb.IOExcep
 # is safe and saves a whole run retry when the network drops for a moment. helix_events has
 # none: its failed posts stay in the ledger for helix_retry_sensor, which re-posts the same
 # pinned triple once, and a step retry would only race it for the same events.
-TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def is_transient(error: BaseException) -> bool:
     """A network failure, raised as is or wrapped by a client (`raise ... from None` keeps it as context)."""
     return isinstance(error, requests.RequestException) or isinstance(error.__context__, requests.RequestException)
+
 
 F = TypeVar("F", bound=Callable)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -36,7 +36,7 @@ class HourWindow:
     end: datetime
 
     @classmethod
-    def of(cls, context: dg.AssetExecutionContext | dg.OpExecutionContext) -> "HourWindow":
+    def of(cls, context: dg.AssetExecutionContext | dg.OpExecutionContext) -> HourWindow:
         window = context.partition_time_window
         return cls(naive_utc(window.start), naive_utc(window.end))
 
@@ -74,7 +74,7 @@ class HourlyTable:
 
     def figures_by_hour(self, conn, window: HourWindow) -> dict[datetime, dict[str, Any]]:
         """Each hour of the window: its row count, its figures and a preview (zeros for an empty hour)."""
-        aggregates = "".join(f", {aggregate} AS \"{name}\"" for name, aggregate in self.figures.items())
+        aggregates = "".join(f', {aggregate} AS "{name}"' for name, aggregate in self.figures.items())
         sql = (
             f"SELECT sale_hour, count(*) AS hour_rows{aggregates} FROM {self.name} "
             "WHERE sale_hour >= $start AND sale_hour < $end GROUP BY sale_hour"
@@ -138,4 +138,4 @@ def _number(value: Any) -> int | float:
 
 def aware(hour: datetime) -> datetime:
     """A stored (naive UTC) hour as an aware instant."""
-    return hour.replace(tzinfo=timezone.utc)
+    return hour.replace(tzinfo=UTC)

@@ -41,8 +41,7 @@ def _markdown_row(values) -> str:
 
 def column_schema(conn, table: str) -> dg.TableSchema:
     columns = conn.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = ? ORDER BY ordinal_position",
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
         [table],
     ).fetchall()
     return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])

@@ -9,7 +9,7 @@ never take. The start moves at most once a day, when the code location loads.
 
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -32,7 +32,7 @@ DEADLINE_MINUTE = 45
 
 
 def partition_key(hour_start: datetime) -> str:
-    return hour_start.astimezone(timezone.utc).strftime(PARTITION_KEY_FORMAT)
+    return hour_start.astimezone(UTC).strftime(PARTITION_KEY_FORMAT)
 
 
 def first_hour(environ=os.environ, now: datetime | None = None) -> str:
@@ -40,7 +40,7 @@ def first_hour(environ=os.environ, now: datetime | None = None) -> str:
     if environ.get("JD_HELIX_START"):
         return environ["JD_HELIX_START"]
     days = int(environ.get("JD_HELIX_HISTORY_DAYS") or DEFAULT_HISTORY_DAYS)
-    today = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (now or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return partition_key(today - timedelta(days=days))
 
 
@@ -66,8 +66,8 @@ def run_hour_keys(tags: Mapping[str, str]) -> list[str]:
     first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if not first or not last:
         return []
-    hour = datetime.strptime(first, PARTITION_KEY_FORMAT).replace(tzinfo=timezone.utc)
-    end = datetime.strptime(last, PARTITION_KEY_FORMAT).replace(tzinfo=timezone.utc)
+    hour = datetime.strptime(first, PARTITION_KEY_FORMAT).replace(tzinfo=UTC)
+    end = datetime.strptime(last, PARTITION_KEY_FORMAT).replace(tzinfo=UTC)
     keys = []
     while hour <= end:
         keys.append(partition_key(hour))

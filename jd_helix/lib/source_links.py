@@ -42,7 +42,10 @@ def _link_to_body(asset: Definition) -> Definition:
             for r in (current.code_references if isinstance(current, dg.CodeReferencesMetadataValue) else [])
         ]
         return spec.replace_attributes(
-            metadata={**spec.metadata, "dagster/code_references": dg.CodeReferencesMetadataValue(code_references=references)}
+            metadata={
+                **spec.metadata,
+                "dagster/code_references": dg.CodeReferencesMetadataValue(code_references=references),
+            }
         )
 
     return asset.map_asset_specs(relink)  # type: ignore[return-value]

@@ -110,7 +110,11 @@ COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         _TRANSACTION_ID,
         _SALE_HOUR,
         ("verkada_camera_id", "VARCHAR", "the camera of the Helix triple"),
-        ("event_type_uid", "VARCHAR", "the event type: with transaction_id, the row's key; the event type of the Helix triple"),
+        (
+            "event_type_uid",
+            "VARCHAR",
+            "the event type: with transaction_id, the row's key; the event type of the Helix triple",
+        ),
         ("time_ms", "BIGINT", "the pinned millisecond of the Helix triple (never changes once pinned)"),
         ("status", "VARCHAR", "posted, failed, skipped, unmapped or pending"),
         ("reason", "VARCHAR", "why it failed, was skipped or is unmapped"),

@@ -14,10 +14,15 @@ class ExceptionSettings(dg.ConfigurableResource):
         default=1000.0, ge=0, description="high_value: a sale above this amount is flagged whatever the store's norm."
     )
     high_value_percentile: float = Field(
-        default=0.99, gt=0, lt=1, description="high_value: a sale above this percentile of its store's recent sales is flagged."
+        default=0.99,
+        gt=0,
+        lt=1,
+        description="high_value: a sale above this percentile of its store's recent sales is flagged.",
     )
     high_value_history_days: int = Field(
-        default=30, ge=1, description="high_value: the store's recent sales are those of this many days before the hour."
+        default=30,
+        ge=1,
+        description="high_value: the store's recent sales are those of this many days before the hour.",
     )
     high_value_min_history_sales: int = Field(
         default=200,
@@ -31,7 +36,9 @@ class ExceptionSettings(dg.ConfigurableResource):
         "comes nearest to) by more than this share.",
     )
     after_hours_history_days: int = Field(
-        default=28, ge=1, description="after_hours: the store's history is this many days before the hour (whole weeks)."
+        default=28,
+        ge=1,
+        description="after_hours: the store's history is this many days before the hour (whole weeks).",
     )
     after_hours_min_history_days: int = Field(
         default=7, ge=1, description="after_hours: with less history than this the rule stays silent for the store."

@@ -57,9 +57,12 @@ def build_resources() -> dict:
         "warehouse": WarehouseResource(database=database_path()),
         "helix_settings": _helix_settings(),
         "hourly_settings": HourlySettings(
-            **({"lookback_hours": dg.EnvVar.int("JD_HELIX_LOOKBACK_HOURS")} if os.environ.get("JD_HELIX_LOOKBACK_HOURS") else {}),
+            **(
+                {"lookback_hours": dg.EnvVar.int("JD_HELIX_LOOKBACK_HOURS")}
+                if os.environ.get("JD_HELIX_LOOKBACK_HOURS")
+                else {}
+            ),
             **_share_from_env("JD_HELIX_MAX_UNMAPPED_SHARE"),
         ),
         "exception_settings": ExceptionSettings(),
     }
-

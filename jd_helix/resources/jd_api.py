@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
@@ -15,17 +14,13 @@ from jd_helix.clients.jd.client import MAX_PAGE_SIZE, JdApiClient, JdApiError, J
 class JdApiResource(dg.ConfigurableResource):
     """JD Sports retail API. The base URL and key are required: nothing is ever guessed."""
 
-    base_url: Optional[str] = Field(
+    base_url: str | None = Field(
         default=None, description="JD_API_BASE_URL (required: the step fails, naming it, when unset)."
     )
-    api_key: Optional[str] = Field(default=None, description="JD_API_KEY, sent as X-API-Key.")
-    timezone: str = Field(
-        default="UTC", description="JD_API_TIMEZONE: zone of transaction dates without an offset."
-    )
+    api_key: str | None = Field(default=None, description="JD_API_KEY, sent as X-API-Key.")
+    timezone: str = Field(default="UTC", description="JD_API_TIMEZONE: zone of transaction dates without an offset.")
     page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    fetch_concurrency: int = Field(
-        default=4, ge=1, le=16, description="Windows of sales fetched in parallel."
-    )
+    fetch_concurrency: int = Field(default=4, ge=1, le=16, description="Windows of sales fetched in parallel.")
     max_retries: int = Field(default=6, ge=0)
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
@@ -42,9 +37,7 @@ class JdApiResource(dg.ConfigurableResource):
         try:
             local_zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise JdApiError(
-                f"JD_API_TIMEZONE={self.timezone!r} is not a known IANA time zone"
-            ) from None
+            raise JdApiError(f"JD_API_TIMEZONE={self.timezone!r} is not a known IANA time zone") from None
         return JdApiClient(
             base_url,
             api_key,

@@ -16,7 +16,7 @@ shipped). A warehouse of a newer release than this code is refused, naming both 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -170,7 +170,7 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[Migration]:
             conn.execute(migration.sql)
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                [migration.version, migration.description, datetime.now(timezone.utc).replace(tzinfo=None)],
+                [migration.version, migration.description, datetime.now(UTC).replace(tzinfo=None)],
             )
         except BaseException:
             conn.rollback()

@@ -10,7 +10,6 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -31,30 +30,28 @@ class VerkadaResource(dg.ConfigurableResource):
     use ``with``). All clients of one base URL in a process share one rate limiter.
     """
 
-    base_url: Optional[str] = Field(
-        default=None, description="Verkada API base URL (VERKADA_API_BASE_URL); required"
-    )
-    api_key: Optional[str] = Field(
+    base_url: str | None = Field(default=None, description="Verkada API base URL (VERKADA_API_BASE_URL); required")
+    api_key: str | None = Field(
         default=None, description="Verkada API key (VERKADA_API_KEY); required when base_url is set"
     )
     timeout_s: float = Field(default=30.0, description="read timeout of each HTTP attempt, seconds")
     connect_timeout_s: float = Field(default=10.0, description="connect timeout of each HTTP attempt, seconds")
     max_retries: int = Field(default=5, description="HTTP retries per request (429, 5xx, connection/read errors)")
-    requests_per_5s: Optional[int] = Field(default=25, description="org limit per 5 s window (None: no limit)")
-    requests_per_minute: Optional[int] = Field(default=300, description="org limit per minute (None: no limit)")
+    requests_per_5s: int | None = Field(default=25, description="org limit per 5 s window (None: no limit)")
+    requests_per_minute: int | None = Field(default=300, description="org limit per minute (None: no limit)")
     rate_limit_margin_ms: int = Field(default=300, description="added to each window to absorb network jitter")
-    rate_limit_file: Optional[str] = Field(
+    rate_limit_file: str | None = Field(
         default=None,
         description="SQLite file in which every process of this host counts its requests to this org, so that "
         "the limit holds across processes (the project's definitions: beside the warehouse); None: this process only",
     )
-    audit_requests_per_5s: Optional[int] = Field(
+    audit_requests_per_5s: int | None = Field(
         default=DEFAULT_AUDIT_PER_5S, description="the audit's share of the org limit per 5 s window"
     )
-    audit_requests_per_minute: Optional[int] = Field(
+    audit_requests_per_minute: int | None = Field(
         default=DEFAULT_AUDIT_PER_MINUTE, description="the audit's share of the org limit per minute (10 % of 300)"
     )
-    audit_sweep_requests_per_day: Optional[int] = Field(
+    audit_sweep_requests_per_day: int | None = Field(
         default=None,
         ge=0,
         description="requests the daily audit sweep may spend on the stalest hours of the last 7 days; "
@@ -65,11 +62,11 @@ class VerkadaResource(dg.ConfigurableResource):
     )
     token_renew_margin_s: float = Field(default=180.0, description="renew the 30-minute token this early")
     max_jobs_in_flight: int = Field(default=24, description="batch jobs submitted before polling them")
-    max_event_age_days: Optional[float] = Field(
+    max_event_age_days: float | None = Field(
         default=HELIX_MAX_EVENT_AGE.days,
         description="skip (without a request) events older than this, by the local clock; None: let Helix judge",
     )
-    max_future_s: Optional[float] = Field(
+    max_future_s: float | None = Field(
         default=HELIX_MAX_FUTURE.total_seconds(),
         description="skip events this far ahead of the local clock; None: let Helix judge",
     )

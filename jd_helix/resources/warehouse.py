@@ -13,9 +13,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import duckdb
 import psutil
@@ -32,6 +33,7 @@ DEFAULT_DATABASE = "data/jd_helix.duckdb"
 def database_path(environment: Mapping[str, str] = os.environ) -> str:
     """The warehouse file: JD_HELIX_DUCKDB_PATH, else DEFAULT_DATABASE, made absolute."""
     return os.path.abspath(environment.get("JD_HELIX_DUCKDB_PATH") or DEFAULT_DATABASE)
+
 
 def single_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     """The one row of an aggregate query's ``result``, read to its end (so that the connection

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -50,7 +50,7 @@ def default_backup_dir(database: Path) -> Path:
 
 
 def backup_name(taken_at: datetime) -> str:
-    return f"{BACKUP_PREFIX}{taken_at.astimezone(timezone.utc):{STAMP}}{BACKUP_SUFFIX}"
+    return f"{BACKUP_PREFIX}{taken_at.astimezone(UTC):{STAMP}}{BACKUP_SUFFIX}"
 
 
 def taken_at(backup: Path) -> datetime | None:
@@ -59,7 +59,7 @@ def taken_at(backup: Path) -> datetime | None:
     if not (backup.name.startswith(BACKUP_PREFIX) and backup.name.endswith(BACKUP_SUFFIX)):
         return None
     try:
-        return datetime.strptime(stamp, STAMP).replace(tzinfo=timezone.utc)
+        return datetime.strptime(stamp, STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -90,7 +90,9 @@ def summarize(path: Path) -> WarehouseSummary:
 def take_backup(database: Path, directory: Path, wait_s: float, now=utc_now) -> Path:
     """Copy the warehouse into `directory` between two writes; wait up to `wait_s` for a pause."""
     if not database.exists():
-        raise BackupError(f"There is no warehouse at {database} (JD_HELIX_DUCKDB_PATH / --database): nothing to back up.")
+        raise BackupError(
+            f"There is no warehouse at {database} (JD_HELIX_DUCKDB_PATH / --database): nothing to back up."
+        )
     directory.mkdir(parents=True, exist_ok=True)
     _remove_partials(directory)
     partial = directory / f"{PARTIAL_PREFIX}{os.getpid()}{BACKUP_SUFFIX}"
@@ -138,7 +140,7 @@ def restore_backup(backup: Path, database: Path, now=utc_now) -> Path | None:
     aside = None
     if database.exists():
         _refuse_if_open(database)
-        aside = database.with_name(f"{database.name}.before-restore-{now().astimezone(timezone.utc):{STAMP}}")
+        aside = database.with_name(f"{database.name}.before-restore-{now().astimezone(UTC):{STAMP}}")
         os.replace(database, aside)
         if wal_of(database).exists():
             os.replace(wal_of(database), wal_of(aside))
@@ -163,7 +165,7 @@ def _refuse_if_open(database: Path) -> None:
             return
         raise BackupError(
             f"{database} is in use ({str(error).splitlines()[0]}). Stop the code location, the daemon "
-            "and the HTTP API first (deploy/README.md, \"Restoring the warehouse\"), then restore."
+            'and the HTTP API first (deploy/README.md, "Restoring the warehouse"), then restore.'
         ) from None
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -38,7 +38,7 @@ class WarehouseInvalid(RuntimeError):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def wal_of(path: Path | str) -> Path:

@@ -28,5 +28,13 @@ from jd_helix.sandbox.faults import Faults, FaultSettings
 from jd_helix.sandbox.server import Sandbox
 from jd_helix.sandbox.truth import DimensionTruth, SalesTruth, TruthRejection, TruthSale
 
-__all__ = ["Sandbox", "SandboxConfig", "Faults", "FaultSettings", "SalesTruth", "TruthSale",
-           "TruthRejection", "DimensionTruth"]
+__all__ = [
+    "DimensionTruth",
+    "FaultSettings",
+    "Faults",
+    "SalesTruth",
+    "Sandbox",
+    "SandboxConfig",
+    "TruthRejection",
+    "TruthSale",
+]

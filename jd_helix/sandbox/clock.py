@@ -6,7 +6,7 @@ where its data is.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class SandboxClock:
@@ -19,7 +19,7 @@ class SandboxClock:
         return self._fixed is not None
 
     def now(self) -> datetime:
-        return self._fixed if self._fixed is not None else datetime.now(timezone.utc)
+        return self._fixed if self._fixed is not None else datetime.now(UTC)
 
     def set(self, fixed: datetime | None) -> None:
         """Fix the clock at an aware datetime, or None to follow the real clock."""

@@ -115,15 +115,15 @@ class SandboxConfig:
         if self.date_iso_offset_rate + self.date_iso_z_rate > 1:
             raise ValueError("date_iso_offset_rate + date_iso_z_rate must be <= 1")
 
-    def effective(self) -> "SandboxConfig":
+    def effective(self) -> SandboxConfig:
         """The config as served: clean=True zeroes every oddity rate and world quirk."""
         if not self.clean:
             return self
-        zeros: dict[str, Any] = {name: 0.0 for name in ODDITY_RATE_FIELDS}
-        zeros.update({name: 0 for name in WORLD_QUIRK_FIELDS})
+        zeros: dict[str, Any] = dict.fromkeys(ODDITY_RATE_FIELDS, 0.0)
+        zeros.update(dict.fromkeys(WORLD_QUIRK_FIELDS, 0))
         return dataclasses.replace(self, **zeros)
 
-    def replace(self, **changes: Any) -> "SandboxConfig":
+    def replace(self, **changes: Any) -> SandboxConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,8 +17,13 @@ from jd_helix.sandbox import rules
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.hashing import high_bits_unit, low_bits_unit, mix, str_key
 
-EXTRA_FIELDS = [("source_system", "pos-v2"), ("sync_batch", 42), ("notes", None), ("_etag", "W/\"a1b2\""),
-                ("region", {"code": "UK-N"})]
+EXTRA_FIELDS = [
+    ("source_system", "pos-v2"),
+    ("sync_batch", 42),
+    ("notes", None),
+    ("_etag", 'W/"a1b2"'),
+    ("region", {"code": "UK-N"}),
+]
 # A value of the wrong kind for each field kind (see rules.py).
 WRONG_KIND_VALUES = {"id": [1, 2], "text": {"en": "?"}, "amount": "abc", "count": "lots"}
 REPEAT_SALT = 99
@@ -32,15 +37,18 @@ def with_oddities(records: dict[str, list[dict[str, Any]]], config: SandboxConfi
 
 def _endpoint_page(endpoint: str, clean: list[dict[str, Any]], config: SandboxConfig) -> list[dict[str, Any]]:
     salt = str_key(endpoint)
-    served = [_vary_format(dict(record), endpoint, mix(config.seed, salt, index), config)
-              for index, record in enumerate(clean)]
+    served = [
+        _vary_format(dict(record), endpoint, mix(config.seed, salt, index), config)
+        for index, record in enumerate(clean)
+    ]
     _insert_repeats(served, endpoint, clean, salt, config)
     _insert_invalid_records(served, endpoint, clean, salt, config)
     return served
 
 
-def _insert_repeats(served: list[dict[str, Any]], endpoint: str, clean: list[dict[str, Any]], salt: int,
-                    config: SandboxConfig) -> None:
+def _insert_repeats(
+    served: list[dict[str, Any]], endpoint: str, clean: list[dict[str, Any]], salt: int, config: SandboxConfig
+) -> None:
     """A copy of some records later in the page, sometimes with a changed non-key field
     (the later one wins)."""
     repeats = []
@@ -67,8 +75,9 @@ def _changed_copy(record: dict[str, Any], endpoint: str) -> dict[str, Any]:
     return repeat
 
 
-def _insert_invalid_records(served: list[dict[str, Any]], endpoint: str, clean: list[dict[str, Any]], salt: int,
-                            config: SandboxConfig) -> None:
+def _insert_invalid_records(
+    served: list[dict[str, Any]], endpoint: str, clean: list[dict[str, Any]], salt: int, config: SandboxConfig
+) -> None:
     """Invalid records with fresh ids: a share of the page (rounded up, at least one)."""
     count = 0
     if config.dimension_invalid_rate > 0:

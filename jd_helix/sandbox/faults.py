@@ -24,7 +24,7 @@ import dataclasses
 import random
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 APIS = ("jd", "verkada")
@@ -122,7 +122,7 @@ class Faults:
                 if settings.non_json_page is not None and self._sales_pages == settings.non_json_page:
                     hit = True
                 if settings.non_json_hour is not None:
-                    page_hour = datetime.fromtimestamp(sales_page_hour * 3600, timezone.utc).strftime("%Y-%m-%dT%H")
+                    page_hour = datetime.fromtimestamp(sales_page_hour * 3600, UTC).strftime("%Y-%m-%dT%H")
                     if settings.non_json_hour[:13] == page_hour:
                         hit = True
             return settings.non_json_status if hit else None

@@ -8,7 +8,8 @@ break them are listed in the job's failure file (served under /_sandbox/batch/).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -66,9 +67,14 @@ class BatchJobs:
             raise InvalidRequest("items must be a list of 1 to 1000 events")
         self._job_seq += 1
         job_id = seeded_uuid(self.config.seed, str_key("job"), self._job_seq)
-        self.jobs[job_id] = {"job_id": job_id, "status": "pending", "total_items": len(items),
-                             "items": orjson.loads(orjson.dumps(items)),  # a deep copy, as sent
-                             "created": time.monotonic(), "failures": None}
+        self.jobs[job_id] = {
+            "job_id": job_id,
+            "status": "pending",
+            "total_items": len(items),
+            "items": orjson.loads(orjson.dumps(items)),  # a deep copy, as sent
+            "created": time.monotonic(),
+            "failures": None,
+        }
         self._pending.append(job_id)
         if self.config.batch_delay_s <= 0:
             self.advance()
@@ -83,8 +89,16 @@ class BatchJobs:
             status = "processing"
         failed = len(job["failures"]) if job["failures"] is not None else 0
         url = f"{self.base_url()}/_sandbox/batch/{quote(job_id)}/failures.json" if failed else None
-        return Reply(200, {"job_id": job_id, "status": status, "total_items": job["total_items"],
-                           "failed_items": failed, "failure_file_url": url})
+        return Reply(
+            200,
+            {
+                "job_id": job_id,
+                "status": status,
+                "total_items": job["total_items"],
+                "failed_items": failed,
+                "failure_file_url": url,
+            },
+        )
 
     def failure_file(self, job_id: str) -> Reply:
         self.advance()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -25,8 +26,14 @@ EventKey = tuple[str, str, int]  # (camera_id, event_type_uid, time_ms): one eve
 
 
 class HelixEvents:
-    def __init__(self, config: SandboxConfig, clock: SandboxClock, org_id: str, camera_ids: set[str],
-                 lose_create: Callable[[], bool] = lambda: False):
+    def __init__(
+        self,
+        config: SandboxConfig,
+        clock: SandboxClock,
+        org_id: str,
+        camera_ids: set[str],
+        lose_create: Callable[[], bool] = lambda: False,
+    ):
         self.config = config
         self.lose_create = lose_create  # the fault that loses an acknowledged create (faults.py)
         self.clock = clock
@@ -50,11 +57,22 @@ class HelixEvents:
         self.events[key] = {"attributes": attributes, "flagged": flagged}
         self._log_write(key, attributes, via, old["attributes"] if old is not None else None, flagged)
 
-    def _log_write(self, key: EventKey, attributes: dict, via: str, replaced: dict | None, flagged: bool,
-                   lost: bool = False) -> None:
-        self.writes.append({"camera_id": key[0], "event_type_uid": key[1], "time_ms": key[2],
-                            "attributes": copy.deepcopy(attributes), "flagged": flagged, "via": via,
-                            "replaced_attributes": copy.deepcopy(replaced), "lost": lost, "at": self.clock.now()})
+    def _log_write(
+        self, key: EventKey, attributes: dict, via: str, replaced: dict | None, flagged: bool, lost: bool = False
+    ) -> None:
+        self.writes.append(
+            {
+                "camera_id": key[0],
+                "event_type_uid": key[1],
+                "time_ms": key[2],
+                "attributes": copy.deepcopy(attributes),
+                "flagged": flagged,
+                "via": via,
+                "replaced_attributes": copy.deepcopy(replaced),
+                "lost": lost,
+                "at": self.clock.now(),
+            }
+        )
         self._version += 1
 
     def delete(self, keys: list[EventKey]) -> int:
@@ -92,10 +110,12 @@ class HelixEvents:
             wanted = schema.get(name)
             if wanted is None:
                 raise InvalidRequest(f"Attribute {name!r} is not in the event type's schema")
-            ok = ((wanted == "string" and isinstance(value, str))
-                  or (wanted == "integer" and isinstance(value, int) and not isinstance(value, bool))
-                  or (wanted == "float" and isinstance(value, (int, float)) and not isinstance(value, bool))
-                  or (wanted == "boolean" and isinstance(value, bool)))
+            ok = (
+                (wanted == "string" and isinstance(value, str))
+                or (wanted == "integer" and isinstance(value, int) and not isinstance(value, bool))
+                or (wanted == "float" and isinstance(value, (int, float)) and not isinstance(value, bool))
+                or (wanted == "boolean" and isinstance(value, bool))
+            )
             if not ok:
                 raise InvalidRequest(f"Wrong type for field {name}: expected {wanted}")
             checked[name] = value[:MAX_STRING_LENGTH] if isinstance(value, str) else value
@@ -123,15 +143,20 @@ class HelixEvents:
             raise InvalidRequest("event_schema must be an object of attribute name -> type")
         for name, wanted in schema.items():
             if wanted not in SCHEMA_TYPES:
-                raise InvalidRequest(f"Invalid type {wanted!r} for attribute {name!r}: "
-                                     f"one of {', '.join(SCHEMA_TYPES)}")
+                raise InvalidRequest(
+                    f"Invalid type {wanted!r} for attribute {name!r}: one of {', '.join(SCHEMA_TYPES)}"
+                )
         return dict(schema)
 
     # -------------------------------------------------------------- event types
     def _event_type_obj(self, type_uid: str) -> dict[str, Any]:
         event_type = self.event_types[type_uid]
-        return {"event_type_uid": type_uid, "name": event_type["name"],
-                "event_schema": dict(event_type["event_schema"]), "org_id": self.org_id}
+        return {
+            "event_type_uid": type_uid,
+            "name": event_type["name"],
+            "event_schema": dict(event_type["event_schema"]),
+            "org_id": self.org_id,
+        }
 
     def event_type(self, method: str, query: dict[str, str], body: bytes) -> Reply:
         if method == "GET":
@@ -226,8 +251,14 @@ class HelixEvents:
         return query["camera_id"], query["event_type_uid"], time_ms
 
     def _event_obj(self, key: EventKey, stored: dict[str, Any]) -> dict[str, Any]:
-        return {"attributes": dict(stored["attributes"]), "camera_id": key[0], "event_type_uid": key[1],
-                "flagged": stored["flagged"], "org_id": self.org_id, "time_ms": key[2]}
+        return {
+            "attributes": dict(stored["attributes"]),
+            "camera_id": key[0],
+            "event_type_uid": key[1],
+            "flagged": stored["flagged"],
+            "org_id": self.org_id,
+            "time_ms": key[2],
+        }
 
     def _sorted_keys(self) -> list[EventKey]:
         if self._sorted_cache is None or self._sorted_cache[0] != self._version:
@@ -242,10 +273,16 @@ class HelixEvents:
         page_token = query.get("page_token") or payload.get("page_token")
         found = self._found(payload)
         start = page_start(page_token, len(found))
-        page = [self._event_obj(key, self.events[key]) for key in found[start:start + size]]
+        page = [self._event_obj(key, self.events[key]) for key in found[start : start + size]]
         next_start = start + size if start + size < len(found) else None
-        return Reply(200, {"events": page, "next_token": next_start,
-                           "next_page_token": str(next_start) if next_start is not None else None})
+        return Reply(
+            200,
+            {
+                "events": page,
+                "next_token": next_start,
+                "next_page_token": str(next_start) if next_start is not None else None,
+            },
+        )
 
     def _found(self, payload: dict[str, Any]) -> list[EventKey]:
         """The keys a search body matches, kept for the next page of the same search (until
@@ -262,9 +299,16 @@ class HelixEvents:
     # --------------------------------------------------------------- inspection
     def snapshot_events(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [{"camera_id": key[0], "event_type_uid": key[1], "time_ms": key[2],
-                     "attributes": copy.deepcopy(stored["attributes"]), "flagged": stored["flagged"]}
-                    for key, stored in ((key, self.events[key]) for key in self._sorted_keys())]
+            return [
+                {
+                    "camera_id": key[0],
+                    "event_type_uid": key[1],
+                    "time_ms": key[2],
+                    "attributes": copy.deepcopy(stored["attributes"]),
+                    "flagged": stored["flagged"],
+                }
+                for key, stored in ((key, self.events[key]) for key in self._sorted_keys())
+            ]
 
     def snapshot_event_types(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -285,8 +329,9 @@ class _SearchFilter:
 
     def __init__(self, payload: dict[str, Any]):
         camera_ids = payload.get("camera_ids")
-        if camera_ids is not None and not (isinstance(camera_ids, list)
-                                           and all(isinstance(camera_id, str) for camera_id in camera_ids)):
+        if camera_ids is not None and not (
+            isinstance(camera_ids, list) and all(isinstance(camera_id, str) for camera_id in camera_ids)
+        ):
             raise InvalidRequest("camera_ids must be a list of strings")
         self.camera_ids = set(camera_ids) if camera_ids else None
         self.type_uid = payload.get("event_type_uid")
@@ -298,8 +343,11 @@ class _SearchFilter:
         if not isinstance(self.attribute_filters, list):
             raise InvalidRequest("attribute_filters must be a list")
         for attribute_filter in self.attribute_filters:
-            if (not isinstance(attribute_filter, dict) or "attribute_key" not in attribute_filter
-                    or attribute_filter.get("op", "eq") not in ("eq", "gt", "lt")):
+            if (
+                not isinstance(attribute_filter, dict)
+                or "attribute_key" not in attribute_filter
+                or attribute_filter.get("op", "eq") not in ("eq", "gt", "lt")
+            ):
                 raise InvalidRequest("each attribute filter needs attribute_key, attribute_value and op eq|gt|lt")
         self.keywords = [str(keyword).casefold() for keyword in (payload.get("keywords") or [])]
         self.flagged = payload.get("flagged")

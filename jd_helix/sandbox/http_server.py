@@ -6,18 +6,30 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Callable
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from jd_helix.sandbox.reply import Reply
 
-REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-           404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
-           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+REASONS = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def _decimal_as_text(value: Any) -> Any:
@@ -63,8 +75,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         body = reply.body
         if not isinstance(body, (bytes, bytearray)):
             body = orjson.dumps(body, default=_decimal_as_text)
-        head = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}",
-                f"Content-Type: {reply.content_type}", f"Content-Length: {len(body)}"]
+        head = [
+            f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}",
+            f"Content-Type: {reply.content_type}",
+            f"Content-Length: {len(body)}",
+        ]
         head += [f"{name}: {value}" for name, value in reply.headers.items()]
         if self.close_connection:
             head.append("Connection: close")

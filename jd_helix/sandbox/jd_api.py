@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from email.message import Message
-from typing import Callable
 
 from jd_helix.sandbox.hashing import str_key
 from jd_helix.sandbox.jd_query import BadRequest, decode_cursor, encode_cursor, page_limit, parse_instant
@@ -21,12 +21,13 @@ class JdApi:
         self.sales = sales
         self.key = api_key.encode()
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: Message
-               ) -> tuple[str, Callable[[], Reply]]:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], headers: Message
+    ) -> tuple[str, Callable[[], Reply]]:
         """(endpoint label, thunk producing the reply). The label is known before auth."""
         if not path.startswith("/v1/"):
             return "unknown", lambda: jd_error(404, f"no such endpoint: {path}")
-        label = path[len("/v1/"):]
+        label = path[len("/v1/") :]
         if label != "sales" and label not in DIMENSIONS:
             return "unknown", lambda: jd_error(404, f"no such endpoint: {path}")
 
@@ -72,6 +73,6 @@ class JdApi:
             position = cursor[2]
             if not 0 <= position < len(records):
                 raise BadRequest("invalid cursor")
-        page = records[position:position + limit]
+        page = records[position : position + limit]
         next_cursor = encode_cursor(["d", endpoint_tag, position + limit]) if position + limit < len(records) else None
         return Reply(200, {"data": page, "next_cursor": next_cursor})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 import orjson
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BadRequest(Exception):

@@ -11,12 +11,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 
 class RateLimiter:
-    def __init__(self, per_5s: int | None, per_minute: int | None, cooldown_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_5s: int | None,
+        per_minute: int | None,
+        cooldown_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.per_5s = per_5s
         self.per_minute = per_minute
         self.cooldown_s = cooldown_s
@@ -41,9 +46,11 @@ class RateLimiter:
                 self._accepted_5s.popleft()
             while self._accepted_60s and self._accepted_60s[0] <= now - 60.0:
                 self._accepted_60s.popleft()
-            over = (now < self._cooldown_until
-                    or (self.per_5s is not None and len(self._accepted_5s) >= self.per_5s)
-                    or (self.per_minute is not None and len(self._accepted_60s) >= self.per_minute))
+            over = (
+                now < self._cooldown_until
+                or (self.per_5s is not None and len(self._accepted_5s) >= self.per_5s)
+                or (self.per_minute is not None and len(self._accepted_60s) >= self.per_minute)
+            )
             if over:
                 if now >= self._cooldown_until:
                     self._cooldown_until = now + self.cooldown_s

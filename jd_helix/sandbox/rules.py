@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -161,14 +161,14 @@ def norm_date(value: Any, zone: ZoneInfo | timezone) -> datetime:
             local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
         except ValueError:
             raise Invalid(f"unparsable date {value!r}") from None
-        return local.replace(tzinfo=zone).astimezone(timezone.utc)
+        return local.replace(tzinfo=zone).astimezone(UTC)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid(f"unparsable date {value[:40]!r}") from None
     if parsed.tzinfo is None or "T" not in value:
         raise Invalid(f"date is neither 'YYYY-MM-DD HH:MM:SS' nor ISO 8601 with an offset: {value[:40]!r}")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 _NORMALISERS = {
@@ -181,7 +181,7 @@ _NORMALISERS = {
 
 
 def zone(name: str) -> ZoneInfo | timezone:
-    return timezone.utc if name.upper() == "UTC" else ZoneInfo(name)
+    return UTC if name.upper() == "UTC" else ZoneInfo(name)
 
 
 def validate(endpoint: str, record: Any, zone: ZoneInfo | timezone) -> dict[str, Any]:

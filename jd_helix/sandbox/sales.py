@@ -22,8 +22,9 @@ their bits:
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone, tzinfo
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from jd_helix.sandbox import rules
 from jd_helix.sandbox.config import SandboxConfig
@@ -48,14 +49,43 @@ WRONG_VARIANTS = [
     ("transaction_date", "not a date"),
     ("transaction_date", "31/02/2024 25:61"),
 ]
-EXTRA_SALE_FIELDS = [("loyalty_member", True), ("channel", "in-store"), ("till_session", 88123),
-                     ("promo_code", None), ("meta", {"v": 2})]
+EXTRA_SALE_FIELDS = [
+    ("loyalty_member", True),
+    ("channel", "in-store"),
+    ("till_session", 88123),
+    ("promo_code", None),
+    ("meta", {"v": 2}),
+]
 OTHER_OFFSETS = [3600, -18000, 19800, 0, 7200, -25200]  # offsets a UTC API's dates may carry
 FIRST_ITEM_ID = 10001
 UNKNOWN_CAMERA_IDS = 900_000  # JD camera ids from here on are on no JD camera list
 # Weight of each local hour of the day, and of each weekday (Monday first).
-DAILY = [0.05, 0.03, 0.02, 0.02, 0.02, 0.03, 0.08, 0.2, 0.45, 0.8, 1.1, 1.35,
-         1.6, 1.7, 1.75, 1.7, 1.6, 1.45, 1.3, 1.05, 0.75, 0.45, 0.2, 0.1]
+DAILY = [
+    0.05,
+    0.03,
+    0.02,
+    0.02,
+    0.02,
+    0.03,
+    0.08,
+    0.2,
+    0.45,
+    0.8,
+    1.1,
+    1.35,
+    1.6,
+    1.7,
+    1.75,
+    1.7,
+    1.6,
+    1.45,
+    1.3,
+    1.05,
+    0.75,
+    0.45,
+    0.2,
+    0.1,
+]
 WEEKLY = [0.85, 0.85, 0.9, 0.95, 1.1, 1.5, 0.9]
 _MEAN = sum(hour_weight * day_weight for hour_weight in DAILY for day_weight in WEEKLY) / 168
 
@@ -64,7 +94,7 @@ class SalesHour:
     """One epoch hour's sales: `n` slots, the hash `key` of its slots, and the UTC offset of
     its offset-less dates (None near a DST change, where those dates carry an offset)."""
 
-    __slots__ = ("hour", "n", "key", "offset")
+    __slots__ = ("hour", "key", "n", "offset")
 
     def __init__(self, hour: int, n: int, key: int, offset: int | None):
         self.hour, self.n, self.key, self.offset = hour, n, key, offset
@@ -118,7 +148,7 @@ class SalesGenerator:
         sales_hour = self._hours.get(hour)
         if sales_hour is None:
             offset: int | None
-            if self.zone is timezone.utc:
+            if self.zone is UTC:
                 offset = 0
             else:
                 before = _utc_offset_s(self.zone, hour * 3600 - 3600)
@@ -197,7 +227,8 @@ class SalesGenerator:
             original_kind = self._kind(original_kind_bits)
             if original_kind in (NORMAL, UNKNOWN_CAM):
                 transaction_id, instant, camera, item, amount = self._sale(
-                    hour, original, original_time_bits, original_kind_bits, original_kind)
+                    hour, original, original_time_bits, original_kind_bits, original_kind
+                )
                 if (variant >> 20) & 1:
                     amount = amount + 100 + (variant >> 21) % 500
                 return DUP, (transaction_id, instant, camera, item, amount)
@@ -218,14 +249,18 @@ class SalesGenerator:
         extra_bits = splitmix64(format_bits)
         id_text_16 = self._id_text_threshold_16
         record: dict[str, Any] = {
-            "transaction_id": (str(transaction_id) if (id_text_bits & 0xFFFFFFFF) < self._id_text_threshold
-                               else transaction_id),
+            "transaction_id": (
+                str(transaction_id) if (id_text_bits & 0xFFFFFFFF) < self._id_text_threshold else transaction_id
+            ),
             "transaction_date": self._transaction_date(hour, instant, format_bits),
-            "transaction_amount": (f"{'-' if amount < 0 else ''}{abs(amount) // 100}.{abs(amount) % 100:02d}"
-                                   if (format_bits & 0xFFFFFFFF) < self._amount_text_threshold
-                                   else (amount // 100 if amount % 100 == 0 else amount / 100)),
-            "item_id": (str(FIRST_ITEM_ID + item) if ((id_text_bits >> 32) & 0xFFFF) < id_text_16
-                        else FIRST_ITEM_ID + item),
+            "transaction_amount": (
+                f"{'-' if amount < 0 else ''}{abs(amount) // 100}.{abs(amount) % 100:02d}"
+                if (format_bits & 0xFFFFFFFF) < self._amount_text_threshold
+                else (amount // 100 if amount % 100 == 0 else amount / 100)
+            ),
+            "item_id": (
+                str(FIRST_ITEM_ID + item) if ((id_text_bits >> 32) & 0xFFFF) < id_text_16 else FIRST_ITEM_ID + item
+            ),
             "camera_id": str(camera) if (id_text_bits >> 48) < id_text_16 and isinstance(camera, int) else camera,
         }
         if (extra_bits & 0xFFFFFFFF) < self._extra_field_threshold:
@@ -242,23 +277,29 @@ class SalesGenerator:
         if not offset_form and form_draw < self._offset_or_z_date_threshold:
             utc = time.gmtime(instant)
             fraction = ".000" if format_bits & 0x10000 else ""
-            return (f"{utc.tm_year:04d}-{utc.tm_mon:02d}-{utc.tm_mday:02d}T"
-                    f"{utc.tm_hour:02d}:{utc.tm_min:02d}:{utc.tm_sec:02d}{fraction}Z")
+            return (
+                f"{utc.tm_year:04d}-{utc.tm_mon:02d}-{utc.tm_mday:02d}T"
+                f"{utc.tm_hour:02d}:{utc.tm_min:02d}:{utc.tm_sec:02d}{fraction}Z"
+            )
         offset = hour.offset
         if offset_form or offset is None:  # None: an offset-less local time would be ambiguous
             if offset is None:
                 offset = _utc_offset_s(self.zone, instant)
-            elif offset == 0 and self.zone is timezone.utc:
+            elif offset == 0 and self.zone is UTC:
                 offset = OTHER_OFFSETS[(format_bits & 0xFFFF) % len(OTHER_OFFSETS)]
             local = time.gmtime(instant + offset)
             sign = "+" if offset >= 0 else "-"
             offset_abs = abs(offset)
-            return (f"{local.tm_year:04d}-{local.tm_mon:02d}-{local.tm_mday:02d}T"
-                    f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
-                    f"{sign}{offset_abs // 3600:02d}:{offset_abs % 3600 // 60:02d}")
+            return (
+                f"{local.tm_year:04d}-{local.tm_mon:02d}-{local.tm_mday:02d}T"
+                f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
+                f"{sign}{offset_abs // 3600:02d}:{offset_abs % 3600 // 60:02d}"
+            )
         local = time.gmtime(instant + offset)
-        return (f"{local.tm_year:04d}-{local.tm_mon:02d}-{local.tm_mday:02d} "
-                f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}")
+        return (
+            f"{local.tm_year:04d}-{local.tm_mon:02d}-{local.tm_mday:02d} "
+            f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
+        )
 
     # ----------------------------------------------------------------- windows
     def _first_slot_at_or_after(self, hour: SalesHour, second: int) -> int:
@@ -271,8 +312,9 @@ class SalesGenerator:
                 high = middle
         return low
 
-    def iter_window(self, start_s: int, end_s: int, hour: int | None = None, slot: int = 0
-                    ) -> Iterator[tuple[int, int, dict[str, Any], int]]:
+    def iter_window(
+        self, start_s: int, end_s: int, hour: int | None = None, slot: int = 0
+    ) -> Iterator[tuple[int, int, dict[str, Any], int]]:
         """(hour, slot, record, kind) of every sale with start_s <= instant < end_s, in order,
         starting at (hour, slot)."""
         if end_s <= start_s:
@@ -298,8 +340,9 @@ class SalesGenerator:
             current += 1
             slot = 0
 
-    def page(self, start_s: int, end_s: int, limit: int, cursor: str | None
-             ) -> tuple[list[dict[str, Any]], str | None, int]:
+    def page(
+        self, start_s: int, end_s: int, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None, int]:
         """(records, next_cursor, hour of the page's first slot)."""
         filters_tag = mix(start_s, end_s, 0x5A1E5) & 0xFFFFFFFF  # a cursor only works for its own filters
         hour, slot = None, 0
@@ -341,14 +384,20 @@ class SalesGenerator:
                 rejected.append(TruthRejection(raw=record, field=e.field, reason=e.reason))
                 continue
             camera_id = sale["camera_id"]
-            verkada_id = mapping[camera_id] if camera_id in mapping else (
-                camera_id if camera_id in verkada_ids else None)
+            verkada_id = mapping.get(camera_id, camera_id if camera_id in verkada_ids else None)
             instant = sale["transaction_date"]
             transaction_id = sale["transaction_id"]
             duplicates += transaction_id in valid
             valid.pop(transaction_id, None)  # the last one wins
-            valid[transaction_id] = TruthSale(transaction_id, instant, to_epoch_us(instant) // 1000,
-                                              sale["transaction_amount"], sale["item_id"], camera_id, verkada_id)
+            valid[transaction_id] = TruthSale(
+                transaction_id,
+                instant,
+                to_epoch_us(instant) // 1000,
+                sale["transaction_amount"],
+                sale["item_id"],
+                camera_id,
+                verkada_id,
+            )
         return SalesTruth(valid, rejected, duplicates)
 
 
@@ -360,10 +409,15 @@ def _utc_offset_s(zone: tzinfo, epoch_s: int) -> int:
 def _kind_thresholds(config: SandboxConfig) -> list[tuple[int, int]]:
     """(threshold, kind) pairs on the low 32 bits of kind_bits: the rates stacked in order."""
     stacked, thresholds = 0.0, []
-    for kind, rate in ((DUP, config.duplicate_rate), (MISSING, config.missing_field_rate),
-                       (NULL, config.null_field_rate), (WRONG, config.wrong_kind_rate),
-                       (ZERO, config.zero_amount_rate), (UNKNOWN_CAM, config.unknown_camera_rate),
-                       (REFUND, config.refund_rate)):
+    for kind, rate in (
+        (DUP, config.duplicate_rate),
+        (MISSING, config.missing_field_rate),
+        (NULL, config.null_field_rate),
+        (WRONG, config.wrong_kind_rate),
+        (ZERO, config.zero_amount_rate),
+        (UNKNOWN_CAM, config.unknown_camera_rate),
+        (REFUND, config.refund_rate),
+    ):
         if rate > 0:
             stacked += rate
             thresholds.append((_threshold(stacked), kind))

@@ -12,8 +12,9 @@ import socket
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -31,8 +32,10 @@ from jd_helix.sandbox.truth import DimensionTruth, SalesTruth
 from jd_helix.sandbox.verkada import VerkadaApi
 from jd_helix.sandbox.world import World
 
-HTML_PAGE = (b"<!DOCTYPE html><html><head><title>Bad Gateway</title></head>"
-             b"<body><h1>502 Bad Gateway</h1><p>upstream maintenance page</p></body></html>")
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Bad Gateway</title></head>"
+    b"<body><h1>502 Bad Gateway</h1><p>upstream maintenance page</p></body></html>"
+)
 DROPPED = 0  # the status under which dropped connections are counted in stats()
 
 
@@ -48,8 +51,9 @@ class Sandbox:
         self.sales = SalesGenerator(self.config, self.world)
         self.faults = Faults(self.config.seed)
         self.faults.apply_config(self.config.faults)
-        self.rate_limiter = RateLimiter(self.config.rate_limit_per_5s, self.config.rate_limit_per_minute,
-                                        self.config.rate_limit_cooldown_s)
+        self.rate_limiter = RateLimiter(
+            self.config.rate_limit_per_5s, self.config.rate_limit_per_minute, self.config.rate_limit_cooldown_s
+        )
         self.jd = JdApi(self.world, self.sales, self.config.jd_api_key)
         # The Verkada side (Helix is most of it); tests read its issued `tokens`.
         self.helix = VerkadaApi(self.config, self.world, self.clock, self.faults, lambda: self.base_url)
@@ -61,8 +65,7 @@ class Sandbox:
     # ------------------------------------------------------------ lifecycle
     @classmethod
     @contextlib.contextmanager
-    def running(cls, config: SandboxConfig | None = None, port: int = 0, host: str = SANDBOX_HOST
-                ) -> Iterator["Sandbox"]:
+    def running(cls, config: SandboxConfig | None = None, port: int = 0, host: str = SANDBOX_HOST) -> Iterator[Sandbox]:
         sandbox = cls(config, host=host, port=port)
         sandbox.start()
         try:
@@ -70,11 +73,15 @@ class Sandbox:
         finally:
             sandbox.stop()
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         self._server = LoopbackServer((self.host, self._port), self._dispatch)
         self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=f"jd-helix-sandbox:{self._port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"jd-helix-sandbox:{self._port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -103,7 +110,7 @@ class Sandbox:
         finally:
             self.stop()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -188,12 +195,12 @@ class Sandbox:
     def _dispatch(self, handler: RequestHandler) -> None:
         path, query, body = handler.read_request()
         if path.startswith("/jd/") or path == "/jd":
-            self._serve_api(handler, "jd", path[len("/jd"):], query, body)
+            self._serve_api(handler, "jd", path[len("/jd") :], query, body)
         elif path.startswith("/verkada/") or path == "/verkada":
-            self._serve_api(handler, "verkada", path[len("/verkada"):], query, body)
+            self._serve_api(handler, "verkada", path[len("/verkada") :], query, body)
         elif path.startswith("/_sandbox/"):
             try:
-                reply = self._admin(handler.command, path[len("/_sandbox/"):], query, body)
+                reply = self._admin(handler.command, path[len("/_sandbox/") :], query, body)
             except (ValueError, TypeError, KeyError, BadRequest) as e:
                 reply = Reply(400, {"error": str(e)})
             handler.send(reply)
@@ -238,8 +245,10 @@ class Sandbox:
         if allowed:
             return None
         return _too_many_requests(
-            verkada_error, "Rate limit exceeded: 300 requests per minute per organization; wait a few seconds",
-            "5" if retry_after else None)
+            verkada_error,
+            "Rate limit exceeded: 300 requests per minute per organization; wait a few seconds",
+            "5" if retry_after else None,
+        )
 
     def _drop(self, handler: RequestHandler, api: str, label: str) -> None:
         self._count(api, label, DROPPED)
@@ -261,8 +270,15 @@ class Sandbox:
         if path == "writes":
             return Reply(200, {"writes": [{**write, "at": write["at"].isoformat()} for write in self.helix_writes()]})
         if path == "stats":
-            return Reply(200, {"stats": [{"api": api, "endpoint": label, "status": status, "count": count}
-                                         for (api, label, status), count in sorted(self.stats().items())]})
+            return Reply(
+                200,
+                {
+                    "stats": [
+                        {"api": api, "endpoint": label, "status": status, "count": count}
+                        for (api, label, status), count in sorted(self.stats().items())
+                    ]
+                },
+            )
         if path == "faults":
             if method == "POST":
                 settings = orjson.loads(body or b"{}")
@@ -282,20 +298,29 @@ class Sandbox:
             return self._truth_reply(query)
         if path.startswith("dimension_truth/"):
             truth = self.dimension_truth(path.split("/", 1)[1])
-            return Reply(200, {"valid": {record_id: dict(record) for record_id, record in truth.valid.items()},
-                               "rejected": [rejection.__dict__ for rejection in truth.rejected]})
+            return Reply(
+                200,
+                {
+                    "valid": {record_id: dict(record) for record_id, record in truth.valid.items()},
+                    "rejected": [rejection.__dict__ for rejection in truth.rejected],
+                },
+            )
         if path.startswith("batch/") and path.endswith("/failures.json"):
-            return self.helix.failure_file(path[len("batch/"):-len("/failures.json")])
+            return self.helix.failure_file(path[len("batch/") : -len("/failures.json")])
         return Reply(404, {"error": f"no such sandbox endpoint {path!r}"})
 
     def _truth_reply(self, query: dict[str, str]) -> Reply:
         zone = self.sales.zone
-        start = datetime.fromtimestamp(parse_instant(query["start"], zone) / 1e6, timezone.utc)
-        end = datetime.fromtimestamp(parse_instant(query["end"], zone) / 1e6, timezone.utc)
+        start = datetime.fromtimestamp(parse_instant(query["start"], zone) / 1e6, UTC)
+        end = datetime.fromtimestamp(parse_instant(query["end"], zone) / 1e6, UTC)
         truth = self.truth(start, end)
-        return Reply(200, {"valid": [{**sale.__dict__, "instant": sale.instant.isoformat()}
-                                     for sale in truth.valid.values()],
-                           "rejected": [rejection.__dict__ for rejection in truth.rejected]})
+        return Reply(
+            200,
+            {
+                "valid": [{**sale.__dict__, "instant": sale.instant.isoformat()} for sale in truth.valid.values()],
+                "rejected": [rejection.__dict__ for rejection in truth.rejected],
+            },
+        )
 
 
 def _too_many_requests(error: Callable[[int, str], Reply], message: str, retry_after: str | None) -> Reply:

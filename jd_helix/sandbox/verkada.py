@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from email.message import Message
-from typing import Any, Callable
+from typing import Any
 
 from jd_helix.sandbox.clock import SandboxClock
 from jd_helix.sandbox.config import SandboxConfig
@@ -33,23 +34,26 @@ class VerkadaApi:
     running) and where the sandbox is served (the failure files' URL, known once it listens).
     """
 
-    def __init__(self, config: SandboxConfig, world: World, clock: SandboxClock, faults: Faults,
-                 base_url: Callable[[], str]):
+    def __init__(
+        self, config: SandboxConfig, world: World, clock: SandboxClock, faults: Faults, base_url: Callable[[], str]
+    ):
         self.config = config
         self.clock = clock
         self.faults = faults
         self.org_id = world.org_id
         self.cameras = world.verkada_cameras
         self.camera_ids = {camera["camera_id"] for camera in self.cameras}
-        self.helix_events = HelixEvents(config, clock, self.org_id, self.camera_ids,
-                                        lose_create=lambda: faults.lose_create("verkada"))
+        self.helix_events = HelixEvents(
+            config, clock, self.org_id, self.camera_ids, lose_create=lambda: faults.lose_create("verkada")
+        )
         self.batch_jobs = BatchJobs(self.helix_events, config, base_url)
         self.lock = self.helix_events.lock  # one lock for all Verkada state
         self.tokens: dict[str, tuple[float, float]] = {}  # token -> (sandbox clock s, monotonic s) at issue
 
     # ------------------------------------------------------------------ routing
-    def handle(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes
-               ) -> tuple[str, Callable[[], Reply]]:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes
+    ) -> tuple[str, Callable[[], Reply]]:
         """(endpoint label, thunk producing the reply). The label is known before auth."""
         events = self.helix_events
         if path == "/token":
@@ -65,20 +69,23 @@ class VerkadaApi:
         if path == EVENT_PATH + "/search":
             return "event/search", self._authed(headers, method, "POST", lambda: events.search(query, body))
         if path == BATCH_PATH:
-            return "event/batch", self._authed(headers, method, "POST", lambda: self.batch_jobs.create(body),
-                                               batch=True)
+            return "event/batch", self._authed(
+                headers, method, "POST", lambda: self.batch_jobs.create(body), batch=True
+            )
         if path.startswith(BATCH_PATH + "/"):
-            job_id = path[len(BATCH_PATH + "/"):]
-            return "event/batch/status", self._authed(headers, method, "GET",
-                                                      lambda: self.batch_jobs.status(job_id), batch=True)
+            job_id = path[len(BATCH_PATH + "/") :]
+            return "event/batch/status", self._authed(
+                headers, method, "GET", lambda: self.batch_jobs.status(job_id), batch=True
+            )
         return "unknown", lambda: verkada_error(404, f"No such endpoint: {method} {path}")
 
     @staticmethod
     def _method_not_allowed() -> Reply:
         return verkada_error(405, "Method not allowed")
 
-    def _authed(self, headers: Message, method: str, allowed_method: str | None, serve: Callable[[], Reply],
-                batch: bool = False) -> Callable[[], Reply]:
+    def _authed(
+        self, headers: Message, method: str, allowed_method: str | None, serve: Callable[[], Reply], batch: bool = False
+    ) -> Callable[[], Reply]:
         def run() -> Reply:
             refusal = self.check_token(headers.get("x-verkada-auth"))
             if refusal is not None:
@@ -94,6 +101,7 @@ class VerkadaApi:
                     return serve()
             except InvalidRequest as e:
                 return verkada_error(400, str(e))
+
         return run
 
     # -------------------------------------------------------------------- token
@@ -129,7 +137,7 @@ class VerkadaApi:
     def devices(self, query: dict[str, str]) -> Reply:
         size = int_param(query, "page_size", 100, 1, 200)
         start = page_start(query.get("page_token"), len(self.cameras))
-        page = self.cameras[start:start + size]
+        page = self.cameras[start : start + size]
         next_token = str(start + size) if start + size < len(self.cameras) else None
         return Reply(200, {"cameras": page, "next_page_token": next_token})
 

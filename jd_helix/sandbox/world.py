@@ -17,27 +17,120 @@ from jd_helix.sandbox.hashing import high_bits_unit, low_bits_unit, mix, seeded_
 from jd_helix.sandbox.truth import DimensionTruth, TruthRejection
 
 STORE_PLACES = [
-    "Manchester Arndale", "London Oxford Street", "Birmingham Bullring", "Leeds Trinity",
-    "Glasgow Buchanan Galleries", "Liverpool ONE", "Bristol Cabot Circus", "Newcastle Eldon Square",
-    "Sheffield Meadowhall", "Cardiff St David's", "Edinburgh Princes Street", "Nottingham Victoria Centre",
-    "Leicester Highcross", "Belfast Victoria Square", "Southampton WestQuay", "Milton Keynes Centre:MK",
-    "Dublin Henry Street", "Westfield Stratford City", "Westfield London", "Bluewater",
-    "Lakeside Thurrock", "Trafford Centre", "Gateshead Metrocentre", "Braehead",
-    "Cribbs Causeway", "Brent Cross", "Reading Oracle", "Norwich Chapelfield",
-    "Aberdeen Union Square", "Derby Derbion", "Hull St Stephen's", "Plymouth Drake Circus",
-    "Exeter Princesshay", "Oxford Westgate", "Cambridge Grand Arcade", "Brighton Churchill Square",
-    "York Coppergate", "Chester Foregate Street", "Preston Fishergate", "Swansea Quadrant",
+    "Manchester Arndale",
+    "London Oxford Street",
+    "Birmingham Bullring",
+    "Leeds Trinity",
+    "Glasgow Buchanan Galleries",
+    "Liverpool ONE",
+    "Bristol Cabot Circus",
+    "Newcastle Eldon Square",
+    "Sheffield Meadowhall",
+    "Cardiff St David's",
+    "Edinburgh Princes Street",
+    "Nottingham Victoria Centre",
+    "Leicester Highcross",
+    "Belfast Victoria Square",
+    "Southampton WestQuay",
+    "Milton Keynes Centre:MK",
+    "Dublin Henry Street",
+    "Westfield Stratford City",
+    "Westfield London",
+    "Bluewater",
+    "Lakeside Thurrock",
+    "Trafford Centre",
+    "Gateshead Metrocentre",
+    "Braehead",
+    "Cribbs Causeway",
+    "Brent Cross",
+    "Reading Oracle",
+    "Norwich Chapelfield",
+    "Aberdeen Union Square",
+    "Derby Derbion",
+    "Hull St Stephen's",
+    "Plymouth Drake Circus",
+    "Exeter Princesshay",
+    "Oxford Westgate",
+    "Cambridge Grand Arcade",
+    "Brighton Churchill Square",
+    "York Coppergate",
+    "Chester Foregate Street",
+    "Preston Fishergate",
+    "Swansea Quadrant",
 ]
-BRANDS = ["Nike", "adidas", "The North Face", "Puma", "New Balance", "Under Armour", "Lacoste",
-          "Berghaus", "McKenzie", "Emporio Armani EA7", "Jordan", "Vans", "Columbia", "Hoka"]
-PRODUCTS = ["Air Max 90", "Gazelle", "Tech Fleece Hoodie", "Joggers", "Puffer Jacket", "Crew Socks 3 Pack",
-            "Running Shorts", "Backpack", "T-Shirt", "Track Top", "Trainers", "Cap", "Gilet",
-            "Sliders", "Leggings", "Football Boots", "Windrunner Jacket", "Bucket Hat"]
-UNICODE_PRODUCTS = ["Café Crème Hoodie", "Björk Edition Tee", "Pokémon Tee", "Fußball Trikot",
-                    "Niño Tracksuit", "東京 Edition Trainers", "Señorita Slides", "Crème Brûlée Cap",
-                    "Žalgiris Jersey", "Ærø Windbreaker"]
-PRICES_PENCE = [500, 999, 1200, 1500, 1999, 2000, 2500, 2999, 3500, 3999, 4500, 5000, 5499,
-                6000, 6999, 7500, 8999, 10000, 11000, 12999, 15000, 17999, 22000]
+BRANDS = [
+    "Nike",
+    "adidas",
+    "The North Face",
+    "Puma",
+    "New Balance",
+    "Under Armour",
+    "Lacoste",
+    "Berghaus",
+    "McKenzie",
+    "Emporio Armani EA7",
+    "Jordan",
+    "Vans",
+    "Columbia",
+    "Hoka",
+]
+PRODUCTS = [
+    "Air Max 90",
+    "Gazelle",
+    "Tech Fleece Hoodie",
+    "Joggers",
+    "Puffer Jacket",
+    "Crew Socks 3 Pack",
+    "Running Shorts",
+    "Backpack",
+    "T-Shirt",
+    "Track Top",
+    "Trainers",
+    "Cap",
+    "Gilet",
+    "Sliders",
+    "Leggings",
+    "Football Boots",
+    "Windrunner Jacket",
+    "Bucket Hat",
+]
+UNICODE_PRODUCTS = [
+    "Café Crème Hoodie",
+    "Björk Edition Tee",
+    "Pokémon Tee",
+    "Fußball Trikot",
+    "Niño Tracksuit",
+    "東京 Edition Trainers",
+    "Señorita Slides",
+    "Crème Brûlée Cap",
+    "Žalgiris Jersey",
+    "Ærø Windbreaker",
+]
+PRICES_PENCE = [
+    500,
+    999,
+    1200,
+    1500,
+    1999,
+    2000,
+    2500,
+    2999,
+    3500,
+    3999,
+    4500,
+    5000,
+    5499,
+    6000,
+    6999,
+    7500,
+    8999,
+    10000,
+    11000,
+    12999,
+    15000,
+    17999,
+    22000,
+]
 CAMERA_MODELS = ["CD42", "CD52", "CD62", "CB52-E", "CM42"]
 
 
@@ -87,8 +180,9 @@ class World:
         world.store_names = _store_names(config.stores)
         world.jd_cameras = world._till_cameras()
         world._add_verkada_cameras(world._pick_camera_quirks())
-        world.item_prices = [PRICES_PENCE[mix(seed, str_key("price"), item) % len(PRICES_PENCE)]
-                             for item in range(config.items)]
+        world.item_prices = [
+            PRICES_PENCE[mix(seed, str_key("price"), item) % len(PRICES_PENCE)] for item in range(config.items)
+        ]
         world.raw = with_oddities(world.jd_records(), config)
         return world
 
@@ -97,8 +191,14 @@ class World:
         cameras: list[JdCamera] = []
         for store_idx, store_name in enumerate(self.store_names):
             for till in range(1, self.config.pos_per_store + 1):
-                cameras.append(JdCamera(camera_id=FIRST_CAMERA_ID + len(cameras), name=f"{store_name} Till {till}",
-                                        pos_id=(FIRST_STORE_ID + store_idx) * 100 + till, store_idx=store_idx))
+                cameras.append(
+                    JdCamera(
+                        camera_id=FIRST_CAMERA_ID + len(cameras),
+                        name=f"{store_name} Till {till}",
+                        pos_id=(FIRST_STORE_ID + store_idx) * 100 + till,
+                        store_idx=store_idx,
+                    )
+                )
         return cameras
 
     def _pick_camera_quirks(self) -> CameraQuirks:
@@ -109,12 +209,16 @@ class World:
         taken = 0
         for wanted in (config.unmapped_cameras, config.ambiguous_camera_names, config.uuid_camera_ids):
             count = min(wanted, len(order) - taken)
-            picked.append(frozenset(order[taken:taken + count]))
+            picked.append(frozenset(order[taken : taken + count]))
             taken += count
         unmapped, ambiguous, uuid_ids = picked
         plain = order[taken:]
-        return CameraQuirks(unmapped, ambiguous, uuid_ids,
-                            forced_case_mismatch=plain[0] if plain and config.case_mismatch_rate > 0 else None)
+        return CameraQuirks(
+            unmapped,
+            ambiguous,
+            uuid_ids,
+            forced_case_mismatch=plain[0] if plain and config.case_mismatch_rate > 0 else None,
+        )
 
     def _add_verkada_cameras(self, quirks: CameraQuirks) -> None:
         """The Verkada cameras: one per mapped till camera (two for an ambiguous name), plus
@@ -125,8 +229,9 @@ class World:
                 continue
             case_bits = mix(self.config.seed, str_key("case"), index)
             if index in quirks.uuid_ids:
-                camera = self._verkada_camera(index, f"Camera {index:03d}-{case_bits % 9000 + 1000}",
-                                              jd_camera.store_idx)
+                camera = self._verkada_camera(
+                    index, f"Camera {index:03d}-{case_bits % 9000 + 1000}", jd_camera.store_idx
+                )
                 jd_camera.camera_id = camera["camera_id"]
                 cameras.append(camera)
                 continue
@@ -151,7 +256,9 @@ class World:
         bits = mix(seed, str_key("vcam"), index_key)
         site = self.store_names[store_idx] if store_idx is not None else "Head Office"
         return {
-            "camera_id": seeded_uuid(seed, str_key("vcam-id"), index_key), "name": name, "site": site,
+            "camera_id": seeded_uuid(seed, str_key("vcam-id"), index_key),
+            "name": name,
+            "site": site,
             "site_id": seeded_uuid(seed, str_key("site"), store_idx if store_idx is not None else -1),
             "serial": f"{'ABCDEFGHJK'[bits % 10]}{(bits >> 8) % 10000:04d}-{(bits >> 24) % 10000:04d}",
             "mac": ":".join(f"{(bits >> (8 * byte)) & 0xFF:02x}" for byte in range(6)),
@@ -160,13 +267,17 @@ class World:
             "location": f"{site}, United Kingdom",
             "location_lat": round(50 + low_bits_unit(bits) * 7, 6),
             "location_lon": round(-5 + high_bits_unit(bits) * 6, 6),
-            "location_angle": float((bits >> 12) % 360), "timezone": "Europe/London",
+            "location_angle": float((bits >> 12) % 360),
+            "timezone": "Europe/London",
             "status": "live" if (bits >> 50) % 20 else "offline",
             "last_online": 1_700_000_000 + (bits >> 20) % 10_000_000,
             "date_added": 1_600_000_000 + (bits >> 30) % 50_000_000,
-            "firmware": "up to date", "firmware_update_schedule": "Automatic",
-            "device_retention": 30, "cloud_retention": 30,
-            "people_history_enabled": bool((bits >> 3) & 1), "vehicle_history_enabled": False,
+            "firmware": "up to date",
+            "firmware_update_schedule": "Automatic",
+            "device_retention": 30,
+            "cloud_retention": 30,
+            "people_history_enabled": bool((bits >> 3) & 1),
+            "vehicle_history_enabled": False,
         }
 
     def item_name(self, item: int) -> str:
@@ -182,26 +293,46 @@ class World:
         for store_idx, name in enumerate(self.store_names):
             store_id = FIRST_STORE_ID + store_idx
             slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20]
-            stores.append({
-                "store_id": store_id, "store_name": f"JD {name}",
-                "store_address": f"Unit {store_idx + 1}, {name}, United Kingdom",
-                "store_phone": f"+44 161 {mix(seed, store_id) % 900 + 100} {mix(seed, store_id, 1) % 9000 + 1000}",
-                "store_email": f"{slug}@jdsports.example",
-            })
+            stores.append(
+                {
+                    "store_id": store_id,
+                    "store_name": f"JD {name}",
+                    "store_address": f"Unit {store_idx + 1}, {name}, United Kingdom",
+                    "store_phone": f"+44 161 {mix(seed, store_id) % 900 + 100} {mix(seed, store_id, 1) % 9000 + 1000}",
+                    "store_email": f"{slug}@jdsports.example",
+                }
+            )
         points_of_sale, cameras = [], []
         for camera in self.jd_cameras:
             till = camera.pos_id % 100
-            points_of_sale.append({"camera_id": camera.camera_id, "pos_id": camera.pos_id, "pos_name": f"Till {till}",
-                                   "store_id": FIRST_STORE_ID + camera.store_idx})
+            points_of_sale.append(
+                {
+                    "camera_id": camera.camera_id,
+                    "pos_id": camera.pos_id,
+                    "pos_name": f"Till {till}",
+                    "store_id": FIRST_STORE_ID + camera.store_idx,
+                }
+            )
             bits = mix(seed, str_key("jdcam"), camera.pos_id)
-            cameras.append({"camera_id": camera.camera_id, "camera_name": camera.name,
-                            "camera_location": f"Till {till}", "camera_status": "online" if bits % 15 else "offline",
-                            "camera_model": "Verkada " + CAMERA_MODELS[(bits >> 8) % len(CAMERA_MODELS)],
-                            "pos_id": camera.pos_id})
-        items = [{"item_id": FIRST_ITEM_ID + item, "item_name": self.item_name(item),
-                  "item_price": price / 100 if price % 100 else price // 100,
-                  "item_quantity": mix(seed, str_key("qty"), item) % 250}
-                 for item, price in enumerate(self.item_prices)]
+            cameras.append(
+                {
+                    "camera_id": camera.camera_id,
+                    "camera_name": camera.name,
+                    "camera_location": f"Till {till}",
+                    "camera_status": "online" if bits % 15 else "offline",
+                    "camera_model": "Verkada " + CAMERA_MODELS[(bits >> 8) % len(CAMERA_MODELS)],
+                    "pos_id": camera.pos_id,
+                }
+            )
+        items = [
+            {
+                "item_id": FIRST_ITEM_ID + item,
+                "item_name": self.item_name(item),
+                "item_price": price / 100 if price % 100 else price // 100,
+                "item_quantity": mix(seed, str_key("qty"), item) % 250,
+            }
+            for item, price in enumerate(self.item_prices)
+        ]
         return {"stores": stores, "points-of-sale": points_of_sale, "cameras": cameras, "inventory": items}
 
     # --------------------------------------------------------------- truth
@@ -235,8 +366,9 @@ class World:
         for camera_id, record in self.dimension_truth("cameras").valid.items():
             name = record.get("camera_name")
             same_name = by_name.get(name.strip().lower(), []) if name is not None else []
-            mapping[camera_id] = same_name[0] if len(same_name) == 1 else (
-                camera_id if camera_id in verkada_ids else None)
+            mapping[camera_id] = (
+                same_name[0] if len(same_name) == 1 else (camera_id if camera_id in verkada_ids else None)
+            )
         return mapping
 
     def verkada_ids(self) -> set[str]:

@@ -30,7 +30,9 @@ def api_app(warehouse, tmp_path_factory):
     keeper = ReplicaKeeper(warehouse, tmp_path_factory.mktemp("api_replica"))
     assert keeper.refresh() == "copied"
     # The suite asks more than a key's default budget a minute; test_limits.py tests the budget.
-    app = create_app(keeper, KeyRing(KEYS, None), run_replica=False, limits=ApiLimits(requests_per_key_per_minute=1_000_000))
+    app = create_app(
+        keeper, KeyRing(KEYS, None), run_replica=False, limits=ApiLimits(requests_per_key_per_minute=1_000_000)
+    )
     yield app
     keeper.close()
 
@@ -68,5 +70,3 @@ def get_all(client: TestClient, path: str, limit: int = 37, **params) -> list[di
 
 def instant(value) -> str | None:
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
-
-

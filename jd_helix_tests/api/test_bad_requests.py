@@ -44,7 +44,9 @@ def test_a_cursor_only_continues_its_own_query(client):
     assert other.status_code == 400
     assert "another query" in other.json()["detail"]
     # and with its own filters it continues where the first page ended
-    same = client.get("/v1/transactions", params={"limit": 3, "helix_status": "posted", "cursor": first["next_cursor"]}, headers=AUTH)
+    same = client.get(
+        "/v1/transactions", params={"limit": 3, "helix_status": "posted", "cursor": first["next_cursor"]}, headers=AUTH
+    )
     assert same.status_code == 200
     assert same.json()["items"][0]["transaction_at"] >= first["items"][-1]["transaction_at"]
 

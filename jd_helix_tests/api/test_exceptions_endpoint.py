@@ -20,8 +20,17 @@ TABLE_SQL = (
 
 
 def _rows(items: list[dict]) -> list[tuple]:
-    return [(i["transaction_id"], i["transaction_at"], i["transaction_amount"], i["store_id"], i["pos_id"],
-             ",".join(i["exceptions"])) for i in items]
+    return [
+        (
+            i["transaction_id"],
+            i["transaction_at"],
+            i["transaction_amount"],
+            i["store_id"],
+            i["pos_id"],
+            ",".join(i["exceptions"]),
+        )
+        for i in items
+    ]
 
 
 def _expected(sql, rule: str | None = None) -> list[tuple]:
@@ -53,7 +62,14 @@ def test_an_unknown_rule_or_store_is_a_400_naming_it(client):
 
 
 def test_the_cli_counts_each_rule_per_store_and_till(warehouse, sql):
-    window = ["--start", START.isoformat(timespec="minutes"), "--end", END.isoformat(timespec="minutes"), "--database", warehouse]
+    window = [
+        "--start",
+        START.isoformat(timespec="minutes"),
+        "--end",
+        END.isoformat(timespec="minutes"),
+        "--database",
+        warehouse,
+    ]
     result = CliRunner().invoke(main, ["report", "exceptions", *window, "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
@@ -18,7 +18,7 @@ from jd_helix.api.replica import ReplicaKeeper
 from jd_helix.resources.migrations import migrate
 from jd_helix_tests.api.conftest import AUTH, KEYS
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 # A run's writer in its own process (DuckDB's lock is per process): it writes a store's
 # sales, says so, and holds the file until told to commit.
 WRITER = textwrap.dedent(
@@ -67,7 +67,9 @@ def test_reads_go_on_from_the_last_copy_while_a_run_holds_the_warehouse(small_wa
     before = _stores(client)
     assert before[0] == ["S1"]
 
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, small_warehouse], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, small_warehouse], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "holding"
         assert keeper.refresh() == "busy"

@@ -40,7 +40,12 @@ def test_a_page_the_client_has_is_a_304(client):
     again = client.get("/v1/transactions", params={"limit": 5}, headers={**AUTH, "If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
     strong = etag.removeprefix("W/")  # If-None-Match compares weakly
-    assert client.get("/v1/transactions", params={"limit": 5}, headers={**AUTH, "If-None-Match": f'"x", {strong}'}).status_code == 304
+    assert (
+        client.get(
+            "/v1/transactions", params={"limit": 5}, headers={**AUTH, "If-None-Match": f'"x", {strong}'}
+        ).status_code
+        == 304
+    )
     other = client.get("/v1/transactions", params={"limit": 6}, headers={**AUTH, "If-None-Match": etag})
     assert other.status_code == 200 and other.headers["ETag"] != etag
 
@@ -85,7 +90,9 @@ def test_head_answers_as_get_without_the_body(client):
     get = client.get("/v1/stores", headers=AUTH)
     head = client.head("/v1/stores", headers=AUTH)
     assert head.status_code == 200 and head.content == b""
-    assert head.headers["ETag"] == get.headers["ETag"] and head.headers["content-length"] == get.headers["content-length"]
+    assert (
+        head.headers["ETag"] == get.headers["ETag"] and head.headers["content-length"] == get.headers["content-length"]
+    )
     assert client.head("/v1/stores").status_code == 401
     assert client.head("/healthz").status_code == 200
 
@@ -102,7 +109,8 @@ def browser_client(warehouse, tmp_path_factory):
 def test_only_allowed_origins_may_read_answers_in_a_browser(browser_client, client):
     allowed = {"Origin": "https://dash.example.com"}
     preflight = browser_client.options(
-        "/v1/stores", headers={**allowed, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-api-key"}
+        "/v1/stores",
+        headers={**allowed, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-api-key"},
     )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://dash.example.com"

@@ -10,7 +10,10 @@ from jd_helix.api.keys import KeyConfigError, KeyRing, hash_key, new_key, parse_
 from jd_helix_tests.api.conftest import AUTH, GOOD_KEY, REVOKED_KEY
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "jdh_wrong"}, {"Authorization": "Bearer jdh_wrong"}, {"Authorization": f"Basic {GOOD_KEY}"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "jdh_wrong"}, {"Authorization": "Bearer jdh_wrong"}, {"Authorization": f"Basic {GOOD_KEY}"}],
+)
 def test_no_key_or_an_unknown_one_is_a_401(client, headers):
     response = client.get("/v1/stores", headers=headers)
     assert response.status_code == 401
@@ -123,10 +126,16 @@ def test_key_entries_that_cannot_be_used_are_refused_with_the_reason(entries, wo
 
 def test_entries_parse_from_commas_and_lines():
     keys = parse_entries(f"a:{'ab' * 32}, b:{'CD' * 32}:revoked\n# note\nc:{'ef' * 32} # team c", "test")
-    assert [(k.name, k.sha256[:2], k.revoked) for k in keys] == [("a", "ab", False), ("b", "cd", True), ("c", "ef", False)]
+    assert [(k.name, k.sha256[:2], k.revoked) for k in keys] == [
+        ("a", "ab", False),
+        ("b", "cd", True),
+        ("c", "ef", False),
+    ]
 
 
-@pytest.mark.parametrize("hostile", ["%0A127.0.0.1 key=admin \"GET /v1/stores\" 200 1.0ms", "%00%00", "%0D%0Aforged", "%22%20200"])
+@pytest.mark.parametrize(
+    "hostile", ['%0A127.0.0.1 key=admin "GET /v1/stores" 200 1.0ms', "%00%00", "%0D%0Aforged", "%22%20200"]
+)
 def test_a_client_cannot_write_its_own_access_log_line(client, caplog, hostile):
     """Issue 26: a %0A in the path wrote a whole forged line, a %00 wrote NUL bytes."""
     with caplog.at_level(logging.INFO, logger="jd_helix.api.access"):

@@ -72,7 +72,9 @@ def test_every_operation_keeps_its_contract(api_app, client, mode):
             strategy = strategy.map(keeping_the_described_rules(known_store))
 
         @given(case=strategy)
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def keeps_contract(case):
             case.call_and_validate(headers=AUTH)
 

@@ -18,8 +18,17 @@ ORDER BY e.transaction_at, e.transaction_id
 
 def _as_rows(items: list[dict]) -> list[tuple]:
     return [
-        (t["transaction_id"], t["transaction_at"], t["transaction_amount"], t["store_id"], t["pos_id"],
-         t["verkada_camera_id"], t["helix"]["status"], t["helix"]["posted_at"], t["helix"]["footage_url"])
+        (
+            t["transaction_id"],
+            t["transaction_at"],
+            t["transaction_amount"],
+            t["store_id"],
+            t["pos_id"],
+            t["verkada_camera_id"],
+            t["helix"]["status"],
+            t["helix"]["posted_at"],
+            t["helix"]["footage_url"],
+        )
         for t in items
     ]
 
@@ -27,7 +36,9 @@ def _as_rows(items: list[dict]) -> list[tuple]:
 def _expected(sql, start, end, store_id=None) -> list[tuple]:
     store = "AND e.store_id = $store_id" if store_id else ""
     params = {"start": start, "end": end, **({"store_id": store_id} if store_id else {})}
-    return [(r[0], instant(r[1]), *r[2:7], instant(r[7]), r[8]) for r in sql(TRANSACTIONS_SQL.format(store=store), params)]
+    return [
+        (r[0], instant(r[1]), *r[2:7], instant(r[7]), r[8]) for r in sql(TRANSACTIONS_SQL.format(store=store), params)
+    ]
 
 
 def test_transactions_of_a_period_are_the_tables_sales_in_order(client, sql):
@@ -44,13 +55,17 @@ def test_transactions_of_a_period_are_the_tables_sales_in_order(client, sql):
 
 def test_sales_not_yet_in_the_ledger_are_listed_as_such(client, sql):
     items = get_all(client, "/v1/transactions", helix_status="not_in_ledger")
-    expected = sql("SELECT transaction_id FROM transaction_camera_events WHERE transaction_id NOT IN (SELECT transaction_id FROM helix_events) ORDER BY transaction_at, transaction_id")
+    expected = sql(
+        "SELECT transaction_id FROM transaction_camera_events WHERE transaction_id NOT IN (SELECT transaction_id FROM helix_events) ORDER BY transaction_at, transaction_id"
+    )
     assert [t["transaction_id"] for t in items] == [tid for (tid,) in expected]
     assert {t["transaction_at"][:13] for t in items} == {instant(UNPOSTED_HOUR.replace(tzinfo=None))[:13]}
 
 
 def test_a_stores_transactions_are_the_tables_sales_of_that_store(client, sql):
-    (store_id,) = sql("SELECT store_id FROM transaction_camera_events WHERE store_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]
+    (store_id,) = sql(
+        "SELECT store_id FROM transaction_camera_events WHERE store_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )[0]
     items = get_all(client, f"/v1/stores/{store_id}/transactions", limit=9)
     by_filter = get_all(client, "/v1/transactions", limit=500, store_id=store_id)
     from jd_helix.api.params import EARLIEST, LATEST
@@ -59,7 +74,9 @@ def test_a_stores_transactions_are_the_tables_sales_of_that_store(client, sql):
 
 
 def test_one_transaction_by_id(client, sql):
-    transaction_id, amount = sql("SELECT transaction_id, transaction_amount::VARCHAR FROM helix_events JOIN transaction_camera_events USING (transaction_id) WHERE status = 'posted' LIMIT 1")[0]
+    transaction_id, amount = sql(
+        "SELECT transaction_id, transaction_amount::VARCHAR FROM helix_events JOIN transaction_camera_events USING (transaction_id) WHERE status = 'posted' LIMIT 1"
+    )[0]
     response = client.get(f"/v1/transactions/{transaction_id}", headers=AUTH)
     assert response.status_code == 200
     assert response.json()["transaction_amount"] == amount
@@ -74,9 +91,9 @@ def test_sales_per_store_per_hour_are_the_store_sales_table(client, sql):
         "SELECT sale_hour, store_id, transactions, sales_total::VARCHAR, events_posted FROM store_sales "
         "ORDER BY sale_hour, coalesce(store_id, '')"
     )
-    assert [(s["period_start"], s["store_id"], s["transactions"], s["sales_total"], s["events_posted"]) for s in items] == [
-        (instant(h), store, n, total, posted) for h, store, n, total, posted in expected
-    ]
+    assert [
+        (s["period_start"], s["store_id"], s["transactions"], s["sales_total"], s["events_posted"]) for s in items
+    ] == [(instant(h), store, n, total, posted) for h, store, n, total, posted in expected]
     assert all(s["period_end"][:13] > s["period_start"][:13] for s in items)
 
 
@@ -87,9 +104,9 @@ def test_sales_per_store_per_day_add_up_the_hours(client, sql):
         "sum(sales_total)::DECIMAL(18, 2)::VARCHAR, sum(events_posted)::BIGINT FROM store_sales "
         "GROUP BY 1, 2 ORDER BY day, coalesce(store_id, '')"
     )
-    assert [(s["period_start"], s["store_id"], s["transactions"], s["sales_total"], s["events_posted"]) for s in items] == [
-        (instant(d), store, n, total, posted) for d, store, n, total, posted in expected
-    ]
+    assert [
+        (s["period_start"], s["store_id"], s["transactions"], s["sales_total"], s["events_posted"]) for s in items
+    ] == [(instant(d), store, n, total, posted) for d, store, n, total, posted in expected]
     store_id = next(s["store_id"] for s in items if s["store_id"])
     one_store = get_all(client, f"/v1/stores/{store_id}/sales")
     assert one_store == [s for s in items if s["store_id"] == store_id]
@@ -102,8 +119,12 @@ def test_stores_with_sales_are_the_stores_that_sold(client, sql):
         "FROM store_sales s LEFT JOIN jd_stores st USING (store_id) WHERE s.store_id IS NOT NULL "
         "GROUP BY ALL HAVING sum(s.transactions) > 0 ORDER BY s.store_id"
     )
-    assert [(s["store_id"], s["store_name"], s["store_address"], s["transactions"], s["sales_total"]) for s in items] == expected
-    in_tce = sql("SELECT DISTINCT store_id FROM transaction_camera_events JOIN helix_events USING (transaction_id) WHERE store_id IS NOT NULL ORDER BY 1")
+    assert [
+        (s["store_id"], s["store_name"], s["store_address"], s["transactions"], s["sales_total"]) for s in items
+    ] == expected
+    in_tce = sql(
+        "SELECT DISTINCT store_id FROM transaction_camera_events JOIN helix_events USING (transaction_id) WHERE store_id IS NOT NULL ORDER BY 1"
+    )
     assert [s["store_id"] for s in items] == [store for (store,) in in_tce]
 
 
@@ -111,16 +132,26 @@ def test_rejected_records_are_the_table_rows(client, sql):
     items = get_all(client, "/v1/rejected-records", limit=5)
     expected = sql("SELECT endpoint, scope, field, reason, raw::VARCHAR, rejected_at FROM jd_rejected_records")
     got = [(r["endpoint"], r["scope"], r["field"], r["reason"], r["raw"], r["rejected_at"]) for r in items]
-    assert sorted(got, key=repr) == sorted([(e, s, f, why, orjson.loads(raw), instant(at)) for e, s, f, why, raw, at in expected], key=repr)
+    assert sorted(got, key=repr) == sorted(
+        [(e, s, f, why, orjson.loads(raw), instant(at)) for e, s, f, why, raw, at in expected], key=repr
+    )
     assert len({r["record_key"] for r in items}) == len(items)
     assert {r["scope"] for r in items} >= {"refresh"}
-    hourly = get_all(client, "/v1/rejected-records", start=instant(POSTED_HOURS[0].replace(tzinfo=None)), endpoint="/v1/sales")
+    hourly = get_all(
+        client, "/v1/rejected-records", start=instant(POSTED_HOURS[0].replace(tzinfo=None)), endpoint="/v1/sales"
+    )
     assert hourly and all(r["hour"] and r["endpoint"] == "/v1/sales" for r in hourly)
-    assert len(hourly) == sql("SELECT count(*) FROM jd_rejected_records WHERE endpoint = '/v1/sales' AND scope <> 'refresh'")[0][0]
+    assert (
+        len(hourly)
+        == sql("SELECT count(*) FROM jd_rejected_records WHERE endpoint = '/v1/sales' AND scope <> 'refresh'")[0][0]
+    )
 
 
 def test_every_answer_says_how_fresh_it_is(client, sql):
-    pages = [client.get(path, headers=AUTH).json() for path in ("/v1/transactions", "/v1/sales", "/v1/stores", "/v1/rejected-records")]
+    pages = [
+        client.get(path, headers=AUTH).json()
+        for path in ("/v1/transactions", "/v1/sales", "/v1/stores", "/v1/rejected-records")
+    ]
     status = client.get("/v1/status", headers=AUTH).json()
     assert {page["as_of"] for page in pages} == {status["as_of"]}
     assert status["latest_sales_hour"] == instant(sql("SELECT max(sale_hour) FROM jd_transactions")[0][0])

@@ -7,9 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import requests
 from click.testing import CliRunner
@@ -30,8 +30,19 @@ def serving(warehouse: str, tmp_path: Path, *options: str) -> Iterator[tuple[str
     port = _free_port()
     log_path = tmp_path / "serve.log"
     env = {**os.environ, "JD_HELIX_API_KEYS": KEYS}
-    command = [sys.executable, "-m", "jd_helix.cli", "serve", "--port", str(port), "--database", warehouse,
-               "--replica-dir", str(tmp_path / "replica"), *options]
+    command = [
+        sys.executable,
+        "-m",
+        "jd_helix.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--database",
+        warehouse,
+        "--replica-dir",
+        str(tmp_path / "replica"),
+        *options,
+    ]
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -108,7 +119,9 @@ def test_request_heads_have_a_size_limit_and_keys_the_rate_limit_given(warehouse
         answered = requests.get(f"{base}/v1/stores", headers={"X-API-Key": GOOD_KEY}, timeout=5)
         assert answered.headers["RateLimit-Policy"] == '"per-key";q=5;w=60'
         assert answered.headers["RateLimit"].startswith('"per-key";r=4;')
-        huge = requests.get(f"{base}/v1/stores", headers={"X-API-Key": GOOD_KEY, "X-Padding": "a" * 64 * 1024}, timeout=10)
+        huge = requests.get(
+            f"{base}/v1/stores", headers={"X-API-Key": GOOD_KEY, "X-Padding": "a" * 64 * 1024}, timeout=10
+        )
         assert huge.status_code == 431 and huge.json()["type"] == "urn:jd-helix:problem:headers-too-large"
         # a head that arrives in pieces is refused by h11 before it is whole
         pieces = _connect(base)

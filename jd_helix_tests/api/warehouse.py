@@ -29,13 +29,21 @@ UNPOSTED_HOUR = recent_hours(1, ago=2)[0]
 
 def fill_warehouse(database: str) -> None:
     config = SandboxConfig(
-        seed=11, stores=5, pos_per_store=2, items=40, fixed_sales_per_hour=SALES_PER_HOUR,
-        rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.0,
+        seed=11,
+        stores=5,
+        pos_per_store=2,
+        items=40,
+        fixed_sales_per_hour=SALES_PER_HOUR,
+        rate_limit_per_5s=None,
+        rate_limit_per_minute=None,
+        batch_delay_s=0.0,
         # Broken sales records whichever hours the clock picks: at the default rates (1.2 % of
         # 80 sales) about one hour in three had none, and the rejected-records report of the
         # hours from the first posted one on (240 sales) could come back empty; at 4.5 % it
         # expects ~11 (none: ~2e-5), and ~93 % of the sales are still posted.
-        missing_field_rate=0.015, null_field_rate=0.015, wrong_kind_rate=0.015,
+        missing_field_rate=0.015,
+        null_field_rate=0.015,
+        wrong_kind_rate=0.015,
     )
     with Sandbox.running(config, port=0) as sandbox:
         resources = {
@@ -45,6 +53,8 @@ def fill_warehouse(database: str) -> None:
         assert refresh_dimensions(resources).success
         assert run_hours(resources, POSTED_HOURS[0], POSTED_HOURS[-1]).success
         partial = dg.materialize(
-            [jd_transactions, transaction_camera_events], resources=resources, partition_key=partition_key(UNPOSTED_HOUR)
+            [jd_transactions, transaction_camera_events],
+            resources=resources,
+            partition_key=partition_key(UNPOSTED_HOUR),
         )
         assert partial.success

@@ -28,38 +28,53 @@ def _ledger(conn, rows):
                 "INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid, time_ms, status, "
                 "attempts, posted_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
                 # An unmapped sale has its ledger row (and event type) but no triple.
-                [tid, hour, *((None, type_uid, None) if status == HelixStatus.UNMAPPED else (CAMERA, type_uid, ms)),
-                 status, HOUR + timedelta(hours=1)],
+                [
+                    tid,
+                    hour,
+                    *((None, type_uid, None) if status == HelixStatus.UNMAPPED else (CAMERA, type_uid, ms)),
+                    status,
+                    HOUR + timedelta(hours=1),
+                ],
             )
 
 
 def _held(events) -> pa.Table:
-    return pa.table({name: [event[i] for event in events] for i, name in enumerate(HELD_SCHEMA.names)}, schema=HELD_SCHEMA)
+    return pa.table(
+        {name: [event[i] for event in events] for i, name in enumerate(HELD_SCHEMA.names)}, schema=HELD_SCHEMA
+    )
 
 
 def test_each_event_type_is_compared_on_its_own(tmp_path):
     warehouse = WarehouseResource(database=str(tmp_path / "w.duckdb"))
     end_ms = START_MS + 3_600_000
     with warehouse.write() as conn:
-        _ledger(conn, [
-            ("a1", "A", START_MS + 1, HelixStatus.POSTED, HOUR),  # held
-            ("a2", "A", START_MS + 2, HelixStatus.POSTED, HOUR),  # lost
-            ("a3", "A", end_ms, HelixStatus.POSTED, HOUR),  # moved past the hour's end, held
-            ("a4", "A", START_MS + 4, HelixStatus.PENDING, HOUR),  # Helix has it: adopted
-            ("a5", "A", START_MS + 5, HelixStatus.UNMAPPED, HOUR),  # Helix has one for it: adopted
-            ("a6", None, START_MS + 6, None, HOUR),  # no ledger row (a restore): adopted
-            ("b1", "B", START_MS + 1, HelixStatus.POSTED, HOUR),  # another type, same camera and ms: held
-            ("b2", "B", START_MS + 2, HelixStatus.POSTED, HOUR),  # held
-            ("p1", "A", START_MS - 1, HelixStatus.POSTED, HOUR - timedelta(hours=1)),  # the hour before
-        ])
+        _ledger(
+            conn,
+            [
+                ("a1", "A", START_MS + 1, HelixStatus.POSTED, HOUR),  # held
+                ("a2", "A", START_MS + 2, HelixStatus.POSTED, HOUR),  # lost
+                ("a3", "A", end_ms, HelixStatus.POSTED, HOUR),  # moved past the hour's end, held
+                ("a4", "A", START_MS + 4, HelixStatus.PENDING, HOUR),  # Helix has it: adopted
+                ("a5", "A", START_MS + 5, HelixStatus.UNMAPPED, HOUR),  # Helix has one for it: adopted
+                ("a6", None, START_MS + 6, None, HOUR),  # no ledger row (a restore): adopted
+                ("b1", "B", START_MS + 1, HelixStatus.POSTED, HOUR),  # another type, same camera and ms: held
+                ("b2", "B", START_MS + 2, HelixStatus.POSTED, HOUR),  # held
+                ("p1", "A", START_MS - 1, HelixStatus.POSTED, HOUR - timedelta(hours=1)),  # the hour before
+            ],
+        )
         assert event_types_to_audit(conn, HOUR, HOUR + timedelta(hours=1)) == ["A", "B"]
         assert search_range(conn, HOUR, HOUR + timedelta(hours=1), "A") == (START_MS, end_ms + 60_000)
-        held_a = _held([
-            (CAMERA, "A", START_MS + 1, "a1"), (CAMERA, "A", end_ms, "a3"), (CAMERA, "A", START_MS + 4, "a4"),
-            (CAMERA, "A", START_MS + 5, "a5"), (CAMERA, "A", START_MS + 6, "a6"),
-            (CAMERA, "A", START_MS + 7, "a6"),  # a second event for one sale: left alone
-            (CAMERA, "A", START_MS + 9, "someone-else"),
-        ])
+        held_a = _held(
+            [
+                (CAMERA, "A", START_MS + 1, "a1"),
+                (CAMERA, "A", end_ms, "a3"),
+                (CAMERA, "A", START_MS + 4, "a4"),
+                (CAMERA, "A", START_MS + 5, "a5"),
+                (CAMERA, "A", START_MS + 6, "a6"),
+                (CAMERA, "A", START_MS + 7, "a6"),  # a second event for one sale: left alone
+                (CAMERA, "A", START_MS + 9, "someone-else"),
+            ]
+        )
         audit_a, missing = reconcile(conn, held_a, HOUR, HOUR + timedelta(hours=1), "A", SNAPSHOT)
         held_b = _held([(CAMERA, "B", START_MS + 1, "b1"), (CAMERA, "B", START_MS + 2, "b2")])
         audit_b, missing_b = reconcile(conn, held_b, HOUR, HOUR + timedelta(hours=1), "B", SNAPSHOT)

@@ -39,8 +39,18 @@ def test_only_network_failures_allow_a_step_retry(raise_error, retries):
 
 def test_extract_steps_retry_and_the_ledger_step_does_not():
     graph = defs.resolve_asset_graph()
-    policies = {key.to_user_string(): defs.resolve_assets_def(key).op.retry_policy for key in graph.materializable_asset_keys}
-    for key in ("jd_stores", "jd_points_of_sale", "jd_cameras", "jd_items", "verkada_cameras", "helix_event_type", "jd_transactions"):
+    policies = {
+        key.to_user_string(): defs.resolve_assets_def(key).op.retry_policy for key in graph.materializable_asset_keys
+    }
+    for key in (
+        "jd_stores",
+        "jd_points_of_sale",
+        "jd_cameras",
+        "jd_items",
+        "verkada_cameras",
+        "helix_event_type",
+        "jd_transactions",
+    ):
         assert policies[key] == TRANSIENT_RETRY, key
     for key in ("helix_events", "transaction_camera_events", "store_sales"):
         assert policies[key] is None, key

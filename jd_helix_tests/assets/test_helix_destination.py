@@ -3,6 +3,7 @@ rows is refused - before any request - until a fresh ledger is started on purpos
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 
@@ -18,8 +19,16 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
 
 HOUR = recent_hours(1)[0]
-CONFIG = SandboxConfig(seed=5, stores=2, pos_per_store=2, items=10, fixed_sales_per_hour=30,
-                       rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.02)
+CONFIG = SandboxConfig(
+    seed=5,
+    stores=2,
+    pos_per_store=2,
+    items=10,
+    fixed_sales_per_hour=30,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+    batch_delay_s=0.02,
+)
 NOW = datetime(2026, 1, 1)
 
 
@@ -52,7 +61,12 @@ def test_a_warehouse_posted_to_one_helix_is_refused_by_another_until_started_fre
         assert query(database, "SELECT api_base_url FROM helix_destination") == [(second.verkada_base_url,)]
         per_sale = Counter(e["attributes"]["transaction_id"] for e in second.helix_events())
         assert len(per_sale) == posted and set(per_sale.values()) == {1}
-        (archive,) = [t for (t,) in query(database, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'helix_events_until_%'")]
+        (archive,) = [
+            t
+            for (t,) in query(
+                database, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'helix_events_until_%'"
+            )
+        ]
         assert query(database, f"SELECT count(*) FROM {archive} WHERE status = 'posted'")[0][0] == posted
 
 
@@ -65,7 +79,8 @@ def conn(tmp_path):
 def pin_one(conn: duckdb.DuckDBPyConnection, uid: str, status: str) -> None:
     conn.execute(
         "INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, event_type_uid, time_ms, status) "
-        "VALUES ('t1', ?, 'cam', ?, 1, ?)", [NOW, uid, status],
+        "VALUES ('t1', ?, 'cam', ?, 1, ?)",
+        [NOW, uid, status],
     )
 
 
@@ -80,10 +95,13 @@ def test_another_event_type_on_the_same_helix_is_refused_once_triples_are_pinned
 def test_a_ledger_without_pinned_rows_follows_the_configured_helix(conn):
     record_destination(conn, "db", "https://api.verkada.com", ["uid-1"], NOW)
     conn.execute(
-        "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t2', ?, 'uid-1', 'unmapped')", [NOW]
+        "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t2', ?, 'uid-1', 'unmapped')",
+        [NOW],
     )
     record_destination(conn, "db", "https://api.eu.verkada.com", ["uid-9"], NOW)
-    assert conn.execute("SELECT * EXCLUDE (recorded_at) FROM helix_destination").fetchall() == [("https://api.eu.verkada.com", "uid-9")]
+    assert conn.execute("SELECT * EXCLUDE (recorded_at) FROM helix_destination").fetchall() == [
+        ("https://api.eu.verkada.com", "uid-9")
+    ]
     # the never-sent row of the old event type goes: the next pinning records it for uid-9
     assert conn.execute("SELECT count(*) FROM helix_events").fetchone() == (0,)
 
@@ -96,5 +114,5 @@ def test_several_event_types_of_one_helix_are_one_destination(conn):
     record_destination(conn, "db", "https://api.verkada.com", ["uid-2", "uid-1"], NOW)
     with pytest.raises(OtherHelixError, match="event type uid-3"):  # none of the pinned types: another Helix
         record_destination(conn, "db", "https://api.verkada.com", ["uid-3"], NOW)
-    with pytest.raises(OtherHelixError, match="https://api.eu.verkada.com"):
+    with pytest.raises(OtherHelixError, match=re.escape("https://api.eu.verkada.com")):
         record_destination(conn, "db", "https://api.eu.verkada.com", ["uid-1", "uid-2"], NOW)

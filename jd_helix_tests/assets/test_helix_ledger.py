@@ -1,6 +1,6 @@
 """The ledger's promises, on a real DuckDB file: one free triple per sale, pinned for good."""
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from unittest.mock import patch
 
 import duckdb
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.time_sensitive
 
 NOW = clock.this_hour()
 HOUR = (NOW - timedelta(hours=2)).replace(tzinfo=None)
-HOUR_MS = int(HOUR.replace(tzinfo=timezone.utc).timestamp() * 1000)
+HOUR_MS = int(HOUR.replace(tzinfo=UTC).timestamp() * 1000)
 TYPE = "type-1"
 
 
@@ -106,7 +106,7 @@ def test_unmapped_sales_are_kept_and_pinned_once_a_camera_appears(warehouse):
 
 def test_sales_older_than_helix_accepts_are_skipped_not_posted(warehouse):
     old_hour = (NOW - timedelta(days=31)).replace(tzinfo=None)
-    old_ms = int(old_hour.replace(tzinfo=timezone.utc).timestamp() * 1000)
+    old_ms = int(old_hour.replace(tzinfo=UTC).timestamp() * 1000)
     add_sales(warehouse, [("old", "cam", old_ms)], hour=old_hour)
     summary = pin(warehouse, hour=old_hour)
     assert summary.too_old == 1

@@ -1,6 +1,6 @@
 """The outbox: what a helix_events run posts, read back from a file a few rows at a time."""
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from jd_helix_tests import clock
 pytestmark = pytest.mark.time_sensitive
 
 HOUR = clock.hours_ago(2).replace(tzinfo=None)
-HOUR_MS = int(HOUR.replace(tzinfo=timezone.utc).timestamp() * 1000)
+HOUR_MS = int(HOUR.replace(tzinfo=UTC).timestamp() * 1000)
 NEXT_HOUR = HOUR + timedelta(hours=1)
 
 # transaction_id, hour, camera, ms, ledger status, attempts, item_name
@@ -72,11 +72,23 @@ def test_the_hours_postable_events_come_back_in_camera_and_time_order_a_few_rows
         ("p-b1", "cam-b", HOUR_MS + 1),
     ]
     assert all(e.event_type_uid == "type-1" for e in events)
-    no_flags = {"refund": False, "high_value": False, "price_override": False, "after_hours": False,
-                "repeat_refunds": False, "exceptions": ""}
+    no_flags = {
+        "refund": False,
+        "high_value": False,
+        "price_override": False,
+        "after_hours": False,
+        "repeat_refunds": False,
+        "exceptions": "",
+    }
     assert events[0].attributes == {
-        "transaction_id": "p-a1", "transaction_amount": 12.5, "item_id": "i-1", "item_name": "Sock", "store_id": "s-1",
-        **no_flags, "high_value": True, "exceptions": "high_value",
+        "transaction_id": "p-a1",
+        "transaction_amount": 12.5,
+        "item_id": "i-1",
+        "item_name": "Sock",
+        "store_id": "s-1",
+        **no_flags,
+        "high_value": True,
+        "exceptions": "high_value",
     }
     assert "item_name" not in events[1].attributes  # a missing value is left out, not sent as null
     assert all(events[i].attributes.items() >= no_flags.items() for i in (1, 2, 3))

@@ -27,8 +27,17 @@ from jd_helix_tests.chaos.harness import check_against_truth
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hours
 
 SALES_PER_HOUR = 30
-CONFIG = SandboxConfig(seed=25, stores=3, pos_per_store=2, items=20, clean=True, fixed_sales_per_hour=SALES_PER_HOUR,
-                       rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.02)
+CONFIG = SandboxConfig(
+    seed=25,
+    stores=3,
+    pos_per_store=2,
+    items=20,
+    clean=True,
+    fixed_sales_per_hour=SALES_PER_HOUR,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+    batch_delay_s=0.02,
+)
 HOURS = recent_hours(5)
 BEFORE_BACKUP, AFTER_BACKUP = HOURS[:2], HOURS[2:4]
 
@@ -45,7 +54,9 @@ conn.close()
 
 def hold_write_lock(database: Path, seconds: float) -> subprocess.Popen:
     """Another process writing the warehouse for `seconds`, as a run's write does."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(database), str(seconds)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(database), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
     return holder
 
@@ -80,7 +91,9 @@ def test_a_backup_waits_for_a_pause_in_the_writes_and_keeps_the_newest(warehouse
     assert f"backed up {database} to {backup}" in result.output
     # A whole warehouse, with the writer's last commit in it, and nothing half-written beside it.
     assert query(str(backup), "SELECT count(*) FROM held") == [(1,)]
-    assert query(str(backup), "SELECT count(*) FROM helix_events") == query(str(database), "SELECT count(*) FROM helix_events")
+    assert query(str(backup), "SELECT count(*) FROM helix_events") == query(
+        str(database), "SELECT count(*) FROM helix_events"
+    )
     assert query(str(backup), "SELECT count(*) FROM helix_events")[0][0] == SALES_PER_HOUR * len(BEFORE_BACKUP)
     assert sorted(p.name for p in backups.iterdir()) == [backup.name]
 
@@ -106,7 +119,14 @@ def test_an_older_backup_restored_then_the_next_hours_run_posts_each_sale_once(w
     [backup] = list_backups(backups)
     # Life goes on after the backup: two more hours reach Helix, then the warehouse is lost.
     assert run_hours(resources, AFTER_BACKUP[0], AFTER_BACKUP[-1]).success
-    posted_after_backup = {tid for (tid,) in query(str(database), "SELECT transaction_id FROM helix_events WHERE status = 'posted' AND sale_hour >= ?", [AFTER_BACKUP[0].replace(tzinfo=None)])}
+    posted_after_backup = {
+        tid
+        for (tid,) in query(
+            str(database),
+            "SELECT transaction_id FROM helix_events WHERE status = 'posted' AND sale_hour >= ?",
+            [AFTER_BACKUP[0].replace(tzinfo=None)],
+        )
+    }
     assert len(posted_after_backup) == SALES_PER_HOUR * len(AFTER_BACKUP)
     database.write_bytes(b"lost")  # what a broken disk leaves
 
@@ -116,7 +136,9 @@ def test_an_older_backup_restored_then_the_next_hours_run_posts_each_sale_once(w
     assert f"from {BEFORE_BACKUP[-1]:%Y-%m-%d-%H:00} UTC" in result.output, "the hours to run again"
     [aside] = database.parent.glob("jd_helix.duckdb.before-restore-*")
     assert aside.read_bytes() == b"lost", "the replaced file is kept, not deleted"
-    assert query(str(database), "SELECT count(*) FROM helix_events WHERE sale_hour >= ?", [AFTER_BACKUP[0].replace(tzinfo=None)]) == [(0,)]
+    assert query(
+        str(database), "SELECT count(*) FROM helix_events WHERE sale_hour >= ?", [AFTER_BACKUP[0].replace(tzinfo=None)]
+    ) == [(0,)]
 
     # The next hours: from the backup's last hour to the newest, as the restore says.
     assert run_hours(resources, BEFORE_BACKUP[-1], HOURS[-1]).success

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
 import yaml
@@ -86,7 +87,12 @@ class Figures:
             hourly = event.partition is not None  # hourly assets name their run-wide figures run/...
             for key, value in event.materialization.metadata.items():
                 name = key.removeprefix("run/") if hourly else key
-                if (key.startswith("run/") or not hourly) and name in ("requests", "pages", "rate_limited_429", "records_received"):
+                if (key.startswith("run/") or not hourly) and name in (
+                    "requests",
+                    "pages",
+                    "rate_limited_429",
+                    "records_received",
+                ):
                     self.metadata[f"{asset}/{name}"] += int(value.value)
 
 

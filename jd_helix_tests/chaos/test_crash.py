@@ -17,8 +17,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 import pytest
@@ -30,7 +31,7 @@ from jd_helix_tests.chaos.harness import DIMENSION_ASSETS, HOURLY_ASSETS, PROJEC
 from jd_helix_tests.e2e.harness import naive, query, recent_hours, resources_for
 
 HOUR = recent_hours(1)[0]
-CONFIG = dict(seed=31, stores=6, pos_per_store=2, items=40, fixed_sales_per_hour=60, batch_delay_s=0.05)
+CONFIG = {"seed": 31, "stores": 6, "pos_per_store": 2, "items": 40, "fixed_sales_per_hour": 60, "batch_delay_s": 0.05}
 TABLES = {
     "jd_transactions": "* EXCLUDE (loaded_at)",
     "transaction_camera_events": "* EXCLUDE (built_at)",
@@ -49,7 +50,12 @@ def helix_by_sale(sandbox) -> dict[str, tuple]:
     counts = Counter(e["attributes"]["transaction_id"] for e in events)
     assert all(n == 1 for n in counts.values()), "a sale has two Helix events"
     return {
-        e["attributes"]["transaction_id"]: (e["camera_id"], e["event_type_uid"], e["time_ms"], tuple(sorted(e["attributes"].items())))
+        e["attributes"]["transaction_id"]: (
+            e["camera_id"],
+            e["event_type_uid"],
+            e["time_ms"],
+            tuple(sorted(e["attributes"].items())),
+        )
         for e in events
     }
 
@@ -136,7 +142,9 @@ def crash_then_rerun(tmp_path, reference, *, stage: str):
                 sandbox, database, tmp_path, CRASH_HOLD_COMMIT_OF="transaction_camera_events", CRASH_MARKER=str(marker)
             )
             kill_when(process, marker.exists, tmp_path)
-            assert query(database, "SELECT count(*) FROM transaction_camera_events")[0][0] == 0, "the killed transaction left rows"
+            assert query(database, "SELECT count(*) FROM transaction_camera_events")[0][0] == 0, (
+                "the killed transaction left rows"
+            )
             assert query(database, "SELECT count(*) FROM jd_transactions")[0][0] > 0
         else:
             process = start_run(sandbox, database, tmp_path, CRASH_BATCH_SIZE="5")
@@ -160,7 +168,7 @@ def test_a_run_killed_and_run_again_ends_as_an_uninterrupted_run(tmp_path, refer
 
 @pytest.mark.time_sensitive  # the clock guard runs it at far instants too
 def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry_sensor(tmp_path):
-    from datetime import timedelta, timezone
+    from datetime import timedelta
 
     from jd_helix.defs.helix.retry import helix_retry_sensor
     from jd_helix.resources.helix_settings import HelixSettings
@@ -181,4 +189,4 @@ def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry
     )
     outcome = helix_retry_sensor(context)
     assert isinstance(outcome, dg.SensorResult), outcome
-    assert [r.partition_key for r in outcome.run_requests] == [partition_key(hour.replace(tzinfo=timezone.utc))]
+    assert [r.partition_key for r in outcome.run_requests] == [partition_key(hour.replace(tzinfo=UTC))]

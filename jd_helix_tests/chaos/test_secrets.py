@@ -28,7 +28,7 @@ from jd_helix_tests.e2e.harness import recent_hours
 
 JD_KEY = "jdk_" + secrets.token_hex(20)
 VERKADA_KEY = "vkd_api_" + secrets.token_hex(16)
-SMALL = dict(seed=5, stores=4, pos_per_store=2, items=30, fixed_sales_per_hour=40)
+SMALL = {"seed": 5, "stores": 4, "pos_per_store": 2, "items": 30, "fixed_sales_per_hour": 40}
 
 
 def every_file_under(root: Path) -> dict[str, bytes]:
@@ -127,7 +127,9 @@ def test_plain_http_is_refused_for_any_host_outside_loopback(url):
         VerkadaResource(base_url=url, api_key="k").get_client()
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://api.verkada.com"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://api.verkada.com"]
+)
 def test_loopback_http_and_https_are_accepted(url):
     JdApiResource(base_url=url, api_key="k").get_client().close()
     VerkadaResource(base_url=url, api_key="k").get_client().close()
@@ -139,10 +141,8 @@ def test_tls_verification_stays_on():
     assert jd._session.verify is True and verkada.transport._session.verify is True
     jd.close()
     verkada.close()
-    sources = [p for p in (PROJECT_ROOT / "jd_helix").rglob("*.py")]
-    offenders = [
-        str(p) for p in sources if re.search(r"verify\s*=\s*False|disable_warnings|CERT_NONE", p.read_text())
-    ]
+    sources = list((PROJECT_ROOT / "jd_helix").rglob("*.py"))
+    offenders = [str(p) for p in sources if re.search(r"verify\s*=\s*False|disable_warnings|CERT_NONE", p.read_text())]
     assert not offenders
 
 
@@ -174,7 +174,12 @@ def _pasted(expr: ast.AST, identifiers: set[str]) -> list[str]:
     if isinstance(expr, ast.Call) and "Table." in ast.unparse(expr.func):  # SQLAlchemy binds its own values
         return []
     if isinstance(expr, ast.JoinedStr):
-        return [bad for value in expr.values if isinstance(value, ast.FormattedValue) for bad in _pasted(value.value, identifiers)]
+        return [
+            bad
+            for value in expr.values
+            if isinstance(value, ast.FormattedValue)
+            for bad in _pasted(value.value, identifiers)
+        ]
     if isinstance(expr, ast.BinOp):  # "..." + x, "..." % x
         return _pasted(expr.left, identifiers) + _pasted(expr.right, identifiers)
     return [ast.unparse(expr)]

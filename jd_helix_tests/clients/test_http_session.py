@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 import requests
@@ -95,7 +95,7 @@ def test_every_attempt_passes_the_hooks_and_5xx_is_retried(server) -> None:
 def test_429_without_retry_after_waits_the_default_with_jitter(server) -> None:
     server.script[:] = [(429, {}), (200, {})]
     sleeps: list[float] = []
-    session, attempts, statuses = _recording_session(sleeps, default_429_wait_s=5.0)
+    session, _attempts, statuses = _recording_session(sleeps, default_429_wait_s=5.0)
     assert session.get(_url(server)).status_code == 200
     assert len(sleeps) == 1 and 5.0 <= sleeps[0] <= 5.5
     assert statuses == [429, 200]
@@ -127,7 +127,7 @@ def test_connection_errors_are_retried_then_raised() -> None:
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
     sleeps: list[float] = []
-    session, attempts, _ = _recording_session(sleeps, max_retries=2, backoff_factor=0.0)
+    session, _attempts, _ = _recording_session(sleeps, max_retries=2, backoff_factor=0.0)
     with pytest.raises(requests.ConnectionError):
         session.get(f"http://127.0.0.1:{port}/")
     assert len(sleeps) <= 3

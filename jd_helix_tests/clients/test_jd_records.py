@@ -44,7 +44,16 @@ def test_missing_and_null_are_told_apart():
 
 @pytest.mark.parametrize(
     "raw, cents",
-    [(100, 10000), ("100.50", 10050), (19.99, 1999), (0.1, 10), ("0", 0), (" 7.5 ", 750), (1e15, 10**17), ("1e3", 100000)],
+    [
+        (100, 10000),
+        ("100.50", 10050),
+        (19.99, 1999),
+        (0.1, 10),
+        ("0", 0),
+        (" 7.5 ", 750),
+        (1e15, 10**17),
+        ("1e3", 100000),
+    ],
 )
 def test_amounts_are_exact_cents(raw, cents):
     assert parse_amount_cents({"a": raw}, "a") == cents
@@ -166,7 +175,7 @@ json_values = st.recursive(
     max_leaves=8,
 )
 sale_fields = ["transaction_id", "transaction_date", "transaction_amount", "item_id", "camera_id"]
-hostile_sales = st.fixed_dictionaries({}, optional={field: json_values for field in sale_fields})
+hostile_sales = st.fixed_dictionaries({}, optional=dict.fromkeys(sale_fields, json_values))
 
 
 @settings(max_examples=300, deadline=None)
@@ -221,8 +230,16 @@ def _one_record_at_a_time(page, first_seq, zone):
 # the page parser must keep and set aside exactly what the rule above does.
 odd_ids = st.integers(min_value=-(2**70), max_value=2**70) | st.sampled_from(["7", " ", "", "x" * 129, True, None, 1.5])
 odd_dates = st.sampled_from(
-    ["2026-07-01 10:15:00", "2026-07-01T10:59:59.999Z", "2026-07-01 11:00:00", "2026-07-01T11:30:00+01:00",
-     "2026-07-01", "bad date!!!!!!!!!!!!!", None, 17]
+    [
+        "2026-07-01 10:15:00",
+        "2026-07-01T10:59:59.999Z",
+        "2026-07-01 11:00:00",
+        "2026-07-01T11:30:00+01:00",
+        "2026-07-01",
+        "bad date!!!!!!!!!!!!!",
+        None,
+        17,
+    ]
 )
 odd_amounts = st.sampled_from(
     [19.99, 5, 5.0, "12.50", "-3", -1.0, 0, "0.00", -0.0, 0.001, "NaN", float("inf"), True, None, [1]]
@@ -248,13 +265,17 @@ near_sales = st.fixed_dictionaries(
 plain_sales = st.fixed_dictionaries(
     {
         "transaction_id": st.integers(-(2**64), 2**64),  # beyond 64 bits: not for Arrow's cast
-        "transaction_date": st.sampled_from(["2026-07-01 10:30:00", "2026-07-01T10:00:00+00:00", "2026-07-01 11:30:00"]),
+        "transaction_date": st.sampled_from(
+            ["2026-07-01 10:30:00", "2026-07-01T10:00:00+00:00", "2026-07-01 11:30:00"]
+        ),
         "transaction_amount": st.sampled_from([9.99, 10, 10.0, "4.50", "4.5", -4.5, "-19.99", 0, 0.001]),
         "item_id": st.integers(0, 50),
         "camera_id": st.integers(0, 50),
     }
 )
-pages = st.lists(near_sales | st.sampled_from(["not an object", 3, None]), max_size=30) | st.lists(plain_sales, max_size=30)
+pages = st.lists(near_sales | st.sampled_from(["not an object", 3, None]), max_size=30) | st.lists(
+    plain_sales, max_size=30
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -20,7 +20,9 @@ KEY = "a-secret-key-that-must-not-show"
 
 
 def _verkada(base_url: str) -> VerkadaResource:
-    return VerkadaResource(base_url=base_url, api_key=KEY, max_retries=0, requests_per_5s=None, requests_per_minute=None)
+    return VerkadaResource(
+        base_url=base_url, api_key=KEY, max_retries=0, requests_per_5s=None, requests_per_minute=None
+    )
 
 
 def test_verkada_unreachable_names_the_host_and_the_setting():

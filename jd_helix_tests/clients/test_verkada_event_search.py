@@ -18,17 +18,25 @@ SCHEMA = {"transaction_id": "string"}
 
 
 def test_search_reads_every_page_of_the_type_and_range_only():
-    config = SandboxConfig(seed=3, clean=True, fixed_sales_per_hour=0, rate_limit_per_5s=None,
-                           rate_limit_per_minute=None, batch_delay_s=0)
+    config = SandboxConfig(
+        seed=3, clean=True, fixed_sales_per_hour=0, rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0
+    )
     with Sandbox.running(config, port=0) as sandbox:
-        client = VerkadaClient(sandbox.verkada_base_url, sandbox.verkada_api_key, VerkadaClientSettings(),
-                               limiter=VerkadaRateLimiter(UNLIMITED))
+        client = VerkadaClient(
+            sandbox.verkada_base_url,
+            sandbox.verkada_api_key,
+            VerkadaClientSettings(),
+            limiter=VerkadaRateLimiter(UNLIMITED),
+        )
         ours = client.ensure_event_type("ours", SCHEMA).uid
         theirs = client.ensure_event_type("theirs", SCHEMA).uid
         camera = sandbox.verkada_cameras()[0]["camera_id"]
         start = int(sandbox.now().timestamp() * 1000) - 3_600_000
-        events = [HelixEvent(camera, uid, start + i, {"transaction_id": f"t{i}"}, f"{uid}{i}")
-                  for uid in (ours, theirs) for i in range(450)]
+        events = [
+            HelixEvent(camera, uid, start + i, {"transaction_id": f"t{i}"}, f"{uid}{i}")
+            for uid in (ours, theirs)
+            for i in range(450)
+        ]
         client.post_events(events)
         before = client.requests_made
         found = list(client.search_events(ours, start + 10, start + 440, page_size=100))

@@ -26,7 +26,7 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         with self.lock:
-            self.ms += max(1, int(round(seconds * 1000)))
+            self.ms += max(1, round(seconds * 1000))
 
 
 def _max_in_window(stamps: list[int], window_ms: int) -> int:
@@ -97,7 +97,7 @@ def test_pause_holds_every_caller() -> None:
 
 
 def test_threads_share_the_budget() -> None:
-    """Real clock, tiny windows: 4 threads × 10 requests through one 5-per-300 ms limiter."""
+    """Real clock, tiny windows: 4 threads x 10 requests through one 5-per-300 ms limiter."""
     import time
 
     s = RateLimitSettings(requests_per_5s=None, requests_per_minute=None)

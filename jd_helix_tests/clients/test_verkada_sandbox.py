@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -32,8 +33,9 @@ def _stats(sb: Any, endpoint: str | None = None, status: int | None = None) -> i
     )
 
 
-def _client(sb: Any, *, limiter: VerkadaRateLimiter | None = None, monotonic: Callable[[], float] = time.monotonic,
-            **kw: Any) -> VerkadaClient:
+def _client(
+    sb: Any, *, limiter: VerkadaRateLimiter | None = None, monotonic: Callable[[], float] = time.monotonic, **kw: Any
+) -> VerkadaClient:
     kw.setdefault("max_retries", 4)
     return VerkadaClient(
         sb.verkada_base_url,
@@ -47,8 +49,9 @@ def _client(sb: Any, *, limiter: VerkadaRateLimiter | None = None, monotonic: Ca
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Any]:
     """A sandbox without the org rate limit, for the functional tests."""
-    cfg = SandboxConfig(clean=True, seed=11, stores=80, rate_limit_per_5s=None, rate_limit_per_minute=None,
-                        batch_delay_s=0.05)
+    cfg = SandboxConfig(
+        clean=True, seed=11, stores=80, rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.05
+    )
     with Sandbox.running(cfg, port=0) as running:
         yield running
 
@@ -119,9 +122,11 @@ def test_expired_token_is_renewed_once_and_the_request_retried(sb) -> None:
 def test_bad_key_fails_at_once_without_showing_the_key(sb) -> None:
     secret = "wrong-key-0123456789"
     before = _stats(sb, "token")
-    with VerkadaClient(sb.verkada_base_url, secret, limiter=VerkadaRateLimiter(UNLIMITED)) as client:
-        with pytest.raises(VerkadaAuthError) as info:
-            client.list_cameras()
+    with (
+        VerkadaClient(sb.verkada_base_url, secret, limiter=VerkadaRateLimiter(UNLIMITED)) as client,
+        pytest.raises(VerkadaAuthError) as info,
+    ):
+        client.list_cameras()
     assert "VERKADA_API_KEY" in str(info.value)
     assert secret not in str(info.value) and secret not in repr(info.value)
     assert _stats(sb, "token") - before == 1  # no retries of a refused key
@@ -166,9 +171,19 @@ def _events(sb: Any, uid: str, n: int, bad: set[int] = frozenset(), prefix: str 
     out = []
     for i in range(n):
         amount: Any = "not a number" if i in bad else 10.5 + i
-        out.append(HelixEvent(cameras[i % len(cameras)], uid, now + i, {
-            "transaction_id": f"{prefix}{i}", "transaction_amount": amount, "item_name": "Trainers " * 40,
-        }, f"{prefix}{i}"))
+        out.append(
+            HelixEvent(
+                cameras[i % len(cameras)],
+                uid,
+                now + i,
+                {
+                    "transaction_id": f"{prefix}{i}",
+                    "transaction_amount": amount,
+                    "item_name": "Trainers " * 40,
+                },
+                f"{prefix}{i}",
+            )
+        )
     return out
 
 
@@ -200,7 +215,9 @@ def test_numbers_given_as_strings_are_converted_with_the_schema(sb) -> None:
     with _client(sb, poll_first_after_s=0.1) as client:
         uid = client.ensure_event_type("Sale C", SCHEMA).uid
         [event] = _events(sb, uid, 1, prefix="c")
-        event = HelixEvent(event.camera_id, uid, event.time_ms, dict(event.attributes, transaction_amount="12.50"), "c0")
+        event = HelixEvent(
+            event.camera_id, uid, event.time_ms, dict(event.attributes, transaction_amount="12.50"), "c0"
+        )
         [outcome] = client.post_events([event])
     assert outcome.status == "posted"
 
@@ -264,11 +281,13 @@ def test_limiter_keeps_zero_429_under_the_real_limit() -> None:
 
 def test_429_burst_is_waited_out() -> None:
     cfg = SandboxConfig(clean=True, seed=14)
-    with Sandbox.running(cfg, port=0) as sb2:
-        with _client(sb2, limiter=VerkadaRateLimiter(RateLimitSettings())) as client:
-            client.transport.call("GET", EVENT_TYPE_PATH)
-            sb2.faults.update(api="verkada", burst_429=2)
-            client.transport.call("GET", EVENT_TYPE_PATH)
-            assert client.rate_limited == 2
-            assert client.requests_made == 1 + 1 + 3  # token, first call, 429, 429, success
-            assert _stats(sb2, status=429) == 2
+    with (
+        Sandbox.running(cfg, port=0) as sb2,
+        _client(sb2, limiter=VerkadaRateLimiter(RateLimitSettings())) as client,
+    ):
+        client.transport.call("GET", EVENT_TYPE_PATH)
+        sb2.faults.update(api="verkada", burst_429=2)
+        client.transport.call("GET", EVENT_TYPE_PATH)
+        assert client.rate_limited == 2
+        assert client.requests_made == 1 + 1 + 3  # token, first call, 429, 429, success
+        assert _stats(sb2, status=429) == 2

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -25,7 +26,13 @@ NOW_MS = 1_800_000_000_000
 
 @pytest.mark.parametrize(
     "url",
-    ["http://localhost:8765/verkada", "http://127.0.0.1:1", "http://127.9.9.9/x", "http://[::1]:80/", "https://api.verkada.com"],
+    [
+        "http://localhost:8765/verkada",
+        "http://127.0.0.1:1",
+        "http://127.9.9.9/x",
+        "http://[::1]:80/",
+        "https://api.verkada.com",
+    ],
 )
 def test_accepted_base_urls(url: str) -> None:
     assert check_base_url(url) == url.rstrip("/")
@@ -150,15 +157,24 @@ def test_batches_map_failures_back_to_their_keys() -> None:
             bad = [i for i, item in enumerate(jobs[job_id]) if item["attributes"].get("bad")]
             return _response(
                 200,
-                {"job_id": job_id, "status": "completed", "total_items": len(jobs[job_id]),
-                 "failed_items": len(bad), "failure_file_url": f"/files/{job_id}" if bad else None},
+                {
+                    "job_id": job_id,
+                    "status": "completed",
+                    "total_items": len(jobs[job_id]),
+                    "failed_items": len(bad),
+                    "failure_file_url": f"/files/{job_id}" if bad else None,
+                },
             )
         if "/files/" in path:
             job_id = path.rsplit("/", 1)[1]
-            return _response(200, [
-                {"index": i, "error": f"Wrong type for field bad ({i})", "item": item}
-                for i, item in enumerate(jobs[job_id]) if item["attributes"].get("bad")
-            ])
+            return _response(
+                200,
+                [
+                    {"index": i, "error": f"Wrong type for field bad ({i})", "item": item}
+                    for i, item in enumerate(jobs[job_id])
+                    if item["attributes"].get("bad")
+                ],
+            )
         raise AssertionError((method, path))
 
     client, fake = _client(handler, batch_size=3)
@@ -206,7 +222,12 @@ def test_batch_refused_falls_back_to_single_posts_for_good(batch_status: int) ->
 
     client, fake = _client(handler, batch_size=2)
     outcomes = client.post_events([_event("a"), _event("b", bad=True), _event("c", flaky=True), _event("d")])
-    assert [(o.key, o.status) for o in outcomes] == [("a", "posted"), ("b", "skipped"), ("c", "failed"), ("d", "posted")]
+    assert [(o.key, o.status) for o in outcomes] == [
+        ("a", "posted"),
+        ("b", "skipped"),
+        ("c", "failed"),
+        ("d", "posted"),
+    ]
     assert outcomes[1].reason == "Wrong type for field bad"
     assert client.batch_supported is False
     fake.calls.clear()

@@ -3,7 +3,7 @@ non-editable the way deploy/Dockerfile installs it, is the session's `wheel_pyth
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -17,8 +17,8 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -124,8 +124,11 @@ def postgres_server() -> Iterator[PostgresServer]:
     if url:
         parts = urlsplit(url)
         yield PostgresServer(
-            parts.hostname or "127.0.0.1", parts.port or 5432, parts.username or "postgres",
-            parts.password or "", parts.path.lstrip("/") or "postgres",
+            parts.hostname or "127.0.0.1",
+            parts.port or 5432,
+            parts.username or "postgres",
+            parts.password or "",
+            parts.path.lstrip("/") or "postgres",
         )
         return
     with local_postgres_server() as server:

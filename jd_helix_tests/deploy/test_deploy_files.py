@@ -114,8 +114,15 @@ DOCKERFILE = (DEPLOY / "Dockerfile").read_text()
 
 def test_the_variables_are_found_in_the_code():
     # The extraction itself works: these are read in four different ways.
-    assert {"JD_API_KEY", "VERKADA_API_BASE_URL", "JD_HELIX_DUCKDB_PATH", "JD_HELIX_LOOKBACK_HOURS",
-            "JD_HELIX_START", "JD_HELIX_HISTORY_DAYS", "JD_HELIX_ALERT_WEBHOOK_URL"} <= CODE_VARIABLES
+    assert {
+        "JD_API_KEY",
+        "VERKADA_API_BASE_URL",
+        "JD_HELIX_DUCKDB_PATH",
+        "JD_HELIX_LOOKBACK_HOURS",
+        "JD_HELIX_START",
+        "JD_HELIX_HISTORY_DAYS",
+        "JD_HELIX_ALERT_WEBHOOK_URL",
+    } <= CODE_VARIABLES
     assert {"DAGSTER_PG_HOST", "DAGSTER_PG_PASSWORD", "JD_HELIX_CODE_SERVER_HOST"} <= INSTANCE_VARIABLES
 
 
@@ -125,7 +132,7 @@ def compose_environment(service: str) -> dict[str, str]:
 
 def test_compose_gives_the_code_location_every_variable_the_code_reads():
     environment = compose_environment("code-location")
-    assert CODE_VARIABLES | INSTANCE_VARIABLES <= set(environment), sorted(CODE_VARIABLES - set(environment))
+    assert set(environment) >= CODE_VARIABLES | INSTANCE_VARIABLES, sorted(CODE_VARIABLES - set(environment))
     for name in SECRETS | {"DAGSTER_PG_PASSWORD"}:  # from deploy/.env, never written in the file
         assert re.fullmatch(r"\$\{" + name + r"(:[-?][^}]*)?\}", environment[name]), (name, environment[name])
 
@@ -133,7 +140,7 @@ def test_compose_gives_the_code_location_every_variable_the_code_reads():
 @pytest.mark.parametrize("service", ["webserver", "daemon"])
 def test_compose_gives_the_webserver_and_daemon_the_instance_and_no_api_key(service):
     environment = compose_environment(service)
-    assert INSTANCE_VARIABLES <= set(environment)
+    assert set(environment) >= INSTANCE_VARIABLES
     assert not SECRETS & set(environment), "only the code location (and its run workers) holds the keys"
 
 
@@ -154,7 +161,7 @@ def helm_env() -> dict[str, dict]:
 
 def test_helm_gives_the_user_deployment_every_variable_and_the_keys_from_a_secret():
     env = helm_env()
-    assert CODE_VARIABLES <= set(env), sorted(CODE_VARIABLES - set(env))
+    assert set(env) >= CODE_VARIABLES, sorted(CODE_VARIABLES - set(env))
     for name in SECRETS:
         assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"]["key"] == name
     # The chart writes its own instance config and sets DAGSTER_PG_PASSWORD from its secret.
@@ -183,13 +190,21 @@ def test_step_logs_are_written_where_the_webserver_reads_them_in_both_deployment
     # compose: the instance's compute-log folder is a volume of the code location (run workers) and the webserver.
     folder = compose_environment("code-location")["JD_HELIX_COMPUTE_LOG_DIR"]
     assert INSTANCE["compute_logs"]["config"]["base_dir"] == {"env": "JD_HELIX_COMPUTE_LOG_DIR"}
-    volumes = {service: {v.split(":")[1]: v.split(":")[0] for v in COMPOSE["services"][service]["volumes"]}
-               for service in ("code-location", "webserver")}
-    assert volumes["code-location"][folder] == volumes["webserver"][folder] and volumes["webserver"][folder] in COMPOSE["volumes"]
+    volumes = {
+        service: {v.split(":")[1]: v.split(":")[0] for v in COMPOSE["services"][service]["volumes"]}
+        for service in ("code-location", "webserver")
+    }
+    assert (
+        volumes["code-location"][folder] == volumes["webserver"][folder]
+        and volumes["webserver"][folder] in COMPOSE["volumes"]
+    )
     assert "mkdir -p" in DOCKERFILE and folder in DOCKERFILE, "the image's user owns the folder the volume starts from"
     # Helm: the same manager, on a claim the run pods and the webserver mount at its base_dir.
     manager = HELM["computeLogManager"]["config"]["customComputeLogManager"]
-    assert (manager["module"], manager["class"]) == (INSTANCE["compute_logs"]["module"], INSTANCE["compute_logs"]["class"])
+    assert (manager["module"], manager["class"]) == (
+        INSTANCE["compute_logs"]["module"],
+        INSTANCE["compute_logs"]["class"],
+    )
     base_dir = manager["config"]["base_dir"]
     claim = load(DEPLOY / "helm" / "compute-logs-volume.yaml")["metadata"]["name"]
     for where, mounts, pod_volumes in (
@@ -216,7 +231,10 @@ def test_run_workers_store_a_ranged_runs_materializations_in_batches_in_both_dep
 def test_helm_runs_pods_with_run_monitoring_and_the_duckdb_volume_on_one_node():
     assert HELM["runLauncher"]["type"] == "K8sRunLauncher"
     assert HELM["dagsterDaemon"]["runMonitoring"]["enabled"] is True
-    assert USER_DEPLOYMENT["codeServerArgs"] == ["-m", tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["dagster"]["module_name"]]
+    assert USER_DEPLOYMENT["codeServerArgs"] == [
+        "-m",
+        tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["dagster"]["module_name"],
+    ]
     duckdb_dir = str(Path(helm_env()["JD_HELIX_DUCKDB_PATH"]["value"]).parent)
     [mount] = [m for m in USER_DEPLOYMENT["volumeMounts"] if m["mountPath"] == duckdb_dir]
     [volume] = [v for v in USER_DEPLOYMENT["volumes"] if v["name"] == mount["name"]]
@@ -234,8 +252,11 @@ def camel(name: str) -> str:
 
 @pytest.mark.parametrize(
     "section, helm_section",
-    [("concurrency", ("concurrency",)), ("run_monitoring", ("dagsterDaemon", "runMonitoring")),
-     ("run_retries", ("dagsterDaemon", "runRetries"))],
+    [
+        ("concurrency", ("concurrency",)),
+        ("run_monitoring", ("dagsterDaemon", "runMonitoring")),
+        ("run_retries", ("dagsterDaemon", "runRetries")),
+    ],
 )
 def test_helm_instance_settings_are_those_of_deploy_dagster_yaml(section, helm_section):
     helm = HELM
@@ -269,7 +290,9 @@ def test_the_production_instance_keeps_every_setting_of_the_shipped_dagster_yaml
     assert {k: production.get(k) for k in shipped} == shipped
     assert set(INSTANCE["storage"]) == {"postgres"}
     database = INSTANCE["storage"]["postgres"]["postgres_db"]
-    assert all(set(value) == {"env"} for key, value in database.items() if key != "scheme"), "no literal connection values"
+    assert all(set(value) == {"env"} for key, value in database.items() if key != "scheme"), (
+        "no literal connection values"
+    )
 
 
 IMAGE_CONFIG = {"deploy/dagster.yaml", "deploy/workspace.yaml", "deploy/requirements.lock"}
@@ -277,13 +300,18 @@ LOCK = (DEPLOY / "requirements.lock").read_text()
 
 
 def locked_packages() -> dict[str, str]:
-    return {m.group(1).lower().replace("_", "-"): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", LOCK, re.M)}
+    return {
+        m.group(1).lower().replace("_", "-"): m.group(2)
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", LOCK, re.M)
+    }
 
 
 def test_the_image_installs_every_package_from_the_lock_with_hashes():
     runs = " && ".join(dockerfile_instructions("RUN"))
     assert "pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock" in runs
-    assert "pip install --no-cache-dir --no-deps /wheels/*.whl" in runs, "the project's wheel adds no package of its own"
+    assert "pip install --no-cache-dir --no-deps /wheels/*.whl" in runs, (
+        "the project's wheel adds no package of its own"
+    )
     locked = locked_packages()
     # Every direct dependency at the version pyproject.toml pins, every package with its hashes.
     for requirement in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
@@ -299,11 +327,22 @@ def test_the_image_installs_every_package_from_the_lock_with_hashes():
 def test_the_base_image_is_an_exact_release_and_the_build_context_sends_only_what_is_copied():
     [base] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE, re.M)
     assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base), base
-    assert all(line.split()[1] == "${BASE_IMAGE}" for line in DOCKERFILE.splitlines() if line.startswith("FROM ") and " AS " not in line or line.startswith("FROM ${"))
-    ignore = [line for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert all(
+        line.split()[1] == "${BASE_IMAGE}"
+        for line in DOCKERFILE.splitlines()
+        if (line.startswith("FROM ") and " AS " not in line) or line.startswith("FROM ${")
+    )
+    ignore = [
+        line for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")
+    ]
     assert ignore[0] == "*", "everything is left out unless named"
     admitted = {line[1:].removesuffix("/**") for line in ignore if line.startswith("!")}
-    copied = {source for line in dockerfile_instructions("COPY") if not line.startswith("--from") for source in line.split()[:-1]}
+    copied = {
+        source
+        for line in dockerfile_instructions("COPY")
+        if not line.startswith("--from")
+        for source in line.split()[:-1]
+    }
     assert admitted == copied, (admitted, copied)
 
 
@@ -321,10 +360,24 @@ def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_bu
     assert "pip wheel --no-deps --wheel-dir /wheels ." in runs  # as jd_helix_tests/wheel.py builds it
     assert re.search(r"pip install [^&]*/wheels/\*\.whl", runs)
     assert not re.search(r"(^|\s)(-e|--editable)(\s|$)", runs)
-    copied = {source for line in dockerfile_instructions("COPY") if not line.startswith("--from")
-              for source in line.split()[:-1]}
+    copied = {
+        source
+        for line in dockerfile_instructions("COPY")
+        if not line.startswith("--from")
+        for source in line.split()[:-1]
+    }
     assert set(IMAGE_SOURCES) <= copied and not copied - set(IMAGE_SOURCES) - IMAGE_CONFIG
-    assert image_command() == ["dagster", "code-server", "start", "-m", "jd_helix.definitions", "-h", "0.0.0.0", "-p", "4000"]
+    assert image_command() == [
+        "dagster",
+        "code-server",
+        "start",
+        "-m",
+        "jd_helix.definitions",
+        "-h",
+        "0.0.0.0",
+        "-p",
+        "4000",
+    ]
     volume = dockerfile_instructions("VOLUME")[0].strip()
     duckdb_env = re.search(r"JD_HELIX_DUCKDB_PATH=(\S+)", " ".join(dockerfile_instructions("ENV"))).group(1)
     assert str(Path(duckdb_env).parent) == volume
@@ -333,7 +386,9 @@ def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_bu
 # The HTTP API (`jd-helix serve`): keys from the environment (or a keys file, which the
 # deployments do not use), and the pipeline's DuckDB file through JD_HELIX_DUCKDB_PATH.
 API_KEYS_FILE = "JD_HELIX_API_KEYS_FILE"
-API_MANIFEST = {document["kind"]: document for document in yaml.safe_load_all((DEPLOY / "helm" / "api.yaml").read_text())}
+API_MANIFEST = {
+    document["kind"]: document for document in yaml.safe_load_all((DEPLOY / "helm" / "api.yaml").read_text())
+}
 
 
 def api_needs() -> set[str]:
@@ -355,7 +410,9 @@ def test_compose_runs_the_api_on_the_warehouse_volume_with_its_own_keys_only():
     environment = compose_environment("api")
     assert api_needs() <= set(environment), sorted(api_needs() - set(environment))
     assert re.fullmatch(r"\$\{JD_HELIX_API_KEYS:\?[^}]*\}", environment["JD_HELIX_API_KEYS"])
-    assert not (SECRETS | {"DAGSTER_PG_PASSWORD"}) & set(environment), "the API needs neither the JD/Verkada keys nor the instance"
+    assert not (SECRETS | {"DAGSTER_PG_PASSWORD"}) & set(environment), (
+        "the API needs neither the JD/Verkada keys nor the instance"
+    )
     assert environment["JD_HELIX_DUCKDB_PATH"] == compose_environment("code-location")["JD_HELIX_DUCKDB_PATH"]
     assert set(code["volumes"]) & set(api["volumes"]), "the same named volume at the same path as the code location"
     assert api["image"] == code["image"]
@@ -373,13 +430,17 @@ def test_kubernetes_runs_the_api_beside_the_volume_with_the_user_deployments_ima
     assert pod["nodeSelector"] == USER_DEPLOYMENT["nodeSelector"]
     [mount] = container["volumeMounts"]
     [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
-    assert volume["persistentVolumeClaim"]["claimName"] == load(DEPLOY / "helm" / "duckdb-volume.yaml")["metadata"]["name"]
+    assert (
+        volume["persistentVolumeClaim"]["claimName"] == load(DEPLOY / "helm" / "duckdb-volume.yaml")["metadata"]["name"]
+    )
     env = {entry["name"]: entry for entry in container["env"]}
     assert api_needs() <= set(env), sorted(api_needs() - set(env))
     assert env["JD_HELIX_DUCKDB_PATH"]["value"] == helm_env()["JD_HELIX_DUCKDB_PATH"]["value"]
     assert str(Path(env["JD_HELIX_DUCKDB_PATH"]["value"]).parent) == mount["mountPath"]
     assert env["JD_HELIX_API_KEYS"] == {
-        "name": "JD_HELIX_API_KEYS", "valueFrom": {"secretKeyRef": {"name": "jd-helix-api-keys", "key": "JD_HELIX_API_KEYS"}}}
+        "name": "JD_HELIX_API_KEYS",
+        "valueFrom": {"secretKeyRef": {"name": "jd-helix-api-keys", "key": "JD_HELIX_API_KEYS"}},
+    }
     assert not SECRETS & set(env)
     [port] = container["ports"]
     assert port["containerPort"] == serve_port(container["command"])
@@ -448,6 +509,8 @@ def test_kubernetes_checks_the_daemon_from_outside_it_with_the_webhook_from_the_
     assert mount["mountPath"] == f"{env['DAGSTER_HOME']['value']}/dagster.yaml"
     [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     assert volume["configMap"]["name"].endswith("-instance")
+
+
 def test_kubernetes_ends_tls_at_the_ingress_in_front_of_the_api_service():
     ingress, service = API_MANIFEST["Ingress"], API_MANIFEST["Service"]
     [service_port] = service["spec"]["ports"]
@@ -456,7 +519,10 @@ def test_kubernetes_ends_tls_at_the_ingress_in_front_of_the_api_service():
     assert all(tls["secretName"] for tls in ingress["spec"]["tls"])
     for rule in ingress["spec"]["rules"]:
         for path in rule["http"]["paths"]:
-            assert path["backend"]["service"] == {"name": service["metadata"]["name"], "port": {"name": service_port["name"]}}
+            assert path["backend"]["service"] == {
+                "name": service["metadata"]["name"],
+                "port": {"name": service_port["name"]},
+            }
 
 
 def test_kubernetes_lets_only_the_ingress_controller_reach_the_api_and_the_api_reach_nothing():

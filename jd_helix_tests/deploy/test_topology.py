@@ -20,7 +20,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -55,8 +55,17 @@ from jd_helix_tests.e2e.harness import resources_for
 from jd_helix_tests.webhook_receiver import webhook_receiver
 
 SALES_PER_HOUR = 20
-SANDBOX = dict(seed=23, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=SALES_PER_HOUR, clean=True,
-               rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.02)
+SANDBOX = {
+    "seed": 23,
+    "stores": 3,
+    "pos_per_store": 2,
+    "items": 20,
+    "fixed_sales_per_hour": SALES_PER_HOUR,
+    "clean": True,
+    "rate_limit_per_5s": None,
+    "rate_limit_per_minute": None,
+    "batch_delay_s": 0.02,
+}
 HOURLY_ASSETS = ["jd_transactions", "transaction_camera_events", "helix_events", "store_sales"]
 THIS_HOUR = real_now().replace(minute=0, second=0, microsecond=0)
 # Hours of each test, apart from each other and from what the schedule runs (the last hour or two).
@@ -72,7 +81,10 @@ def last_tick_time(now: datetime) -> datetime:
 
 def run_tags(topology: Topology, run_id: str) -> dict[str, str]:
     """A run's tags as the instance stores them, hidden ones included."""
-    with mock.patch.dict(os.environ, topology.instance_env), dg.DagsterInstance.from_config(str(topology.home)) as instance:
+    with (
+        mock.patch.dict(os.environ, topology.instance_env),
+        dg.DagsterInstance.from_config(str(topology.home)) as instance,
+    ):
         run = instance.get_run_by_id(run_id)
         assert run is not None, run_id
         return dict(run.tags)
@@ -81,7 +93,10 @@ def run_tags(topology: Topology, run_id: str) -> dict[str, str]:
 def start_schedule_just_before(topology: Topology, schedule_name: str, tick: datetime) -> None:
     """Record the schedule as started a minute before `tick`: the daemon's first pass then owes
     exactly that tick (what a daemon that was down at the tick does when it comes back)."""
-    with mock.patch.dict(os.environ, topology.instance_env), dg.DagsterInstance.from_config(str(topology.home)) as instance:
+    with (
+        mock.patch.dict(os.environ, topology.instance_env),
+        dg.DagsterInstance.from_config(str(topology.home)) as instance,
+    ):
         target = GrpcServerTarget(host="127.0.0.1", port=topology.code_port, socket=None, location_name=LOCATION)
         with WorkspaceProcessContext(instance, target) as workspace:
             location = workspace.create_request_context().get_code_location(LOCATION)
@@ -128,7 +143,9 @@ class World:
             if runs and all(r["status"] in TERMINAL_RUN_STATUSES for r in runs):
                 return runs[0]
             if time.monotonic() > deadline:
-                raise AssertionError(f"no finished run tagged {tags} after {timeout_s} s: {runs}\n{self.topology.logs()}")
+                raise AssertionError(
+                    f"no finished run tagged {tags} after {timeout_s} s: {runs}\n{self.topology.logs()}"
+                )
             time.sleep(1)
 
     def postgres_count(self, sql: str) -> int:
@@ -196,7 +213,10 @@ def test_the_code_server_runs_the_installed_wheel_outside_the_source_tree(world,
     assert Path(f"/proc/{code_server.popen.pid}/cmdline").read_bytes().split(b"\0")[0] == bytes(wheel_python)
     where = subprocess.run(
         [str(wheel_python), "-c", "import importlib.util as u; print(u.find_spec('jd_helix.definitions').origin)"],
-        cwd=world.topology.workdir, capture_output=True, text=True, check=True,
+        cwd=world.topology.workdir,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert Path(where).is_relative_to(wheel_python.parents[1]) and "site-packages" in where, where
     assert not Path(where).is_relative_to(PROJECT_ROOT)
@@ -209,7 +229,7 @@ def test_the_daemon_runs_the_hourly_schedule_on_postgres(world):
     # One hour (look-back 0): the one that ended before the tick owed since the recorded start
     # (or before a later tick, if the clock passed another :15 meanwhile).
     assert tags["dagster/asset_partition_range_start"] == tags["dagster/asset_partition_range_end"]
-    hour = datetime.strptime(tags["dagster/asset_partition_range_end"], "%Y-%m-%d-%H:%M").replace(tzinfo=timezone.utc)
+    hour = datetime.strptime(tags["dagster/asset_partition_range_end"], "%Y-%m-%d-%H:%M").replace(tzinfo=UTC)
     tick = hour + timedelta(hours=1, minutes=HOURLY_RUN_MINUTE)
     assert world.tick <= tick <= real_now()
     counts = world.check_hours([hour])
@@ -223,17 +243,28 @@ def test_the_daemon_runs_the_hourly_schedule_on_postgres(world):
 def test_a_24_hour_backfill_launched_like_the_ui_completes_on_postgres(world):
     backfill_id = world.backfill_id  # launched with the topology, so it runs while the schedule test waits
     deadline = time.monotonic() + 240
-    while world.client.backfill(backfill_id)["status"] not in ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-        assert time.monotonic() < deadline, f"backfill not done: {world.client.runs(tags={'dagster/backfill': backfill_id})}"
+    while world.client.backfill(backfill_id)["status"] not in (
+        "COMPLETED_SUCCESS",
+        "COMPLETED_FAILED",
+        "FAILED",
+        "CANCELED",
+    ):
+        assert time.monotonic() < deadline, (
+            f"backfill not done: {world.client.runs(tags={'dagster/backfill': backfill_id})}"
+        )
         time.sleep(2)
     runs = world.client.runs(tags={"dagster/backfill": backfill_id})
-    assert world.client.backfill(backfill_id)["status"] == "COMPLETED_SUCCESS", [world.client.run_errors(r["runId"]) for r in runs]
+    assert world.client.backfill(backfill_id)["status"] == "COMPLETED_SUCCESS", [
+        world.client.run_errors(r["runId"]) for r in runs
+    ]
     assert runs and all(r["status"] == "SUCCESS" for r in runs)
     counts = world.check_hours(BACKFILL_HOURS)
     assert counts["valid_sales"] == len(BACKFILL_HOURS) * SALES_PER_HOUR
     assert counts["ledger_posted"] + counts["ledger_unmapped"] == counts["valid_sales"]
     assert world.postgres_count(f"SELECT count(*) FROM bulk_actions WHERE key = '{backfill_id}'") == 1
-    assert world.postgres_count(f"SELECT count(*) FROM run_tags WHERE key = 'dagster/backfill' AND value = '{backfill_id}'") == len(runs)
+    assert world.postgres_count(
+        f"SELECT count(*) FROM run_tags WHERE key = 'dagster/backfill' AND value = '{backfill_id}'"
+    ) == len(runs)
 
 
 def test_a_run_whose_worker_is_sigkilled_is_reported_and_its_hour_recovered(world):
@@ -244,7 +275,9 @@ def test_a_run_whose_worker_is_sigkilled_is_reported_and_its_hour_recovered(worl
 
     world.sandbox.faults.update(api="jd", latency_ms=3000)  # the extraction step lasts a few seconds
     try:
-        run_id = world.client.launch_run(LOCATION, world.topology.repository, "hourly_sales_job", {"dagster/partition": key})
+        run_id = world.client.launch_run(
+            LOCATION, world.topology.repository, "hourly_sales_job", {"dagster/partition": key}
+        )
         deadline = time.monotonic() + 90
         while not (in_step("jd_transactions") and (pid := run_worker_pid(world.client, run_id))):
             assert time.monotonic() < deadline, f"the run never reached jd_transactions:\n{world.topology.logs()}"
@@ -287,7 +320,9 @@ def test_each_steps_output_is_read_through_the_webserver_from_the_compute_log_fo
     run = world.wait_for_run(**{"dagster/schedule_name": "hourly_sales_schedule"})
     run_id = run["runId"]
     events = world.client.query(CAPTURED_LOGS, {"runId": run_id})["logsForRun"]["events"]
-    [captured] = [e for e in events if e["__typename"] == "LogsCapturedEvent" and "helix_events" in (e["stepKeys"] or [])]
+    [captured] = [
+        e for e in events if e["__typename"] == "LogsCapturedEvent" and "helix_events" in (e["stepKeys"] or [])
+    ]
     log = world.client.query(CAPTURED_LOG, {"logKey": [run_id, "compute_logs", captured["fileKey"]]})["capturedLogs"]
     # The step's own log lines (Dagster writes them to the worker's stderr), as the UI shows them.
     assert "events to post" in (log["stderr"] or ""), log
@@ -306,7 +341,9 @@ def test_a_run_in_flight_when_the_code_location_is_replaced_is_failed_and_retrie
 
     world.sandbox.faults.update(api="jd", latency_ms=3000)  # the extraction lasts a few seconds
     try:
-        run_id = world.client.launch_run(LOCATION, world.topology.repository, "hourly_sales_job", {"dagster/partition": key})
+        run_id = world.client.launch_run(
+            LOCATION, world.topology.repository, "hourly_sales_job", {"dagster/partition": key}
+        )
         deadline = time.monotonic() + 90
         while not (in_step("jd_transactions") and world.client.runs(run_ids=[run_id])[0]["status"] == "STARTED"):
             assert time.monotonic() < deadline, f"the run never reached jd_transactions:\n{world.topology.logs()}"
@@ -325,11 +362,15 @@ def test_a_run_in_flight_when_the_code_location_is_replaced_is_failed_and_retrie
 
     deadline = time.monotonic() + 240
     while (status := world.client.runs(run_ids=[run_id])[0]["status"]) not in TERMINAL_RUN_STATUSES:
-        assert time.monotonic() < deadline, f"the run of the replaced container is still {status}:\n{world.topology.logs()}"
+        assert time.monotonic() < deadline, (
+            f"the run of the replaced container is still {status}:\n{world.topology.logs()}"
+        )
         time.sleep(2)
     failed_after_s = time.monotonic() - replaced_at
     assert status == "FAILURE"
-    messages = [e.get("message") or "" for e in world.client.query(RUN_MESSAGES, {"runId": run_id})["logsForRun"]["events"]]
+    messages = [
+        e.get("message") or "" for e in world.client.query(RUN_MESSAGES, {"runId": run_id})["logsForRun"]["events"]
+    ]
     assert any("failed by the fail_dead_runs sensor" in m for m in messages), messages[-5:]
     assert world.postgres_count(f"SELECT count(*) FROM concurrency_slots WHERE run_id = '{run_id}'") == 0
 
@@ -337,4 +378,6 @@ def test_a_run_in_flight_when_the_code_location_is_replaced_is_failed_and_retrie
     assert retry["status"] == "SUCCESS", world.client.run_errors(retry["runId"])
     counts = world.check_hours([REDEPLOYED_HOUR])
     assert counts["ledger_pending"] == counts["ledger_failed"] == 0 and counts["valid_sales"] == SALES_PER_HOUR
-    print(f"redeployed under {new_host or 'the same host name'}: run failed {failed_after_s:.0f} s after the replacement")
+    print(
+        f"redeployed under {new_host or 'the same host name'}: run failed {failed_after_s:.0f} s after the replacement"
+    )

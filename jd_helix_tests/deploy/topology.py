@@ -6,6 +6,7 @@ deploy/Dockerfile builds it, jd_helix_tests/wheel.py) and run outside the source
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -42,25 +43,21 @@ class Process:
     def __init__(self, name: str, command: list[str], env: dict[str, str], cwd: Path, log_dir: Path):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen(
-            command, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # The child writes the log through its own descriptor: ours is closed once it has started.
+        with open(self.log_path, "wb") as log:
+            self.popen = subprocess.Popen(
+                command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def alive(self) -> bool:
         return self.popen.poll() is None
-
-    def close(self) -> None:
-        self._log.close()
 
     def tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def signal(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def group_alive(self) -> bool:
         self.popen.poll()  # reap the leader once it has exited: a zombie still counts for killpg(..., 0)
@@ -80,11 +77,8 @@ def stop_all(processes: list[Process], grace_s: float = 10.0) -> None:
         while any(process.group_alive() for process in processes) and time.monotonic() < deadline:
             time.sleep(0.2)
     for process in processes:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        process.close()
 
 
 def can_rename_host() -> bool:
@@ -155,8 +149,19 @@ class Topology:
     def start_code_server(self, hostname: str | None = None) -> Process:
         """The code server (as compose's code-location), under another host name if given
         (a new UTS namespace, as a new container gets: `unshare --uts`, which needs root)."""
-        command = [str(self.python), "-m", "dagster", "code-server", "start", "-m", "jd_helix.definitions",
-                   "-h", "127.0.0.1", "-p", str(self.code_port)]
+        command = [
+            str(self.python),
+            "-m",
+            "dagster",
+            "code-server",
+            "start",
+            "-m",
+            "jd_helix.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.code_port),
+        ]
         if hostname:
             command = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *command]
         process = Process("code_server", command, self.code_env, self.workdir, self.workdir)
@@ -172,7 +177,6 @@ class Topology:
         while old.group_alive() and time.monotonic() < deadline:
             time.sleep(0.1)
         old.popen.wait(timeout=5)
-        old.close()
         self.processes.remove(old)
         new = self.start_code_server(hostname)
         self._wait("the new code server", self._code_server_loaded)
@@ -182,8 +186,20 @@ class Topology:
         """The code server and the webserver; returns once the code server has loaded jd_helix."""
         self.start_code_server()
         # The webserver and the daemon get no API keys: they only talk to the code server.
-        self._start("webserver", ["-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(self.ui_port),
-                                  "-w", str(DEPLOY / "workspace.yaml")], self.instance_env)
+        self._start(
+            "webserver",
+            [
+                "-m",
+                "dagster_webserver",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.ui_port),
+                "-w",
+                str(DEPLOY / "workspace.yaml"),
+            ],
+            self.instance_env,
+        )
         self._wait("the code server", self._code_server_loaded)
 
     def start_daemon(self) -> None:
@@ -193,8 +209,9 @@ class Topology:
         # A webserver up before its code server shows the location as unreachable until it is
         # reloaded (compose avoids that with a health check; here both start at once, to save time).
         self._wait("the webserver", lambda: self._location_loaded(reload=True))
-        self.client.wait_for_daemons(timeout_s=180, needed=("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR",
-                                                            "BACKFILL", "MONITORING"))
+        self.client.wait_for_daemons(
+            timeout_s=180, needed=("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "BACKFILL", "MONITORING")
+        )
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ({'alive' if p.alive() else 'exited'}):\n{p.tail()}" for p in self.processes)

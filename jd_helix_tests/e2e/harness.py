@@ -1,6 +1,6 @@
 """Running the real assets against a sandbox over loopback HTTP, into a real DuckDB file."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -24,7 +24,14 @@ from jd_helix_tests import clock
 
 DIMENSION_ASSETS = [*jd_dimension_assets, verkada_cameras, helix_event_type]
 HOURLY_CHECKS = [valid_transactions, unmapped_share_below_threshold, helix_events_checks]
-HOURLY_ASSETS = [jd_transactions, transaction_camera_events, transaction_exceptions, helix_events, store_sales, *HOURLY_CHECKS]
+HOURLY_ASSETS = [
+    jd_transactions,
+    transaction_camera_events,
+    transaction_exceptions,
+    helix_events,
+    store_sales,
+    *HOURLY_CHECKS,
+]
 
 
 def recent_hours(count: int, ago: int = 2) -> list[datetime]:
@@ -72,4 +79,4 @@ def query(database: str, sql: str, params=None) -> list[tuple]:
 
 
 def naive(instant: datetime) -> datetime:
-    return instant.astimezone(timezone.utc).replace(tzinfo=None)
+    return instant.astimezone(UTC).replace(tzinfo=None)

@@ -42,8 +42,15 @@ HOURS = [real_hour(5), real_hour(4), real_hour(3)]
 SHOWN = HOURS[1]
 # A fixed volume (never the clock's), oddities on: hours differ by their rejects.
 CONFIG = SandboxConfig(
-    seed=11, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=25,
-    rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.02, now=real_hour(0),
+    seed=11,
+    stores=3,
+    pos_per_store=2,
+    items=20,
+    fixed_sales_per_hour=25,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+    batch_delay_s=0.02,
+    now=real_hour(0),
 )
 CHECKS = ["valid_transactions"]  # one check holds the three rules of a sound hour
 
@@ -55,8 +62,11 @@ def ui(tmp_path_factory):
     home, database = new_dagster_home(root), str(root / "jd_helix.duckdb")
     with Sandbox.running(CONFIG, port=0) as sandbox:
         env = {
-            **os.environ, **api_environment(sandbox),
-            "JD_HELIX_DUCKDB_PATH": database, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT),
+            **os.environ,
+            **api_environment(sandbox),
+            "JD_HELIX_DUCKDB_PATH": database,
+            "DAGSTER_HOME": str(home),
+            "PYTHONPATH": str(PROJECT_ROOT),
         }
         port = free_port()
         # The instance's tables are created here, once: the webserver and `dagster job execute`
@@ -67,18 +77,46 @@ def ui(tmp_path_factory):
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert refresh_dimensions(resources_for(sandbox, database), instance=instance).success
         # Started first: it loads the code location while the run works.
-        webserver = subprocess.Popen(
-            [sys.executable, "-m", "dagster_webserver", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-             "-h", "127.0.0.1", "-p", str(port)],
-            cwd=home, env=env, stdout=open(root / "webserver.log", "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(root / "webserver.log", "wb") as log:  # the child keeps its own descriptor
+            webserver = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster_webserver",
+                    "-w",
+                    str(PROJECT_ROOT / "workspace.yaml"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
+                cwd=home,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             tags = partition_range_tags(partition_key(HOURS[0]), partition_key(HOURS[-1]))
             ran = subprocess.run(
-                [sys.executable, "-m", "dagster", "job", "execute", "-m", "jd_helix.definitions",
-                 "-j", "hourly_sales_job", "--tags", json.dumps(tags)],
-                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "job",
+                    "execute",
+                    "-m",
+                    "jd_helix.definitions",
+                    "-j",
+                    "hourly_sales_job",
+                    "--tags",
+                    json.dumps(tags),
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
             )
             assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
             wait_for("the code location to load in the webserver", lambda: _loaded(port, webserver, root), 120)
@@ -98,7 +136,9 @@ def _loaded(port: int, webserver: subprocess.Popen, root: Path) -> bool:
     except (requests.RequestException, ValueError):
         return False
     entries = answer["data"]["workspaceOrError"].get("locationEntries", [])
-    return any(e["locationOrLoadError"]["__typename"] == "RepositoryLocation" for e in entries if e["loadStatus"] == "LOADED")
+    return any(
+        e["locationOrLoadError"]["__typename"] == "RepositoryLocation" for e in entries if e["loadStatus"] == "LOADED"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +212,7 @@ def test_an_hour_shows_its_own_checks_passed(ui, page):
 
 
 README = (PROJECT_ROOT / "README.md").read_text()
-FIRST_STEPS = README[README.index("## First steps in the UI"):README.index("From then on, `hourly_sales_schedule`")]
+FIRST_STEPS = README[README.index("## First steps in the UI") : README.index("From then on, `hourly_sales_schedule`")]
 
 
 def says(*words: str) -> None:

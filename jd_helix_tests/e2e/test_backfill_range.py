@@ -34,7 +34,9 @@ def test_one_run_over_24_hours_equals_24_single_hour_runs(tmp_path):
         assert result.success
         # One step fetched all 24 hours; Dagster records a materialization per hour.
         materialized = [
-            m for m in result.asset_materializations_for_node("jd_transactions") if m.asset_key.path == ["jd_transactions"]
+            m
+            for m in result.asset_materializations_for_node("jd_transactions")
+            if m.asset_key.path == ["jd_transactions"]
         ]
         assert len(materialized) == 24
         assert {m.metadata["run/hours"].value for m in materialized} == {24}

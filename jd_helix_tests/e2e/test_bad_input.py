@@ -30,7 +30,9 @@ def sandbox():
 def test_a_wrong_jd_key_fails_at_once_naming_the_setting_not_the_key(sandbox, tmp_path):
     resources = resources_for(sandbox, str(tmp_path / "w.duckdb"))
     resources["jd_api"] = JdApiResource(base_url=sandbox.jd_base_url, api_key=WRONG_KEY, fetch_concurrency=1)
-    result = dg.materialize([jd_transactions], resources=resources, partition_key=partition_key(HOUR), raise_on_error=False)
+    result = dg.materialize(
+        [jd_transactions], resources=resources, partition_key=partition_key(HOUR), raise_on_error=False
+    )
     message = failure_message(result)
     assert "JD_API_KEY" in message and WRONG_KEY not in message
     # The step's own error leads with the cause, not with Dagster's wrapper and a stack trace.
@@ -46,7 +48,11 @@ def test_a_wrong_verkada_key_fails_naming_the_setting_not_the_key(sandbox, tmp_p
     resources["verkada"] = VerkadaResource(base_url=sandbox.verkada_base_url, api_key=WRONG_KEY)
     result = dg.materialize(DIMENSION_ASSETS, resources=resources, raise_on_error=False)
     messages = [
-        "\n".join(filter(None, [f.event_specific_data.error.message, getattr(f.event_specific_data.error.cause, "message", None)]))
+        "\n".join(
+            filter(
+                None, [f.event_specific_data.error.message, getattr(f.event_specific_data.error.cause, "message", None)]
+            )
+        )
         for f in result.get_step_failure_events()
     ]
     assert messages and all("VERKADA_API_KEY" in m and WRONG_KEY not in m for m in messages)
@@ -56,7 +62,9 @@ def test_a_wrong_verkada_key_fails_naming_the_setting_not_the_key(sandbox, tmp_p
 def test_a_base_url_without_its_key_names_the_missing_setting(sandbox, tmp_path):
     resources = resources_for(sandbox, str(tmp_path / "w.duckdb"))
     resources["jd_api"] = JdApiResource(base_url=sandbox.jd_base_url)
-    result = dg.materialize([jd_transactions], resources=resources, partition_key=partition_key(HOUR), raise_on_error=False)
+    result = dg.materialize(
+        [jd_transactions], resources=resources, partition_key=partition_key(HOUR), raise_on_error=False
+    )
     assert "JD_API_KEY" in failure_message(result)
 
 

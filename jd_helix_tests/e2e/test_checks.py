@@ -88,8 +88,15 @@ def test_a_failing_transactions_check_blocks_posting_for_that_hour(clean_hour):
 
 
 def test_unmapped_share_warns_when_too_many_sales_have_no_camera(tmp_path):
-    config = SandboxConfig(seed=4, stores=2, pos_per_store=2, unmapped_cameras=2, fixed_sales_per_hour=60,
-                           rate_limit_per_5s=None, rate_limit_per_minute=None)
+    config = SandboxConfig(
+        seed=4,
+        stores=2,
+        pos_per_store=2,
+        unmapped_cameras=2,
+        fixed_sales_per_hour=60,
+        rate_limit_per_5s=None,
+        rate_limit_per_minute=None,
+    )
     with Sandbox.running(config, port=0) as sandbox:
         resources = resources_for(sandbox, str(tmp_path / "unmapped.duckdb"))
         assert refresh_dimensions(resources).success
@@ -100,12 +107,16 @@ def test_unmapped_share_warns_when_too_many_sales_have_no_camera(tmp_path):
 
 
 def test_helix_checks_fail_when_events_run_out_of_attempts_or_rows_go_missing(clean_hour):
-    sandbox, resources, database, _ = clean_hour
+    _sandbox, resources, database, _ = clean_hour
     with duckdb.connect(database) as conn:
-        conn.execute("UPDATE helix_events SET status = 'failed', attempts = 6 WHERE transaction_id IN "
-                     "(SELECT transaction_id FROM helix_events LIMIT 2)")
-        conn.execute("DELETE FROM helix_events WHERE transaction_id IN "
-                     "(SELECT transaction_id FROM helix_events WHERE status = 'posted' LIMIT 1)")
+        conn.execute(
+            "UPDATE helix_events SET status = 'failed', attempts = 6 WHERE transaction_id IN "
+            "(SELECT transaction_id FROM helix_events LIMIT 2)"
+        )
+        conn.execute(
+            "DELETE FROM helix_events WHERE transaction_id IN "
+            "(SELECT transaction_id FROM helix_events WHERE status = 'posted' LIMIT 1)"
+        )
     result = dg.materialize(
         HOURLY_ASSETS,
         resources={**resources, "helix_settings": HelixSettings(max_attempts=6)},

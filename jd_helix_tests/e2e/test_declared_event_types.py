@@ -82,7 +82,8 @@ def test_each_transaction_reaches_helix_once_per_type_that_takes_it(landed):
     mapped = {s.transaction_id: s for s in truth.valid.values() if s.verkada_camera_id is not None}
     refunds = {tid for tid, s in mapped.items() if s.amount < 0}
     flagged_in_store = {
-        tid for (tid,) in query(
+        tid
+        for (tid,) in query(
             database,
             "SELECT e.transaction_id FROM transaction_camera_events e JOIN transaction_exceptions x USING (transaction_id) "
             "WHERE e.store_id = ? AND e.verkada_camera_id IS NOT NULL AND x.exceptions <> ''",
@@ -93,8 +94,11 @@ def test_each_transaction_reaches_helix_once_per_type_that_takes_it(landed):
 
     by_type = events_by_type(sandbox)
     assert set(by_type) == {"JD Sports Sale", "JD Sports Refund", "One store's flagged"}
-    for name, wanted in [("JD Sports Sale", set(mapped)), ("JD Sports Refund", refunds),
-                         ("One store's flagged", flagged_in_store)]:
+    for name, wanted in [
+        ("JD Sports Sale", set(mapped)),
+        ("JD Sports Refund", refunds),
+        ("One store's flagged", flagged_in_store),
+    ]:
         per_sale = Counter(e["attributes"]["transaction_id"] for e in by_type[name])
         assert set(per_sale) == wanted, name
         assert set(per_sale.values()) == {1}, f"{name}: each transaction once"
@@ -108,8 +112,10 @@ def test_each_transaction_reaches_helix_once_per_type_that_takes_it(landed):
 
     # A refund is two events on one camera at one millisecond: the triples differ by type.
     sale_at = {e["attributes"]["transaction_id"]: (e["camera_id"], e["time_ms"]) for e in by_type["JD Sports Sale"]}
-    assert all(sale_at[e["attributes"]["transaction_id"]] == (e["camera_id"], e["time_ms"])
-               for e in by_type["JD Sports Refund"])
+    assert all(
+        sale_at[e["attributes"]["transaction_id"]] == (e["camera_id"], e["time_ms"])
+        for e in by_type["JD Sports Refund"]
+    )
     writes = Counter((w["camera_id"], w["event_type_uid"], w["time_ms"]) for w in sandbox.helix_writes())
     assert set(writes.values()) == {1}, "each event written once"
 
@@ -117,41 +123,64 @@ def test_each_transaction_reaches_helix_once_per_type_that_takes_it(landed):
 def test_the_ledger_holds_one_row_per_transaction_and_type_and_its_checks_pass(landed):
     sandbox, database, _, _, first, _ = landed
     uids = {t["name"]: t["event_type_uid"] for t in sandbox.event_types()}
-    per_type = dict(query(database, "SELECT event_type_uid, count(*) FILTER (WHERE status = 'posted') FROM helix_events GROUP BY 1"))
-    assert per_type == {uid: len(events) for uid, events in
-                        ((uids[name], events) for name, events in events_by_type(sandbox).items())}
+    per_type = dict(
+        query(database, "SELECT event_type_uid, count(*) FILTER (WHERE status = 'posted') FROM helix_events GROUP BY 1")
+    )
+    assert per_type == {
+        uid: len(events) for uid, events in ((uids[name], events) for name, events in events_by_type(sandbox).items())
+    }
     assert query(database, "SELECT count(*) FROM helix_destination") == [(3,)]
     assert sorted(name for (name,) in query(database, "SELECT name FROM helix_event_type")) == sorted(uids)
     checks = {e.check_name: e for e in first.get_asset_check_evaluations()}
     assert checks["ledger_reconciles"].passed
-    assert checks["ledger_reconciles"].metadata["JD Sports Refund/in_ledger"].value == sum(
-        1 for _ in events_by_type(sandbox)["JD Sports Refund"]
-    ) + query(database, f"SELECT count(*) FROM helix_events WHERE event_type_uid = '{uids['JD Sports Refund']}' "
-                        "AND status <> 'posted'")[0][0]
+    assert (
+        checks["ledger_reconciles"].metadata["JD Sports Refund/in_ledger"].value
+        == sum(1 for _ in events_by_type(sandbox)["JD Sports Refund"])
+        + query(
+            database,
+            f"SELECT count(*) FROM helix_events WHERE event_type_uid = '{uids['JD Sports Refund']}' "
+            "AND status <> 'posted'",
+        )[0][0]
+    )
     # store_sales counts the default (first) type's events: one per sale.
-    assert query(database, "SELECT sum(events_posted) FROM store_sales")[0][0] == len(events_by_type(sandbox)["JD Sports Sale"])
+    assert query(database, "SELECT sum(events_posted) FROM store_sales")[0][0] == len(
+        events_by_type(sandbox)["JD Sports Sale"]
+    )
 
 
 def test_re_running_the_hour_posts_nothing_again(landed):
     sandbox, database, resources, instance, _, _ = landed
     writes_before = len(sandbox.helix_writes())
-    ledger_before = query(database, "SELECT transaction_id, event_type_uid, time_ms, status FROM helix_events ORDER BY ALL")
+    ledger_before = query(
+        database, "SELECT transaction_id, event_type_uid, time_ms, status FROM helix_events ORDER BY ALL"
+    )
     assert run_hour(resources, HOUR, instance=instance).success
     assert len(sandbox.helix_writes()) == writes_before
-    assert query(database, "SELECT transaction_id, event_type_uid, time_ms, status FROM helix_events ORDER BY ALL") == ledger_before
+    assert (
+        query(database, "SELECT transaction_id, event_type_uid, time_ms, status FROM helix_events ORDER BY ALL")
+        == ledger_before
+    )
 
 
 def test_the_audit_puts_back_a_lost_event_of_a_declared_type_with_that_types_attributes(landed):
-    sandbox, database, resources, instance, _, _ = landed
+    sandbox, _database, resources, instance, _, _ = landed
     [lost] = events_by_type(sandbox)["JD Sports Refund"][:1]
     answer = requests.post(sandbox.base_url + "/_sandbox/events/delete", json={"events": [lost]}, timeout=10)
     assert answer.json() == {"deleted": 1}
-    audited = dg.materialize([helix_audit, helix_holds_ledger], resources=resources, instance=instance,
-                             partition_key=partition_key(HOUR))
+    audited = dg.materialize(
+        [helix_audit, helix_holds_ledger], resources=resources, instance=instance, partition_key=partition_key(HOUR)
+    )
     assert audited.success
-    [back] = [e for e in events_by_type(sandbox)["JD Sports Refund"]
-              if e["attributes"]["transaction_id"] == lost["attributes"]["transaction_id"]]
-    assert (back["camera_id"], back["time_ms"], back["attributes"]) == (lost["camera_id"], lost["time_ms"], lost["attributes"])
+    [back] = [
+        e
+        for e in events_by_type(sandbox)["JD Sports Refund"]
+        if e["attributes"]["transaction_id"] == lost["attributes"]["transaction_id"]
+    ]
+    assert (back["camera_id"], back["time_ms"], back["attributes"]) == (
+        lost["camera_id"],
+        lost["time_ms"],
+        lost["attributes"],
+    )
     assert all(e.passed for e in audited.get_asset_check_evaluations())
     writes = Counter((w["camera_id"], w["event_type_uid"], w["time_ms"]) for w in sandbox.helix_writes())
     assert writes[(lost["camera_id"], lost["event_type_uid"], lost["time_ms"])] == 2, "posted, then put back once"

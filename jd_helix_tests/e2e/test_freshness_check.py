@@ -2,7 +2,7 @@
 leaves nothing "Skipped" (a planned evaluation never filed); the scheduled evaluation files
 the hour then due, and an hour never posted turns it yellow."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import time_machine
@@ -14,8 +14,16 @@ from jd_helix.lib.partitions import partition_key, partition_range_tags
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import HOURLY_ASSETS, refresh_dimensions, resources_for
 
-CONFIG = SandboxConfig(seed=3, stores=2, pos_per_store=2, items=10, fixed_sales_per_hour=10, clean=True,
-                       rate_limit_per_5s=None, rate_limit_per_minute=None)
+CONFIG = SandboxConfig(
+    seed=3,
+    stores=2,
+    pos_per_store=2,
+    items=10,
+    fixed_sales_per_hour=10,
+    clean=True,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+)
 CHECK = last_hour_posted_by_deadline.check_key
 
 
@@ -25,7 +33,7 @@ def _executions(instance: dg.DagsterInstance, run_id: str):
 
 
 def test_a_ranged_run_files_one_result_per_hour_and_nothing_skipped(tmp_path):
-    this_hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [this_hour - timedelta(hours=n) for n in (4, 3, 2)]
     with (
         dg.instance_for_test() as instance,
@@ -36,7 +44,9 @@ def test_a_ranged_run_files_one_result_per_hour_and_nothing_skipped(tmp_path):
         resources = resources_for(sandbox, str(tmp_path / "freshness.duckdb"))
         assert refresh_dimensions(resources, instance=instance).success
         ranged = dg.materialize(
-            [*HOURLY_ASSETS, last_hour_posted_by_deadline], resources=resources, instance=instance,
+            [*HOURLY_ASSETS, last_hour_posted_by_deadline],
+            resources=resources,
+            instance=instance,
             tags=partition_range_tags(partition_key(hours[0]), partition_key(hours[-1])),
         )
         executions = _executions(instance, ranged.run_id)
@@ -45,7 +55,7 @@ def test_a_ranged_run_files_one_result_per_hour_and_nothing_skipped(tmp_path):
 
         # At :46 the hour then due (the last complete one) has not been posted: the schedule's run says so.
         clock.shift(timedelta(minutes=41))
-        due = hour_due(datetime.now(timezone.utc))
+        due = hour_due(datetime.now(UTC))
         assert due == this_hour - timedelta(hours=1)
         scheduled = defs.resolve_job_def("helix_freshness_job").execute_in_process(instance=instance)
         (evaluation,) = scheduled.get_asset_check_evaluations()

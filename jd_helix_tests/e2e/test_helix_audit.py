@@ -30,15 +30,22 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import naive, query, recent_hours, refresh_dimensions, resources_for, run_hours
 
 HOURS = recent_hours(4, ago=2)
-CONFIG = SandboxConfig(seed=24, clean=True, fixed_sales_per_hour=150, rate_limit_per_5s=None,
-                       rate_limit_per_minute=None, batch_delay_s=0.02)
+CONFIG = SandboxConfig(
+    seed=24,
+    clean=True,
+    fixed_sales_per_hour=150,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+    batch_delay_s=0.02,
+)
 AUDIT = [helix_audit, helix_holds_ledger]
 Triple = tuple[str, str, int]
 
 
 def audit(resources: dict, first: datetime, last: datetime) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(AUDIT, resources=resources,
-                            tags=partition_range_tags(partition_key(first), partition_key(last)))
+    result = dg.materialize(
+        AUDIT, resources=resources, tags=partition_range_tags(partition_key(first), partition_key(last))
+    )
     assert result.success
     return result
 
@@ -62,8 +69,12 @@ def events_per_sale(sandbox: Sandbox) -> Counter[str]:
 
 
 def mapped_sales(database: str, first: datetime, last: datetime) -> set[str]:
-    rows = query(database, "SELECT transaction_id FROM transaction_camera_events WHERE sale_hour BETWEEN ? AND ? "
-                           "AND verkada_camera_id IS NOT NULL", [naive(first), naive(last)])
+    rows = query(
+        database,
+        "SELECT transaction_id FROM transaction_camera_events WHERE sale_hour BETWEEN ? AND ? "
+        "AND verkada_camera_id IS NOT NULL",
+        [naive(first), naive(last)],
+    )
     return {tid for (tid,) in rows}
 
 
@@ -79,8 +90,9 @@ def sandbox():
 
 @pytest.fixture
 def resources(sandbox, tmp_path):
-    resources = resources_for(sandbox, str(tmp_path / "audit.duckdb"),
-                              audit_requests_per_5s=None, audit_requests_per_minute=None)
+    resources = resources_for(
+        sandbox, str(tmp_path / "audit.duckdb"), audit_requests_per_5s=None, audit_requests_per_minute=None
+    )
     assert refresh_dimensions(resources).success
     return resources
 
@@ -89,13 +101,17 @@ def test_events_helix_lost_are_found_and_reposted_exactly_once(sandbox, resource
     database = resources["warehouse"].database
     first, last = HOURS[0], HOURS[1]
     # Helix acknowledges every create but keeps only about 90 % of them.
-    requests.post(sandbox.base_url + "/_sandbox/faults", json={"api": "verkada", "lose_create_rate": 0.1}).raise_for_status()
+    requests.post(
+        sandbox.base_url + "/_sandbox/faults", json={"api": "verkada", "lose_create_rate": 0.1}
+    ).raise_for_status()
     assert run_hours(resources, first, last).success
     requests.post(sandbox.base_url + "/_sandbox/faults/reset").raise_for_status()
     sales = mapped_sales(database, first, last)
     lost = {triple(write) for write in sandbox.helix_writes() if write["lost"]}
     assert lost, "the fault lost some acknowledged creates"
-    assert query(database, "SELECT DISTINCT status FROM helix_events") == [(HelixStatus.POSTED,)], "the ledger believes all posted"
+    assert query(database, "SELECT DISTINCT status FROM helix_events") == [(HelixStatus.POSTED,)], (
+        "the ledger believes all posted"
+    )
     assert len(sandbox.helix_events()) == len(sales) - len(lost)
 
     writes = len(sandbox.helix_writes())
@@ -132,8 +148,13 @@ def test_events_deleted_in_command_are_put_back_and_foreign_ones_left_alone(sand
     camera, type_uid, time_ms = triple(held[5])
     while (camera, type_uid, time_ms) in taken:  # a free millisecond: it must not replace one of ours
         time_ms += 1
-    foreign = HelixEvent(camera_id=camera, event_type_uid=type_uid, time_ms=time_ms,
-                         attributes={"transaction_id": "other-deployment-1"}, key="other-deployment-1")
+    foreign = HelixEvent(
+        camera_id=camera,
+        event_type_uid=type_uid,
+        time_ms=time_ms,
+        attributes={"transaction_id": "other-deployment-1"},
+        key="other-deployment-1",
+    )
     with VerkadaClient(sandbox.verkada_base_url, sandbox.verkada_api_key) as client:
         [outcome] = client.post_events([foreign])
     assert outcome.status == HelixStatus.POSTED
@@ -153,7 +174,9 @@ def test_an_hour_still_missing_after_the_reposts_fails_the_check(sandbox, resour
     deleted = sandbox.helix_events()[:2]
     sandbox.delete_helix_events(deleted)
     # Helix acknowledges the re-posts and loses them again.
-    requests.post(sandbox.base_url + "/_sandbox/faults", json={"api": "verkada", "lose_create_rate": 1.0}).raise_for_status()
+    requests.post(
+        sandbox.base_url + "/_sandbox/faults", json={"api": "verkada", "lose_create_rate": 1.0}
+    ).raise_for_status()
     writes = len(sandbox.helix_writes())
     result = audit(resources, hour, hour)
     assert writes_since(sandbox, writes) == Counter(triple(event) for event in deleted), "re-posted once each, no more"
@@ -176,7 +199,9 @@ def restore_then(sandbox: Sandbox, resources: dict, tmp_path, before_rerun) -> N
     before_rerun()
     assert run_hours(resources, HOURS[1], HOURS[3]).success
     audit(resources, HOURS[0], HOURS[3])
-    assert events_per_sale(sandbox) == Counter(mapped_sales(database, HOURS[0], HOURS[3])), "every sale in Helix exactly once"
+    assert events_per_sale(sandbox) == Counter(mapped_sales(database, HOURS[0], HOURS[3])), (
+        "every sale in Helix exactly once"
+    )
     assert all(f["still_missing"] == 0 and f["unknown"] == 0 for f in audit_rows(database).values())
 
 
@@ -200,7 +225,7 @@ def test_after_a_restore_the_audit_adopts_what_helix_holds_instead_of_posting_it
         writes_before_rerun.append(len(sandbox.helix_writes()))
 
     restore_then(sandbox, resources, tmp_path, audit_before_the_posting_runs)
-    new_writes = sandbox.helix_writes()[writes_before_rerun[0]:]
+    new_writes = sandbox.helix_writes()[writes_before_rerun[0] :]
     hour_3 = (naive(HOURS[3]) - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
     assert new_writes and all(write["time_ms"] >= hour_3 for write in new_writes), "only hour 3's sales were posted"
 
@@ -212,28 +237,44 @@ def test_each_hours_audit_state_shows_in_the_report_and_the_read_api(sandbox, re
     sandbox.delete_helix_events(sandbox.helix_events()[:1])
     audit(resources, audited, audited)
     sales = len(mapped_sales(database, audited, audited))
-    window = ["--start", f"{naive(audited):%Y-%m-%dT%H:%M}", "--end", f"{naive(not_audited) + timedelta(hours=1):%Y-%m-%dT%H:%M}"]
+    window = [
+        "--start",
+        f"{naive(audited):%Y-%m-%dT%H:%M}",
+        "--end",
+        f"{naive(not_audited) + timedelta(hours=1):%Y-%m-%dT%H:%M}",
+    ]
 
     printed = CliRunner().invoke(main, ["report", "helix-audit", "--database", database, "--format", "json", *window])
     assert printed.exit_code == 0, printed.output
     first, second = json.loads(printed.output)
     assert first["state"] == "holds ledger" and first["audited_at"] is not None
-    assert (first["held"], first["missing"], first["reposted"], first["adopted"], first["unknown"]) == (sales - 1, 1, 1, 0, 0)
+    assert (first["held"], first["missing"], first["reposted"], first["adopted"], first["unknown"]) == (
+        sales - 1,
+        1,
+        1,
+        0,
+        0,
+    )
     assert second["state"] == "not audited" and second["held"] is None
 
     keeper = ReplicaKeeper(database, tmp_path / "replica")
     assert keeper.refresh() == "copied"
     try:
         client = TestClient(create_app(keeper, KeyRing(f"t:{hash_key('jdh_t')}", None), run_replica=False))
-        answer = client.get("/v1/helix-audit", headers={"X-API-Key": "jdh_t"},
-                            params={"start": f"{naive(audited):%Y-%m-%dT%H:%M:%S}Z"})
+        answer = client.get(
+            "/v1/helix-audit", headers={"X-API-Key": "jdh_t"}, params={"start": f"{naive(audited):%Y-%m-%dT%H:%M:%S}Z"}
+        )
         assert answer.status_code == 200, answer.text
         items = answer.json()["items"]
         assert [item["state"] for item in items[:2]] == ["holds ledger", "not audited"]
         assert items[0]["sale_hour"] == f"{naive(audited):%Y-%m-%dT%H:%M:%S}.000Z"
         assert (items[0]["missing"], items[0]["reposted"], items[0]["still_missing"]) == (1, 1, 0)
-        assert client.get("/v1/helix-audit", headers={"X-API-Key": "jdh_t"},
-                          params={"start": "2026-01-02", "end": "2026-01-01"}).status_code == 400
+        assert (
+            client.get(
+                "/v1/helix-audit", headers={"X-API-Key": "jdh_t"}, params={"start": "2026-01-02", "end": "2026-01-01"}
+            ).status_code
+            == 400
+        )
     finally:
         keeper.close()
 

@@ -60,17 +60,17 @@ def per_hour(database: str, sql: str) -> dict:
 
 def test_each_hour_carries_its_own_figures(ranged_run):
     instance, database, result, truth = ranged_run
-    rows = {
-        table: per_hour(database, f"SELECT sale_hour, count(*) FROM {table} GROUP BY 1")
-        for table in HOURLY
-    }
+    rows = {table: per_hour(database, f"SELECT sale_hour, count(*) FROM {table} GROUP BY 1") for table in HOURLY}
     rejected = Counter(
         dict(query(database, "SELECT scope, count(*) FROM jd_rejected_records WHERE endpoint = '/v1/sales' GROUP BY 1"))
     )
     unmapped = per_hour(
-        database, "SELECT sale_hour, count(*) FILTER (WHERE verkada_camera_id IS NULL) FROM transaction_camera_events GROUP BY 1"
+        database,
+        "SELECT sale_hour, count(*) FILTER (WHERE verkada_camera_id IS NULL) FROM transaction_camera_events GROUP BY 1",
     )
-    statuses = Counter({(h, s): n for h, s, n in query(database, "SELECT sale_hour, status, count(*) FROM helix_events GROUP BY 1, 2")})
+    statuses = Counter(
+        {(h, s): n for h, s, n in query(database, "SELECT sale_hour, status, count(*) FROM helix_events GROUP BY 1, 2")}
+    )
     totals = per_hour(database, "SELECT sale_hour, sum(sales_total) FROM store_sales GROUP BY 1")
 
     for hour in HOURS:

@@ -43,8 +43,7 @@ def test_jd_transactions_hold_exactly_the_valid_sales_of_the_hour(landed, hour):
     )
     assert len(rows) == len({row[0] for row in rows}), "one row per transaction_id"
     assert {row[0]: row[1:] for row in rows} == {
-        sale.transaction_id: (sale.time_ms, sale.amount, sale.item_id, sale.camera_id)
-        for sale in truth.valid.values()
+        sale.transaction_id: (sale.time_ms, sale.amount, sale.item_id, sale.camera_id) for sale in truth.valid.values()
     }
 
 
@@ -65,7 +64,10 @@ def test_each_sale_is_joined_to_the_verkada_camera_that_watches_its_till(landed)
     expected = {}
     for hour in HOURS:
         expected.update(
-            {s.transaction_id: s.verkada_camera_id for s in sandbox.truth(hour, hour + timedelta(hours=1)).valid.values()}
+            {
+                s.transaction_id: s.verkada_camera_id
+                for s in sandbox.truth(hour, hour + timedelta(hours=1)).valid.values()
+            }
         )
     rows = query(database, "SELECT transaction_id, verkada_camera_id, store_id FROM transaction_camera_events")
     assert {tid: camera for tid, camera, _ in rows} == expected
@@ -119,7 +121,9 @@ def test_re_running_an_hour_changes_nothing(landed):
 
     def snapshot():
         return {
-            table: sorted(query(database, f"SELECT {columns} FROM {table} WHERE sale_hour = ?", [naive(hour)]), key=repr)
+            table: sorted(
+                query(database, f"SELECT {columns} FROM {table} WHERE sale_hour = ?", [naive(hour)]), key=repr
+            )
             for table, columns in tables.items()
         }
 
@@ -153,10 +157,15 @@ def test_reference_tables_hold_the_valid_records_and_set_aside_the_rest(landed, 
 def test_footage_links_are_recorded_when_switched_on_within_their_budget(tmp_path):
     from jd_helix.resources.helix_settings import HelixSettings
 
-    config = SandboxConfig(seed=2, clean=True, fixed_sales_per_hour=40, rate_limit_per_5s=None, rate_limit_per_minute=None)
+    config = SandboxConfig(
+        seed=2, clean=True, fixed_sales_per_hour=40, rate_limit_per_5s=None, rate_limit_per_minute=None
+    )
     database = str(tmp_path / "links.duckdb")
     with Sandbox.running(config, port=0) as sandbox:
-        resources = {**resources_for(sandbox, database), "helix_settings": HelixSettings(footage_links=True, footage_links_per_run=5)}
+        resources = {
+            **resources_for(sandbox, database),
+            "helix_settings": HelixSettings(footage_links=True, footage_links_per_run=5),
+        }
         assert refresh_dimensions(resources).success
         result = run_hour(resources, HOURS[0])
         assert result.success

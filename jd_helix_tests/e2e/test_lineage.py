@@ -7,8 +7,16 @@ from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, 
 # clean: every till maps to one Verkada camera, so the hour's sales are posted whichever hour
 # the clock picks (with the world's quirks, 3 of these 4 tills are unmapped and the fourth
 # sold nothing in some hours: nothing was posted, and no event type was written to look at).
-CONFIG = SandboxConfig(seed=9, stores=2, pos_per_store=2, items=10, fixed_sales_per_hour=20, clean=True,
-                       rate_limit_per_5s=None, rate_limit_per_minute=None)
+CONFIG = SandboxConfig(
+    seed=9,
+    stores=2,
+    pos_per_store=2,
+    items=10,
+    fixed_sales_per_hour=20,
+    clean=True,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+)
 
 
 def test_helix_events_leaves_the_event_type_table_to_its_own_asset(tmp_path):

@@ -37,7 +37,10 @@ def test_a_previous_release_warehouse_migrates_in_place_and_posts_nothing_twice(
     assert run_hour(resources, POSTED_HOUR).success
     previous = str(tmp_path / "previous_release.duckdb")
     write_previous_release_warehouse(previous, rows_from=written)
-    assert query(previous, "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('schema_migrations', 'transaction_exceptions')") == [(0,)]
+    assert query(
+        previous,
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('schema_migrations', 'transaction_exceptions')",
+    ) == [(0,)]
     ledger_before = query(previous, LEDGER, [naive(POSTED_HOUR)])
     posted = {(camera, uid, ms) for _, camera, uid, ms, status, _, _ in ledger_before if status == HelixStatus.POSTED}
     assert len(posted) > 200
@@ -58,7 +61,9 @@ def test_a_previous_release_warehouse_migrates_in_place_and_posts_nothing_twice(
         (row[0], row[1], row[2] or uid, *row[3:]) for row in ledger_before
     ]
     new_hour_posted = query(
-        previous, "SELECT count(*) FROM helix_events WHERE sale_hour = ? AND status = ?", [naive(NEW_HOUR), HelixStatus.POSTED]
+        previous,
+        "SELECT count(*) FROM helix_events WHERE sale_hour = ? AND status = ?",
+        [naive(NEW_HOUR), HelixStatus.POSTED],
     )[0][0]
     assert new_hour_posted > 200 and len(new_writes) == new_hour_posted
     # The new hour's events carry the refund flag and the exception attributes.

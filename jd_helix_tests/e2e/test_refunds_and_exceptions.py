@@ -67,11 +67,14 @@ def test_the_exceptions_asset_counts_each_rule_for_its_hour(landed):
         [naive(HOUR)],
     )[0]
     refunds_joined = query(
-        database, "SELECT count(*) FROM transaction_camera_events WHERE sale_hour = ? AND transaction_amount < 0", [naive(HOUR)]
+        database,
+        "SELECT count(*) FROM transaction_camera_events WHERE sale_hour = ? AND transaction_amount < 0",
+        [naive(HOUR)],
     )[0][0]
     assert stored[1] == refunds_joined > 0
     [record] = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=dg.AssetKey("transaction_exceptions"), asset_partitions=[partition_key(HOUR)]), limit=1
+        AssetRecordsFilter(asset_key=dg.AssetKey("transaction_exceptions"), asset_partitions=[partition_key(HOUR)]),
+        limit=1,
     ).records
     metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
     assert [metadata["flagged"], *(metadata[rule] for rule in RULES)] == list(stored)

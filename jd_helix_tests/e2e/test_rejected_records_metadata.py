@@ -9,8 +9,15 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import query, recent_hours, refresh_dimensions, resources_for, run_hour
 
 # Oddities on: records are set aside both by the refresh and by the hours.
-CONFIG = SandboxConfig(seed=5, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=80,
-                       rate_limit_per_5s=None, rate_limit_per_minute=None)
+CONFIG = SandboxConfig(
+    seed=5,
+    stores=3,
+    pos_per_store=2,
+    items=20,
+    fixed_sales_per_hour=80,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+)
 
 
 def test_the_latest_materialization_describes_the_whole_table(tmp_path):
@@ -27,5 +34,7 @@ def test_the_latest_materialization_describes_the_whole_table(tmp_path):
     per_endpoint = dict(query(database, "SELECT endpoint, count(*) FROM jd_rejected_records GROUP BY 1"))
     assert len(per_endpoint) > 1, per_endpoint  # the refresh's and the hours' rejections
     assert metadata["dagster/row_count"] == sum(per_endpoint.values())
-    assert {key.removeprefix("table/"): value for key, value in metadata.items() if key.startswith("table/")} == per_endpoint
+    assert {
+        key.removeprefix("table/"): value for key, value in metadata.items() if key.startswith("table/")
+    } == per_endpoint
     assert metadata["rejected"] < metadata["dagster/row_count"]  # that write's own figure is beside it

@@ -34,12 +34,16 @@ def test_sales_of_a_camera_added_later_are_posted_after_the_next_camera_refresh(
         sales = sandbox.truth(HOUR, HOUR + timedelta(hours=1)).valid.values()
         camera = min(sale.verkada_camera_id for sale in sales)
         with duckdb.connect(database) as conn:
-            missing = conn.execute("DELETE FROM verkada_cameras WHERE camera_id = ? RETURNING camera_id", [camera]).fetchall()
+            missing = conn.execute(
+                "DELETE FROM verkada_cameras WHERE camera_id = ? RETURNING camera_id", [camera]
+            ).fetchall()
         assert len(missing) == 1
         assert run_hour(resources, HOUR).success
         unmapped = query(database, "SELECT transaction_id FROM helix_events WHERE status = 'unmapped'")
         assert unmapped, "the till's sales wait as unmapped"
-        assert {tid for (tid,) in unmapped} == {sale.transaction_id for sale in sales if sale.verkada_camera_id == camera}
+        assert {tid for (tid,) in unmapped} == {
+            sale.transaction_id for sale in sales if sale.verkada_camera_id == camera
+        }
         cursor = sensor_tick(resources, None).cursor
 
         # The camera appears: the next refresh brings it, the sensor re-joins the hour.

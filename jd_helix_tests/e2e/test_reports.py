@@ -38,7 +38,11 @@ def report(database, *args):
 
 def test_transactions_report_lists_every_sale_of_the_period(database):
     rows = report(database, "transactions")
-    expected = query(database, "SELECT transaction_id FROM jd_transactions WHERE transaction_at >= ? AND transaction_at < ?", [START, END])
+    expected = query(
+        database,
+        "SELECT transaction_id FROM jd_transactions WHERE transaction_at >= ? AND transaction_at < ?",
+        [START, END],
+    )
     assert sorted(r["transaction_id"] for r in rows) == sorted(tid for (tid,) in expected)
     assert {r["helix_status"] for r in rows} <= {"posted", "unmapped"}
 
@@ -83,9 +87,16 @@ def test_a_missing_warehouse_gets_a_clear_message(tmp_path):
 def hold_the_file_for(database: str, seconds: float) -> subprocess.Popen:
     """Another process writes the warehouse (as a run does) for `seconds`."""
     writer = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; conn = duckdb.connect(sys.argv[1]); "
-         "print('held', flush=True); time.sleep(float(sys.argv[2])); conn.close()", database, str(seconds)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; conn = duckdb.connect(sys.argv[1]); "
+            "print('held', flush=True); time.sleep(float(sys.argv[2])); conn.close()",
+            database,
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert writer.stdout is not None and writer.stdout.readline().strip() == "held"
     return writer

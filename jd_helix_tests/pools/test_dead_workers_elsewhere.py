@@ -38,7 +38,11 @@ def instance(tmp_path):
 
 def started_run(instance, worker: str, heartbeat_age_s: float | None, holds_slot: bool = True) -> str:
     run_id = str(uuid.uuid4())
-    instance.add_run(DagsterRun(job_name="hourly_sales_job", run_id=run_id, status=DagsterRunStatus.STARTED, tags={WORKER_TAG: worker}))
+    instance.add_run(
+        DagsterRun(
+            job_name="hourly_sales_job", run_id=run_id, status=DagsterRunStatus.STARTED, tags={WORKER_TAG: worker}
+        )
+    )
     if heartbeat_age_s is not None:
         instance.run_storage.set_cursor_values({heartbeat_key(run_id): f"{time.time() - heartbeat_age_s:.1f}"})
     if holds_slot:

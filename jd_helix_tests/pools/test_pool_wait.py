@@ -43,7 +43,9 @@ def instance(shared_instance):
 
 def add_run(instance, status: DagsterRunStatus, worker: str | None) -> str:
     run_id = str(uuid.uuid4())
-    instance.add_run(DagsterRun(job_name="j", run_id=run_id, status=status, tags={WORKER_TAG: worker} if worker else {}))
+    instance.add_run(
+        DagsterRun(job_name="j", run_id=run_id, status=status, tags={WORKER_TAG: worker} if worker else {})
+    )
     return run_id
 
 
@@ -54,7 +56,9 @@ def hold(instance, status: DagsterRunStatus, worker: str | None) -> str:
 
 
 def waiting(instance, log: Log) -> PoolWaitContext:
-    return PoolWaitContext(instance, instance.get_run_by_id(add_run(instance, DagsterRunStatus.STARTED, this_worker())), log)
+    return PoolWaitContext(
+        instance, instance.get_run_by_id(add_run(instance, DagsterRunStatus.STARTED, this_worker())), log
+    )
 
 
 def test_a_refused_claim_sleeps_until_the_next_check_where_dagster_would_spin(instance):
@@ -85,7 +89,9 @@ def test_a_holder_that_is_no_longer_running_is_failed_and_freed(instance, status
         assert not context.claim(POOL, "step")
         assert context.claim(POOL, "step"), "asked again at once, and granted"
     assert instance.get_run_by_id(holder).status == DagsterRunStatus.FAILURE
-    assert log.lines == [f"Freed the {POOL} slots of run {holder} ({status.value}, worker {worker}): it is no longer running."]
+    assert log.lines == [
+        f"Freed the {POOL} slots of run {holder} ({status.value}, worker {worker}): it is no longer running."
+    ]
 
 
 def test_a_holder_on_another_machine_is_named_once_and_kept(instance, monkeypatch):

@@ -15,9 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import dagster as dg
 import requests
@@ -85,10 +86,23 @@ class DagsterDev:
         self._process: subprocess.Popen | None = None
         self.instance = dg.DagsterInstance.from_config(str(home))
 
-    def __enter__(self) -> "DagsterDev":
-        command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(self.port)]
+    def __enter__(self) -> DagsterDev:
+        command = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            str(PROJECT_ROOT / "workspace.yaml"),
+            "-p",
+            str(self.port),
+        ]
         self._process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=self.env, stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT,
+            command,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=open(self.log_path, "wb"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
@@ -105,7 +119,10 @@ class DagsterDev:
         except (requests.RequestException, ValueError):
             return False
         entries = answer["data"]["workspaceOrError"].get("locationEntries", [])
-        return any(e["loadStatus"] == "LOADED" and e["locationOrLoadError"]["__typename"] == "RepositoryLocation" for e in entries)
+        return any(
+            e["loadStatus"] == "LOADED" and e["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+            for e in entries
+        )
 
     def __exit__(self, *exc) -> None:
         self.instance.dispose()
@@ -143,7 +160,12 @@ class DagsterDev:
 
     def idle(self) -> bool:
         """No run queued, starting or in progress."""
-        busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+        busy = [
+            dg.DagsterRunStatus.QUEUED,
+            dg.DagsterRunStatus.NOT_STARTED,
+            dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED,
+        ]
         return not self.instance.get_runs(filters=dg.RunsFilter(statuses=busy), limit=1)
 
     def ended(self, run_id: str) -> dg.DagsterRunStatus | None:

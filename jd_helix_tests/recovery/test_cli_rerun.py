@@ -39,14 +39,20 @@ class Cli:
         self.root, self.home = root, new_dagster_home(root)
         self.database = str(root / "jd_helix.duckdb")
         self.env = {
-            **os.environ, **api_environment(sandbox),
-            "JD_HELIX_DUCKDB_PATH": self.database, "DAGSTER_HOME": str(self.home), "PYTHONPATH": str(PROJECT_ROOT),
+            **os.environ,
+            **api_environment(sandbox),
+            "JD_HELIX_DUCKDB_PATH": self.database,
+            "DAGSTER_HOME": str(self.home),
+            "PYTHONPATH": str(PROJECT_ROOT),
         }
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "dagster", "job", "execute", "-m", "jd_helix.definitions", *args],
-            cwd=PROJECT_ROOT, env=self.env, stdout=open(self.root / f"{name}.out", "wb"), stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=open(self.root / f"{name}.out", "wb"),
+            stderr=subprocess.STDOUT,
         )
 
     def execute(self, name: str, *args: str, timeout_s: float = 180) -> tuple[int, str]:
@@ -55,6 +61,7 @@ class Cli:
 
     def output(self, name: str) -> str:
         return (self.root / f"{name}.out").read_text()
+
 
 def hour_args(job: str = "hourly_sales_job") -> list[str]:
     return ["-j", job, "--tags", json.dumps({"dagster/partition": partition_key(HOUR)})]
@@ -96,23 +103,35 @@ def test_a_rerun_after_a_kill_in_posting_frees_the_dead_runs_slot_and_completes(
         assert instance.get_run_by_id(dead.run_id).status == DagsterRunStatus.FAILURE
         assert not instance.event_log_storage.get_concurrency_run_ids()
     assert pinned(cli.database, HOUR) == pinned_at_kill
-    in_helix = {e["attributes"]["transaction_id"]: (e["camera_id"], e["event_type_uid"], e["time_ms"]) for e in cli.sandbox.helix_events()}
-    assert in_helix == {tid: triple for tid, triple in pinned_at_kill.items()}, "each pinned sale once in Helix, same triple"
+    in_helix = {
+        e["attributes"]["transaction_id"]: (e["camera_id"], e["event_type_uid"], e["time_ms"])
+        for e in cli.sandbox.helix_events()
+    }
+    assert in_helix == dict(pinned_at_kill.items()), "each pinned sale once in Helix, same triple"
 
 
 def test_a_holder_on_another_machine_is_named_in_one_line_with_the_command_that_frees_it(cli, monkeypatch):
     holder = str(uuid.uuid4())
     with dg.DagsterInstance.from_config(str(cli.home)) as instance:
-        instance.add_run(DagsterRun(
-            job_name="hourly_sales_job", run_id=holder, status=DagsterRunStatus.STARTED,
-            tags={WORKER_TAG: "another-machine:4242:1700000000.00"},
-        ))
+        instance.add_run(
+            DagsterRun(
+                job_name="hourly_sales_job",
+                run_id=holder,
+                status=DagsterRunStatus.STARTED,
+                tags={WORKER_TAG: "another-machine:4242:1700000000.00"},
+            )
+        )
         instance.event_log_storage.set_concurrency_slots("verkada_helix", 1)
         assert instance.event_log_storage.claim_concurrency_slot("verkada_helix", holder, "helix_events").is_claimed
 
     waiting = cli.start("waiting", *hour_args("helix_retry_job"))
     hint = f"jd-helix free-slots {holder}"
-    wait_for("the line naming the holder", lambda: hint in cli.output("waiting") or waiting.poll() is not None, 180, every_s=0.5)
+    wait_for(
+        "the line naming the holder",
+        lambda: hint in cli.output("waiting") or waiting.poll() is not None,
+        180,
+        every_s=0.5,
+    )
     assert waiting.poll() is None, "the run must wait while the holder may be alive"
     line = [text for text in cli.output("waiting").splitlines() if hint in text]
     assert len(line) == 1 and "another-machine" in line[0] and f"DAGSTER_HOME={cli.home}" in line[0], line

@@ -31,8 +31,15 @@ from jd_helix_tests.recovery.deployment import DagsterDev, api_environment, new_
 _BASE = real_hour(12)
 # The sandbox decides the volume: 60 sales in every hour, whatever the clock says.
 CONFIG = SandboxConfig(
-    seed=41, stores=3, pos_per_store=2, items=20, fixed_sales_per_hour=60,
-    rate_limit_per_5s=None, rate_limit_per_minute=None, batch_delay_s=0.05, now=_BASE + timedelta(hours=12),
+    seed=41,
+    stores=3,
+    pos_per_store=2,
+    items=20,
+    fixed_sales_per_hour=60,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+    batch_delay_s=0.05,
+    now=_BASE + timedelta(hours=12),
 )
 RECOVERY_BUDGET_S = 120  # kill -> FAILURE, slots free, retry started
 # The retry then queues for the single DuckDB writer behind the other runs of the scenario.
@@ -74,7 +81,7 @@ def pinned(database: str, hour: datetime) -> dict[str, tuple] | None:
     return None if rows is None else {tid: (camera, uid, ms) for tid, camera, uid, ms in rows}
 
 
-def kill_worker(dev: DagsterDev, watch: "Watch", kill: Kill) -> None:
+def kill_worker(dev: DagsterDev, watch: Watch, kill: Kill) -> None:
     os.kill(dev.worker_pid(kill.run_id), signal.SIGKILL)
     kill.killed_at = time.monotonic()
     watch.kills.append(kill)
@@ -143,12 +150,19 @@ def scenario(tmp_path_factory):
             # Posting: Helix answers slowly; the run is killed once the hour's triples are
             # pinned and its batch is on the way, holding the verkada_helix slot.
             sandbox.faults.update(api="verkada", latency_ms=2500)
-            wait_for("posting to start", lambda: dev.step_started(posting.run_id, "helix_events") and pinned(database, POSTING_HOUR), 180, every_s=0.3)
+            wait_for(
+                "posting to start",
+                lambda: dev.step_started(posting.run_id, "helix_events") and pinned(database, POSTING_HOUR),
+                180,
+                every_s=0.3,
+            )
             time.sleep(0.5)
             kill_worker(dev, watch, posting)
             sandbox.faults.reset()
             posting.pinned_at_kill = wait_for("a read of the ledger", lambda: pinned(database, POSTING_HOUR), 30)
-            wait_for("the run launched after the kill", lambda: dev.ended(after_kill), RECOVERY_BUDGET_S + 30, every_s=0.5)
+            wait_for(
+                "the run launched after the kill", lambda: dev.ended(after_kill), RECOVERY_BUDGET_S + 30, every_s=0.5
+            )
             after_kill_took = time.monotonic() - after_kill_launched
             watch.until_recovered([extract, posting], COMPLETION_TIMEOUT_S)
 
@@ -189,7 +203,10 @@ def ledger(database: str, hour: datetime) -> list[tuple]:
 def assert_recovered(scenario, stage: str) -> Kill:
     kill = scenario["kills"][stage]
     print(f"{stage}: seconds after SIGKILL {kill.seen}")
-    assert set(kill.seen) == {"failure", "slots_free", "resumed", "completed"}, (kill.seen, scenario["log"].read_text()[-3000:])
+    assert set(kill.seen) == {"failure", "slots_free", "resumed", "completed"}, (
+        kill.seen,
+        scenario["log"].read_text()[-3000:],
+    )
     assert max(kill.seen["failure"], kill.seen["slots_free"], kill.seen["resumed"]) <= RECOVERY_BUDGET_S, kill.seen
     assert kill.status == "FAILURE" and kill.retry_status == "SUCCESS"
     rows = wait_for("a read of the ledger", lambda: ledger(scenario["database"], kill.hour), 30)

@@ -13,7 +13,7 @@ it), so a 2-hour outage takes a couple of minutes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import dagster as dg
@@ -29,8 +29,16 @@ from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.chaos.harness import check_against_truth
 from jd_helix_tests.e2e.harness import HOURLY_ASSETS, refresh_dimensions, resources_for
 
-CONFIG = SandboxConfig(seed=28, stores=2, pos_per_store=2, items=10, fixed_sales_per_hour=20, clean=True,
-                       rate_limit_per_5s=None, rate_limit_per_minute=None)
+CONFIG = SandboxConfig(
+    seed=28,
+    stores=2,
+    pos_per_store=2,
+    items=10,
+    fixed_sales_per_hour=20,
+    clean=True,
+    rate_limit_per_5s=None,
+    rate_limit_per_minute=None,
+)
 ASSETS = [*HOURLY_ASSETS, last_hour_posted_by_deadline]
 TICK = timedelta(minutes=1)  # the sensor's minimum interval
 AFTER_HEALING = timedelta(minutes=30)  # ticks after the hours are posted: nothing more is asked for
@@ -76,7 +84,8 @@ def run(resources: dict, instance: dg.DagsterInstance, tags: dict[str, str]) -> 
 
 def freshness_of(result: dg.ExecuteInProcessResult, hour: datetime):
     (evaluation,) = [
-        e for e in result.get_asset_check_evaluations()
+        e
+        for e in result.get_asset_check_evaluations()
         if e.check_name == last_hour_posted_by_deadline.check_key.name and e.partition == partition_key(hour)
     ]
     return evaluation
@@ -86,7 +95,7 @@ def freshness_of(result: dg.ExecuteInProcessResult, hour: datetime):
 def test_an_outage_heals_by_itself_and_every_hour_is_posted_once(tmp_path, name):
     outage = OUTAGES[name]
     database = str(tmp_path / "outage.duckdb")
-    this_hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     earlier, hours = this_hour - timedelta(hours=3), [this_hour - timedelta(hours=2), this_hour - timedelta(hours=1)]
     launched: list[Launched] = []
     with (
@@ -103,12 +112,12 @@ def test_an_outage_heals_by_itself_and_every_hour_is_posted_once(tmp_path, name)
         assert run(resources, instance, partition_range_tags(partition_key(earlier), partition_key(earlier))).success
 
         sandbox.faults.update(api=outage.api, **outage.faults)
-        outage_ends = datetime.now(timezone.utc) + outage.length
+        outage_ends = datetime.now(UTC) + outage.length
         # The :15 schedule's run over the two hours, as the outage starts.
         scheduled = run(resources, instance, partition_range_tags(partition_key(hours[0]), partition_key(hours[-1])))
         assert not scheduled.success
-        while datetime.now(timezone.utc) < outage_ends + LONGEST_WAIT + AFTER_HEALING:
-            now = datetime.now(timezone.utc)
+        while datetime.now(UTC) < outage_ends + LONGEST_WAIT + AFTER_HEALING:
+            now = datetime.now(UTC)
             if now >= outage_ends:
                 sandbox.faults.reset()
             outcome = hour_recovery_sensor(dg.build_sensor_context(instance=instance))
@@ -132,8 +141,10 @@ def test_an_outage_heals_by_itself_and_every_hour_is_posted_once(tmp_path, name)
     assert len(after) == 1 and after[0].result.success, after
     assert after[0].at - outage_ends <= LONGEST_WAIT + TICK
     healed = after[0]
-    print(f"{name}: {len(during)} failed runs during the outage (after the scheduled one); "
-          f"posted {(healed.at - outage_ends).total_seconds() / 60:.0f} min after it ended")
+    print(
+        f"{name}: {len(during)} failed runs during the outage (after the scheduled one); "
+        f"posted {(healed.at - outage_ends).total_seconds() / 60:.0f} min after it ended"
+    )
     assert healed.tags["dagster/asset_partition_range_start"] == partition_key(hours[0])
     assert healed.tags["dagster/asset_partition_range_end"] == partition_key(hours[-1])
     assert healed.tags[RECOVERY_ATTEMPT_TAG] == str(len(during) + 2)  # the scheduled run, the retries, then this

@@ -9,7 +9,12 @@ PREVIOUS_RELEASE_SCHEMA = (Path(__file__).parent / "previous_release_schema.sql"
 
 
 def previous_release_tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1").fetchall()]
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1"
+        ).fetchall()
+    ]
 
 
 def write_previous_release_warehouse(path: str, rows_from: str | None = None) -> None:

@@ -40,13 +40,20 @@ def test_a_previous_release_warehouse_migrates_in_place_with_its_rows_untouched(
         assert schema_version(conn) == LATEST_VERSION
         assert conn.execute("SELECT * FROM helix_events").fetchall() == [LEDGER_ROW]
         assert conn.execute("SELECT store_id, store_name FROM jd_stores").fetchall() == [("S1", "One")]
-        assert set(before_tables) | {"transaction_exceptions", "schema_migrations", "helix_destination", "helix_audit"} == tables(conn)
+        assert set(before_tables) | {
+            "transaction_exceptions",
+            "schema_migrations",
+            "helix_destination",
+            "helix_audit",
+        } == tables(conn)
         versions = conn.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
     assert versions == [(m.version,) for m in migrations.MIGRATIONS]
 
 
 def test_a_failed_migration_leaves_the_version_before(monkeypatch):
-    broken = Migration(LATEST_VERSION + 1, "a broken one", "CREATE TABLE half_done (x INTEGER); SELECT * FROM missing_table")
+    broken = Migration(
+        LATEST_VERSION + 1, "a broken one", "CREATE TABLE half_done (x INTEGER); SELECT * FROM missing_table"
+    )
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, broken))
     monkeypatch.setattr(migrations, "LATEST_VERSION", broken.version)
     with duckdb.connect() as conn:
@@ -59,7 +66,9 @@ def test_a_failed_migration_leaves_the_version_before(monkeypatch):
 def test_a_warehouse_of_a_newer_release_is_refused():
     with duckdb.connect() as conn:
         migrate(conn)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, 'from the future', now()::TIMESTAMP)", [LATEST_VERSION + 1])
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?, 'from the future', now()::TIMESTAMP)", [LATEST_VERSION + 1]
+        )
         with pytest.raises(NewerWarehouseError, match=f"version {LATEST_VERSION + 1}.*up to {LATEST_VERSION}"):
             migrate(conn)
 
@@ -69,11 +78,17 @@ def _previous_release_ledger(path: str, destination: str | None) -> None:
         conn.execute(PREVIOUS_RELEASE_SCHEMA)
         conn.execute("INSERT INTO helix_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(LEDGER_ROW))
         # as that release left them: an unmapped sale and one too old for Helix, no event type
-        conn.execute("INSERT INTO helix_events (transaction_id, sale_hour, status, attempts) VALUES ('t2', '2026-01-01 10:00', 'unmapped', 0)")
-        conn.execute("INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, status, reason, attempts) "
-                     "VALUES ('t3', '2026-01-01 10:00', 'cam', 'skipped', 'older than 30 days', 0)")
+        conn.execute(
+            "INSERT INTO helix_events (transaction_id, sale_hour, status, attempts) VALUES ('t2', '2026-01-01 10:00', 'unmapped', 0)"
+        )
+        conn.execute(
+            "INSERT INTO helix_events (transaction_id, sale_hour, verkada_camera_id, status, reason, attempts) "
+            "VALUES ('t3', '2026-01-01 10:00', 'cam', 'skipped', 'older than 30 days', 0)"
+        )
         if destination:
-            conn.execute("CREATE TABLE helix_destination (api_base_url VARCHAR NOT NULL, event_type_uid VARCHAR NOT NULL, recorded_at TIMESTAMP)")
+            conn.execute(
+                "CREATE TABLE helix_destination (api_base_url VARCHAR NOT NULL, event_type_uid VARCHAR NOT NULL, recorded_at TIMESTAMP)"
+            )
             conn.execute("INSERT INTO helix_destination VALUES ('https://api.verkada.com', ?, NULL)", [destination])
 
 
@@ -85,11 +100,18 @@ def test_the_ledger_is_keyed_by_transaction_and_event_type_after_migrating(tmp_p
         assert rows == [("t1", "uid", "posted"), ("t2", "uid", "unmapped"), ("t3", "uid", "skipped")]
         assert conn.execute("SELECT * FROM helix_events WHERE transaction_id = 't1'").fetchall() == [LEDGER_ROW]
         # one sale, another event type: its own row; the same pair twice: refused
-        conn.execute("INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t1', '2026-01-01 10:00', 'other', 'pending')")
+        conn.execute(
+            "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t1', '2026-01-01 10:00', 'other', 'pending')"
+        )
         with pytest.raises(duckdb.ConstraintException):
-            conn.execute("INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t1', '2026-01-01 10:00', 'uid', 'pending')")
+            conn.execute(
+                "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) VALUES ('t1', '2026-01-01 10:00', 'uid', 'pending')"
+            )
         with pytest.raises(duckdb.ConstraintException):  # the triple stays unique
-            conn.execute("INSERT INTO helix_events VALUES ('t9', '2026-01-01 10:00', 'cam', 'uid', ?, 'pending', NULL, 0, NULL, NULL, NULL, NULL)", [LEDGER_ROW[4]])
+            conn.execute(
+                "INSERT INTO helix_events VALUES ('t9', '2026-01-01 10:00', 'cam', 'uid', ?, 'pending', NULL, 0, NULL, NULL, NULL, NULL)",
+                [LEDGER_ROW[4]],
+            )
 
 
 def test_never_sent_rows_without_a_known_event_type_are_left_for_the_next_run_to_record(tmp_path):

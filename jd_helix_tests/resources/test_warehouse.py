@@ -16,14 +16,15 @@ def warehouse(tmp_path):
 
 
 def _other_process(code: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_a_second_process_can_open_the_file_right_after_a_failed_write(warehouse):
-    with pytest.raises(RuntimeError, match="boom") as failure:
-        with warehouse.write() as conn:
-            conn.execute("INSERT INTO jd_stores (store_id) VALUES ('s1')")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom") as failure, warehouse.write() as conn:
+        conn.execute("INSERT INTO jd_stores (store_id) VALUES ('s1')")
+        raise RuntimeError("boom")
     assert failure.value is not None  # the exception (and its traceback) is still alive here
     other = _other_process(
         f"""

@@ -39,13 +39,20 @@ def verkada(sb: Sandbox) -> requests.Session:
     return s
 
 
-SCHEMA = {"transaction_id": "string", "transaction_amount": "float", "item_id": "string",
-          "store_id": "string", "qty": "integer", "refund": "boolean"}
+SCHEMA = {
+    "transaction_id": "string",
+    "transaction_amount": "float",
+    "item_id": "string",
+    "store_id": "string",
+    "qty": "integer",
+    "refund": "boolean",
+}
 
 
 def make_type(sb: Sandbox, s: requests.Session, name: str = "JD Sports Sale") -> str:
-    r = s.post(sb.verkada_base_url + "/cameras/v1/video_tagging/event_type",
-               json={"name": name, "event_schema": SCHEMA})
+    r = s.post(
+        sb.verkada_base_url + "/cameras/v1/video_tagging/event_type", json={"name": name, "event_schema": SCHEMA}
+    )
     assert r.status_code == 200, r.text
     return r.json()["event_type_uid"]
 

@@ -19,8 +19,12 @@ def _items(sb, uid, n, bad=()):
     t = now_ms(sb) - 600_000
     out = []
     for i in range(n):
-        it = {"camera_id": cams[i % len(cams)], "event_type_uid": uid, "time_ms": t + i,
-              "attributes": {"transaction_id": f"T{i}", "transaction_amount": i + 0.5}}
+        it = {
+            "camera_id": cams[i % len(cams)],
+            "event_type_uid": uid,
+            "time_ms": t + i,
+            "attributes": {"transaction_id": f"T{i}", "transaction_amount": i + 0.5},
+        }
         if i in bad:
             it["attributes"]["transaction_amount"] = "oops"
         out.append(it)
@@ -283,7 +287,9 @@ def test_sandbox_admin_endpoints(sandbox):
     assert get("writes").json()["writes"][0]["via"] == "single"
     assert {"api": "verkada", "endpoint": "event", "status": 200, "count": 1} in get("stats").json()["stats"]
     t = get("truth", start=HOUR[0], end=HOUR[1]).json()
-    assert len(t["valid"]) == len(sandbox.truth(*(__import__("datetime").datetime.fromisoformat(h) for h in HOUR)).valid)
+    assert len(t["valid"]) == len(
+        sandbox.truth(*(__import__("datetime").datetime.fromisoformat(h) for h in HOUR)).valid
+    )
     assert get("dimension_truth/stores").json()["valid"]
     assert get("dimension_truth/nope").status_code == 400
     assert get("config").json()["seed"] == 7 and "jd_api_key" not in get("config").json()

@@ -17,9 +17,23 @@ def test_help_lists_the_sandbox_command():
 
 
 def test_sandbox_command_serves_until_stopped():
-    p = subprocess.Popen([sys.executable, "-m", "jd_helix.cli", "sandbox", "--port", "0", "--clean",
-                          "--fault-api", "jd", "--fault-429-burst", "1"],
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jd_helix.cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--clean",
+            "--fault-api",
+            "jd",
+            "--fault-429-burst",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [p.stdout.readline() for _ in range(6)]
         env = dict(line.strip().split("=", 1) for line in lines if "=" in line)

@@ -16,15 +16,19 @@ CONFIG = SandboxConfig(seed=5, rate_limit_per_5s=None, rate_limit_per_minute=Non
 def _items(sb: Sandbox, uid: str, n: int) -> list[dict]:
     camera = sb.verkada_cameras()[0]["camera_id"]
     t = now_ms(sb) - 600_000
-    return [{"camera_id": camera, "event_type_uid": uid, "time_ms": t + i,
-             "attributes": {"transaction_id": f"T{i}"}} for i in range(n)]
+    return [
+        {"camera_id": camera, "event_type_uid": uid, "time_ms": t + i, "attributes": {"transaction_id": f"T{i}"}}
+        for i in range(n)
+    ]
 
 
 def test_lost_creates_are_acknowledged_listed_as_lost_and_never_held():
     with Sandbox.running(CONFIG, port=0) as sb:
         s = verkada(sb)
         uid = make_type(sb, s)
-        requests.post(sb.base_url + "/_sandbox/faults", json={"api": "verkada", "lose_create_rate": 0.3}).raise_for_status()
+        requests.post(
+            sb.base_url + "/_sandbox/faults", json={"api": "verkada", "lose_create_rate": 0.3}
+        ).raise_for_status()
         items = _items(sb, uid, 200)
         assert s.post(sb.verkada_base_url + VT + "/event/batch", json={"items": items[:150]}).status_code == 202
         for item in items[150:]:
@@ -34,8 +38,9 @@ def test_lost_creates_are_acknowledged_listed_as_lost_and_never_held():
         assert len(writes) == 200 and 30 < len(lost) < 90
         held = {e["time_ms"] for e in sb.helix_events()}
         assert held == {item["time_ms"] for item in items} - lost
-        searched = s.post(sb.verkada_base_url + VT + "/event/search", params={"page_size": 200},
-                          json={"event_type_uid": uid}).json()["events"]
+        searched = s.post(
+            sb.verkada_base_url + VT + "/event/search", params={"page_size": 200}, json={"event_type_uid": uid}
+        ).json()["events"]
         assert {e["time_ms"] for e in searched} == held
 
 

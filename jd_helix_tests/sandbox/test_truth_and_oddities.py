@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -33,7 +33,7 @@ def test_truth_agrees_with_served_records(busy):
     valid, rejected = {}, []
     for r in recs:
         try:
-            n = rules.validate("sales", r, timezone.utc)
+            n = rules.validate("sales", r, UTC)
         except rules.FieldError as e:
             rejected.append((e.field, r))
             continue
@@ -56,9 +56,15 @@ def test_every_oddity_appears_at_about_its_rate(busy):
     n = len(recs)
     ctx = busy.sales.hour_ctx(int(START.timestamp()) // 3600)
     kinds = Counter(busy.sales.kind_of(ctx, i) for i in range(ctx.n))
-    for kind, rate in [(DUP, cfg.duplicate_rate), (MISSING, cfg.missing_field_rate), (NULL, cfg.null_field_rate),
-                       (WRONG, cfg.wrong_kind_rate), (ZERO, cfg.zero_amount_rate), (REFUND, cfg.refund_rate),
-                       (UNKNOWN_CAM, cfg.unknown_camera_rate)]:
+    for kind, rate in [
+        (DUP, cfg.duplicate_rate),
+        (MISSING, cfg.missing_field_rate),
+        (NULL, cfg.null_field_rate),
+        (WRONG, cfg.wrong_kind_rate),
+        (ZERO, cfg.zero_amount_rate),
+        (REFUND, cfg.refund_rate),
+        (UNKNOWN_CAM, cfg.unknown_camera_rate),
+    ]:
         assert 0.5 * rate * n < kinds[kind] < 1.6 * rate * n, (kind, kinds[kind])
 
     present = lambda pred: sum(1 for r in recs if pred(r))  # noqa: E731
@@ -86,8 +92,11 @@ def test_every_oddity_appears_at_about_its_rate(busy):
     assert 0.5 * cfg.refund_rate * n < refunds < 1.6 * cfg.refund_rate * n
 
     # duplicates: same transaction id twice, sometimes with a different amount; the last one wins
-    ids = Counter(str(r["transaction_id"]) for r in recs
-                  if isinstance(r.get("transaction_id"), (int, str)) and not isinstance(r.get("transaction_id"), bool))
+    ids = Counter(
+        str(r["transaction_id"])
+        for r in recs
+        if isinstance(r.get("transaction_id"), (int, str)) and not isinstance(r.get("transaction_id"), bool)
+    )
     dups = [t for t, c in ids.items() if c > 1]
     assert len(dups) > 0.5 * cfg.duplicate_rate * n
     changed = 0
@@ -110,7 +119,7 @@ def test_every_oddity_appears_at_about_its_rate(busy):
 
 
 def test_duplicates_also_cross_pages(busy):
-    recs, pages = _sales(busy, limit=100)
+    recs, _pages = _sales(busy, limit=100)
     page_of = defaultdict(set)
     for i, r in enumerate(recs):
         page_of[str(r.get("transaction_id"))].add(i // 100)
@@ -153,8 +162,10 @@ def test_camera_mapping_quirks(sandbox):
     assert sum(1 for k, v in mapping.items() if k == v) == cfg.uuid_camera_ids
     assert sum(1 for c in cams.values() if by_name[c["camera_name"].casefold()] == 2) == cfg.ambiguous_camera_names
     exact = {c["name"] for c in vcams}
-    assert any(c["camera_name"] not in exact and by_name[c["camera_name"].casefold()] == 1 for c in cams.values()) \
+    assert (
+        any(c["camera_name"] not in exact and by_name[c["camera_name"].casefold()] == 1 for c in cams.values())
         or cfg.case_mismatch_rate == 0
+    )
     for v in mapping.values():
         assert v is None or v in vids
     for c in vcams:
@@ -176,8 +187,8 @@ def test_items_have_unicode_names_and_two_decimal_prices(make_sandbox):
 
 
 def test_truth_with_sub_hour_window(busy):
-    a = datetime(2024, 3, 2, 14, 10, 30, 500000, tzinfo=timezone.utc)
-    b = datetime(2024, 3, 2, 14, 20, tzinfo=timezone.utc)
+    a = datetime(2024, 3, 2, 14, 10, 30, 500000, tzinfo=UTC)
+    b = datetime(2024, 3, 2, 14, 20, tzinfo=UTC)
     truth = busy.truth(a, b)
     assert truth.valid and all(a <= t.instant < b for t in truth.valid.values())
     recs, _ = all_pages(jd(busy), busy.jd_base_url + "/v1/sales", start=a.isoformat(), end=b.isoformat(), limit=1000)

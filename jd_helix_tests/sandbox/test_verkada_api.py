@@ -64,10 +64,30 @@ def test_camera_list_paging(make_sandbox):
     for bad in [{"page_size": 0}, {"page_size": 201}, {"page_size": "x"}, {"page_token": "zz"}, {"page_token": "-4"}]:
         r = s.get(url, params=bad)
         assert r.status_code == 400 and r.json()["message"]
-    fields = {"camera_id", "name", "site", "site_id", "serial", "mac", "model", "local_ip", "location",
-              "location_lat", "location_lon", "location_angle", "timezone", "status", "last_online",
-              "date_added", "firmware", "firmware_update_schedule", "device_retention", "cloud_retention",
-              "people_history_enabled", "vehicle_history_enabled"}
+    fields = {
+        "camera_id",
+        "name",
+        "site",
+        "site_id",
+        "serial",
+        "mac",
+        "model",
+        "local_ip",
+        "location",
+        "location_lat",
+        "location_lon",
+        "location_angle",
+        "timezone",
+        "status",
+        "last_online",
+        "date_added",
+        "firmware",
+        "firmware_update_schedule",
+        "device_retention",
+        "cloud_retention",
+        "people_history_enabled",
+        "vehicle_history_enabled",
+    }
     assert set(got[0]) == fields
 
 
@@ -130,8 +150,12 @@ def test_event_create_get_replace_patch_delete(sandbox):
     r = s.post(url, json={**key, "attributes": {"transaction_id": "T1", "transaction_amount": 10.5}})
     assert r.status_code == 200 and r.json() == {}
     got = s.get(url, params=key).json()
-    assert got == {**key, "attributes": {"transaction_id": "T1", "transaction_amount": 10.5}, "flagged": False,
-                   "org_id": sandbox.world.org_id}
+    assert got == {
+        **key,
+        "attributes": {"transaction_id": "T1", "transaction_amount": 10.5},
+        "flagged": False,
+        "org_id": sandbox.world.org_id,
+    }
     # the same triple again silently replaces the event, and the write log shows it
     assert s.post(url, json={**key, "attributes": {"transaction_id": "T2", "transaction_amount": 3}}).status_code == 200
     assert len(sandbox.helix_events()) == 1
@@ -152,32 +176,39 @@ def test_event_create_get_replace_patch_delete(sandbox):
     assert s.get(url, params={**key, "time_ms": "soon"}).status_code == 400
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"camera_id": "00000000-0000-4000-8000-000000000000"}, "camera_id"),
-    ({"event_type_uid": "nope"}, "event_type_uid"),
-    ({"time_ms": "1709388000000"}, "time_ms"),
-    ({"time_ms": 1709388000000.0}, "time_ms"),
-    ({"time_ms": True}, "time_ms"),
-    ({"time_ms": "OLD"}, "older than 30 days"),
-    ({"time_ms": "FUTURE"}, "in the future"),
-    ({"attributes": {"colour": "red"}}, "not in the event type's schema"),
-    ({"attributes": {"transaction_amount": "10.50"}}, "Wrong type for field transaction_amount"),
-    ({"attributes": {"transaction_amount": True}}, "Wrong type for field transaction_amount"),
-    ({"attributes": {"qty": 2.5}}, "Wrong type for field qty"),
-    ({"attributes": {"qty": "2"}}, "Wrong type for field qty"),
-    ({"attributes": {"refund": 1}}, "Wrong type for field refund"),
-    ({"attributes": {"store_id": 101}}, "Wrong type for field store_id"),
-    ({"attributes": {"store_id": None}}, "Wrong type for field store_id"),
-    ({"attributes": ["a"]}, "attributes"),
-    ({"flagged": "yes"}, "flagged"),
-    ({"camera_id": None}, "camera_id"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"camera_id": "00000000-0000-4000-8000-000000000000"}, "camera_id"),
+        ({"event_type_uid": "nope"}, "event_type_uid"),
+        ({"time_ms": "1709388000000"}, "time_ms"),
+        ({"time_ms": 1709388000000.0}, "time_ms"),
+        ({"time_ms": True}, "time_ms"),
+        ({"time_ms": "OLD"}, "older than 30 days"),
+        ({"time_ms": "FUTURE"}, "in the future"),
+        ({"attributes": {"colour": "red"}}, "not in the event type's schema"),
+        ({"attributes": {"transaction_amount": "10.50"}}, "Wrong type for field transaction_amount"),
+        ({"attributes": {"transaction_amount": True}}, "Wrong type for field transaction_amount"),
+        ({"attributes": {"qty": 2.5}}, "Wrong type for field qty"),
+        ({"attributes": {"qty": "2"}}, "Wrong type for field qty"),
+        ({"attributes": {"refund": 1}}, "Wrong type for field refund"),
+        ({"attributes": {"store_id": 101}}, "Wrong type for field store_id"),
+        ({"attributes": {"store_id": None}}, "Wrong type for field store_id"),
+        ({"attributes": ["a"]}, "attributes"),
+        ({"flagged": "yes"}, "flagged"),
+        ({"camera_id": None}, "camera_id"),
+    ],
+)
 def test_event_validation(sandbox, change, message):
     s = verkada(sandbox)
     uid = make_type(sandbox, s)
     now = now_ms(sandbox)
-    ev = {"camera_id": sandbox.verkada_cameras()[0]["camera_id"], "event_type_uid": uid, "time_ms": now,
-          "attributes": {"transaction_amount": 1}}
+    ev = {
+        "camera_id": sandbox.verkada_cameras()[0]["camera_id"],
+        "event_type_uid": uid,
+        "time_ms": now,
+        "attributes": {"transaction_amount": 1},
+    }
     ev.update(change)
     if ev["time_ms"] == "OLD":
         ev["time_ms"] = now - 30 * 86_400_000 - 1
@@ -206,7 +237,7 @@ def test_validation_edges_accepted(sandbox):
     for extra in ok:
         r = s.post(url, json={"camera_id": cam, "event_type_uid": uid, **extra})
         assert r.status_code == 200, (extra, r.text)
-    long = [e for e in sandbox.helix_events() if e["time_ms"] == now - 1][0]
+    long = next(e for e in sandbox.helix_events() if e["time_ms"] == now - 1)
     assert long["attributes"]["transaction_id"] == "x" * 200  # cut at 200 characters
     assert s.post(url, data=b"not json").status_code == 400
 
@@ -219,9 +250,24 @@ def test_search_filters_and_paging(sandbox):
     base = now_ms(sandbox) - 3_600_000
     url = sandbox.verkada_base_url + VT + "/event"
     for i in range(25):
-        attrs = {"transaction_id": f"T{i}", "transaction_amount": float(i), "item_id": "Blue Gazelle" if i % 5 == 0 else "Cap"}
-        assert s.post(url, json={"camera_id": cams[i % 3], "event_type_uid": uid, "time_ms": base + i * 1000,
-                                 "attributes": attrs, "flagged": i == 7}).status_code == 200
+        attrs = {
+            "transaction_id": f"T{i}",
+            "transaction_amount": float(i),
+            "item_id": "Blue Gazelle" if i % 5 == 0 else "Cap",
+        }
+        assert (
+            s.post(
+                url,
+                json={
+                    "camera_id": cams[i % 3],
+                    "event_type_uid": uid,
+                    "time_ms": base + i * 1000,
+                    "attributes": attrs,
+                    "flagged": i == 7,
+                },
+            ).status_code
+            == 200
+        )
     s.post(url, json={"camera_id": cams[0], "event_type_uid": other, "time_ms": base})
     search = lambda body=None, **params: s.post(url + "/search", params=params, json=body or {})  # noqa: E731
 
@@ -240,12 +286,16 @@ def test_search_filters_and_paging(sandbox):
     assert len(search({"camera_ids": [cams[1]], "event_type_uid": uid}).json()["events"]) == 8
     r = search({"event_type_uid": uid, "start_time_ms": base + 5000, "end_time_ms": base + 10_000}).json()
     assert [e["attributes"]["transaction_id"] for e in r["events"]] == ["T5", "T6", "T7", "T8", "T9"]
-    flt = lambda op, v: search({"attribute_filters": [  # noqa: E731
-        {"attribute_key": "transaction_amount", "attribute_value": v, "op": op}]}).json()["events"]
+
+    def flt(op, v):
+        return search(
+            {"attribute_filters": [{"attribute_key": "transaction_amount", "attribute_value": v, "op": op}]}
+        ).json()["events"]
+
     assert len(flt("gt", 20)) == 4 and len(flt("lt", 2)) == 2 and len(flt("eq", 7)) == 1
     assert len(search({"keywords": ["gazelle"]}).json()["events"]) == 5
     assert [e["attributes"]["transaction_id"] for e in search({"flagged": True}).json()["events"]] == ["T7"]
-    for bad in [dict(page_size=0), dict(page_size=201), dict(page_token="abc"), dict(page_token="999")]:
+    for bad in [{"page_size": 0}, {"page_size": 201}, {"page_token": "abc"}, {"page_token": "999"}]:
         assert search(**bad).status_code == 400
     assert search({"attribute_filters": [{"attribute_key": "a", "op": "like"}]}).status_code == 400
     assert search({"camera_ids": "abc"}).status_code == 400

@@ -8,7 +8,8 @@ person can act on. It never prints the key.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -60,7 +61,7 @@ class JdApiClient:
         with self._counter_lock:
             self.requests_made += 1
 
-    def pages(self, endpoint: str, params: Optional[Mapping[str, str]] = None) -> Iterator[list[Any]]:
+    def pages(self, endpoint: str, params: Mapping[str, str] | None = None) -> Iterator[list[Any]]:
         """Each page's `data` list, following `next_cursor` until it is null or absent."""
         query = {**(params or {}), "limit": str(self.page_size)}
         page_number = 1
@@ -92,9 +93,7 @@ class JdApiClient:
         if response.status_code >= 500:
             raise JdApiError(down("The JD API", where, self.base_url, response.status_code, _error_message(response)))
         if response.status_code != 200:
-            raise JdApiError(
-                f"{where}: HTTP {response.status_code}: {_error_message(response)}"
-            )
+            raise JdApiError(f"{where}: HTTP {response.status_code}: {_error_message(response)}")
         try:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError:

@@ -9,10 +9,11 @@ naming the field, so a bad record is set aside with its reason and never stops t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Literal, overload
+from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,7 +22,7 @@ import pyarrow as pa
 MAX_ID_LENGTH = 128
 # DECIMAL(18, 2): sixteen digits before the point.
 MAX_AMOUNT_CENTS = 10**18 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 
@@ -162,7 +163,7 @@ class Rejection:
 
     @property
     def key(self) -> str:
-        """"<field>: <reason>": what the records set aside are counted by."""
+        """ "<field>: <reason>": what the records set aside are counted by."""
         return f"{self.field}: {self.reason}"
 
 
@@ -225,9 +226,7 @@ DIMENSIONS = {
 }
 
 
-def parse_dimension_records(
-    spec: DimensionSpec, records: list
-) -> tuple[dict[str, dict], list[Rejection]]:
+def parse_dimension_records(spec: DimensionSpec, records: list) -> tuple[dict[str, dict], list[Rejection]]:
     """Clean rows keyed by id (the last occurrence of an id wins) and the rejections."""
     rows: dict[str, dict] = {}
     rejected: list[Rejection] = []

@@ -8,14 +8,15 @@ ValueError with the reason, so the event is skipped without a request.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from jd_helix.clients.verkada.events import HelixEvent
 from jd_helix.clients.verkada.limits import MAX_VALUE_CHARS
 
 
-def coerce_value(value: Any, declared: Optional[str]) -> Any:
+def coerce_value(value: Any, declared: str | None) -> Any:
     """One attribute value as Helix wants it, or raise ValueError with the reason.
 
     With a declared schema type the value is converted to it (e.g. "12.50" for a float
@@ -39,7 +40,7 @@ def coerce_value(value: Any, declared: Optional[str]) -> Any:
     raise ValueError(f"unsupported attribute type {type(value).__name__}")
 
 
-def _number(value: Any, declared: Optional[str]) -> float | int:
+def _number(value: Any, declared: str | None) -> float | int:
     if isinstance(value, bool):
         raise ValueError(f"not a number: {value!r}")
     number: float | int
@@ -64,7 +65,7 @@ def _number(value: Any, declared: Optional[str]) -> float | int:
     return number
 
 
-def event_body(event: HelixEvent, schema: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+def event_body(event: HelixEvent, schema: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The JSON body Helix wants for ``event``; raises ValueError if it cannot be valid.
 
     ``None`` attribute values are left out (Helix accepts a subset of the schema).

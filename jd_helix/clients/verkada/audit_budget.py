@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable, Optional
 
 from jd_helix.clients.verkada.rate_limit import RateLimitSettings, VerkadaRateLimiter, _registry_key
 
@@ -31,7 +31,7 @@ class BudgetedLimiter(VerkadaRateLimiter):
         org_limiter: VerkadaRateLimiter,
         *,
         org: str,
-        clock: Optional[Callable[[], int]] = None,
+        clock: Callable[[], int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(budget, org=org, clock=clock, sleep=sleep)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from jd_helix.clients.verkada.endpoints import BATCH_PATH
@@ -86,7 +87,7 @@ class BatchPoster:
                 in_flight.remove(job)
         return singles
 
-    def _submit(self, batch: list[ReadyEvent], report: ReportOutcomes, singles: list[ReadyEvent]) -> Optional[_Job]:
+    def _submit(self, batch: list[ReadyEvent], report: ReportOutcomes, singles: list[ReadyEvent]) -> _Job | None:
         try:
             response = self._transport.send("POST", BATCH_PATH, json_body={"items": [body for _, _, body in batch]})
         except VerkadaAuthError:
@@ -178,7 +179,7 @@ class BatchPoster:
                 out.append((index, PostOutcome(event.key, default, f"Helix batch job {job.job_id} failed")))
         return out
 
-    def _read_failure_file(self, url: Optional[str]) -> dict[int, str]:
+    def _read_failure_file(self, url: str | None) -> dict[int, str]:
         """``{index: error}`` from a batch job's failure file (JSON list of
         ``{index, error, item}``, possibly wrapped in an object)."""
         if not url:

@@ -15,9 +15,10 @@ jobs (``batch_jobs``) or, where Helix has no batch endpoint, one by one (``singl
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal
 
 from jd_helix.clients.verkada.attribute_values import event_body
 from jd_helix.clients.verkada.batch_jobs import BatchPoster
@@ -64,9 +65,9 @@ class VerkadaClient:
         self,
         base_url: str,
         api_key: str,
-        settings: Optional[VerkadaClientSettings] = None,
+        settings: VerkadaClientSettings | None = None,
         *,
-        limiter: Optional[VerkadaRateLimiter] = None,
+        limiter: VerkadaRateLimiter | None = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -112,7 +113,7 @@ class VerkadaClient:
     def close(self) -> None:
         self.transport.close()
 
-    def __enter__(self) -> "VerkadaClient":
+    def __enter__(self) -> VerkadaClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -126,7 +127,7 @@ class VerkadaClient:
     def list_cameras(self) -> list[dict[str, Any]]:
         """Every camera of the org: all pages of ``GET /cameras/v1/devices``."""
         cameras: list[dict[str, Any]] = []
-        token: Optional[str] = None
+        token: str | None = None
         seen: set[str] = set()
         while True:
             params: dict[str, Any] = {"page_size": CAMERA_PAGE_SIZE}
@@ -154,7 +155,7 @@ class VerkadaClient:
 
     # -- event types -----------------------------------------------------------------
 
-    def _find_event_type(self, name: str) -> Optional[dict[str, Any]]:
+    def _find_event_type(self, name: str) -> dict[str, Any] | None:
         body = self.transport.call("GET", EVENT_TYPE_PATH, params={"name": name})
         for event_type in body.get("event_types") or []:
             if event_type.get("name") == name:
@@ -210,7 +211,7 @@ class VerkadaClient:
         ``next_page_token`` or ``next_token`` (docs/verkada-helix-api.md, "search paging") is read.
         """
         body = {"event_type_uid": event_type_uid, "start_time_ms": int(start_ms), "end_time_ms": int(end_ms)}
-        token: Optional[str] = None
+        token: str | None = None
         seen: set[str] = set()
         while True:
             params: dict[str, Any] = {"page_size": page_size}
@@ -232,8 +233,8 @@ class VerkadaClient:
         self,
         events: Sequence[HelixEvent],
         *,
-        on_batch_done: Optional[Callable[[list[PostOutcome]], None]] = None,
-        schema: Optional[Mapping[str, str]] = None,
+        on_batch_done: Callable[[list[PostOutcome]], None] | None = None,
+        schema: Mapping[str, str] | None = None,
     ) -> list[PostOutcome]:
         """Post ``events``; return one outcome per event, in the same order.
 
@@ -252,7 +253,7 @@ class VerkadaClient:
         Raises VerkadaAuthError if the key is refused mid-way (outcomes already passed
         to ``on_batch_done`` stand; the rest were not reported).
         """
-        outcomes: list[Optional[PostOutcome]] = [None] * len(events)
+        outcomes: list[PostOutcome | None] = [None] * len(events)
 
         def keep(done: list[tuple[int, PostOutcome]]) -> None:
             for index, outcome in done:
@@ -267,7 +268,7 @@ class VerkadaClient:
         events: Iterable[HelixEvent],
         *,
         on_batch_done: Callable[[list[PostOutcome]], None],
-        schema: Optional[Mapping[str, str]] = None,
+        schema: Mapping[str, str] | None = None,
     ) -> None:
         """Post ``events`` as ``post_events`` does, for any number of them: the iterable is
         read (from a thread of the client's) a couple of batches ahead of their submit, and nothing is kept of an event once its
@@ -278,12 +279,12 @@ class VerkadaClient:
     def _post(
         self,
         events: Iterable[HelixEvent],
-        keep: Optional[ReportOutcomes],
-        on_batch_done: Optional[Callable[[list[PostOutcome]], None]],
-        schema: Optional[Mapping[str, str]],
+        keep: ReportOutcomes | None,
+        on_batch_done: Callable[[list[PostOutcome]], None] | None,
+        schema: Mapping[str, str] | None,
     ) -> None:
         reporter = OutcomeReporter(on_batch_done) if on_batch_done is not None else None
-        batches: Optional[Prefetched[list[ReadyEvent]]] = None
+        batches: Prefetched[list[ReadyEvent]] | None = None
 
         def report(done: list[tuple[int, PostOutcome]]) -> None:
             if not done:
@@ -307,7 +308,7 @@ class VerkadaClient:
                 reporter.close()  # every outcome reported so far is handed over, by an error too
 
     def _ready_batches(
-        self, events: Iterable[HelixEvent], schema: Optional[Mapping[str, str]], report: ReportOutcomes
+        self, events: Iterable[HelixEvent], schema: Mapping[str, str] | None, report: ReportOutcomes
     ) -> Iterator[list[ReadyEvent]]:
         """``events`` ready to send (with their bodies), ``batch_size`` at a time; the ones
         Helix would refuse are reported skipped on the way.
@@ -322,7 +323,7 @@ class VerkadaClient:
         now = self._now_ms()
         for index, event in enumerate(events):
             reason = self._local_rejection(event, now)
-            body: Optional[dict[str, Any]] = None
+            body: dict[str, Any] | None = None
             if reason is None:
                 try:
                     body = event_body(event, schema if schema is not None else self._schemas.get(event.event_type_uid))
@@ -341,7 +342,7 @@ class VerkadaClient:
         if ready:
             yield ready
 
-    def _local_rejection(self, event: HelixEvent, now_ms: int) -> Optional[str]:
+    def _local_rejection(self, event: HelixEvent, now_ms: int) -> str | None:
         if isinstance(event.time_ms, bool) or not isinstance(event.time_ms, int):
             return f"time_ms must be an integer of epoch milliseconds, got {event.time_ms!r}"
         if self._max_event_age_ms is not None and event.time_ms < now_ms - self._max_event_age_ms:

@@ -6,7 +6,7 @@ the token (callers redact before building a message).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 import requests
@@ -18,7 +18,7 @@ BASE_URL_ENV = "VERKADA_API_BASE_URL"
 class VerkadaError(Exception):
     """A Verkada call failed. ``str()`` carries the server's message, never a secret."""
 
-    def __init__(self, message: str, *, status: Optional[int] = None, error_id: Optional[str] = None):
+    def __init__(self, message: str, *, status: int | None = None, error_id: str | None = None):
         super().__init__(message)
         self.status = status
         self.error_id = error_id
@@ -32,7 +32,7 @@ class VerkadaConfigError(VerkadaError, ValueError):
     """The client's settings cannot work (missing key, plain HTTP to a remote host...)."""
 
 
-def server_message(response: requests.Response) -> tuple[str, Optional[str]]:
+def server_message(response: requests.Response) -> tuple[str, str | None]:
     """The server's ``message`` (and ``id``) from a ``{"id","message","data"}`` body."""
     try:
         body = orjson.loads(response.content)

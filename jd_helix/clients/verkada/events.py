@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from jd_helix.domain.helix_status import HelixStatus
 
@@ -30,7 +31,7 @@ class PostOutcome:
 
     key: str
     status: HelixStatus
-    reason: Optional[str] = None
+    reason: str | None = None
 
 
 # Between the client and its posting strategies: an event ready to send (its position in

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from jd_helix.clients.verkada.events import PostOutcome
 
@@ -24,8 +24,8 @@ from jd_helix.clients.verkada.events import PostOutcome
 class OutcomeReporter:
     def __init__(self, on_batch_done: Callable[[list[PostOutcome]], None]) -> None:
         self._on_batch_done = on_batch_done
-        self._queue: queue.Queue[Optional[list[PostOutcome]]] = queue.Queue()
-        self._error: Optional[BaseException] = None
+        self._queue: queue.Queue[list[PostOutcome] | None] = queue.Queue()
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="verkada-outcomes", daemon=True)
         self._thread.start()
 

@@ -45,9 +45,9 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from pyrate_limiter import AbstractBucket, InMemoryBucket, Rate, RateItem, SQLiteBucket
@@ -62,11 +62,11 @@ _ITEM_NAME = "verkada"
 class RateLimitSettings:
     """The limits and the margins kept below them."""
 
-    requests_per_5s: Optional[int] = 25
-    requests_per_minute: Optional[int] = 300
+    requests_per_5s: int | None = 25
+    requests_per_minute: int | None = 300
     limit_margin: int = 1
     margin_ms: int = 300
-    shared_file: Optional[str] = None  # a SQLite file the processes of this host count in together
+    shared_file: str | None = None  # a SQLite file the processes of this host count in together
 
     def rates(self) -> list[Rate]:
         """The pyrate-limiter rates to enforce, margins applied.
@@ -111,7 +111,7 @@ class VerkadaRateLimiter:
         settings: RateLimitSettings = RateLimitSettings(),
         *,
         org: str = "",
-        clock: Optional[Callable[[], int]] = None,
+        clock: Callable[[], int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
@@ -164,7 +164,7 @@ class VerkadaRateLimiter:
         return f"VerkadaRateLimiter({self._rates})"
 
 
-def _bucket(rates: list[Rate], shared_file: Optional[str], org: str) -> AbstractBucket:
+def _bucket(rates: list[Rate], shared_file: str | None, org: str) -> AbstractBucket:
     if shared_file is None:
         return InMemoryBucket(rates)
     Path(shared_file).parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ from its own fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from jd_helix.clients.base_url import checked_base_url
 from jd_helix.clients.verkada.errors import VerkadaConfigError
@@ -37,8 +36,8 @@ class VerkadaClientSettings:
     # Single POSTs (when the batch endpoint is missing): outcomes reported per chunk.
     single_post_chunk: int = 50
     # Events outside Helix's window are skipped without a request (None: let Helix judge).
-    max_event_age_s: Optional[float] = HELIX_MAX_EVENT_AGE.total_seconds()
-    max_future_s: Optional[float] = HELIX_MAX_FUTURE.total_seconds()
+    max_event_age_s: float | None = HELIX_MAX_EVENT_AGE.total_seconds()
+    max_future_s: float | None = HELIX_MAX_FUTURE.total_seconds()
 
 
 def check_base_url(base_url: str) -> str:

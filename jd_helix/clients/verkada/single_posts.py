@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import islice
-from typing import Any, Iterable
+from typing import Any
 
 from jd_helix.clients.verkada.endpoints import EVENT_PATH
 from jd_helix.clients.verkada.errors import API_KEY_ENV, VerkadaAuthError, VerkadaError, server_message
@@ -35,8 +36,7 @@ def post_one(transport: VerkadaTransport, event: HelixEvent, body: dict[str, Any
         return PostOutcome(event.key, HelixStatus.SKIPPED, message)
     if response.status_code == 403:
         raise VerkadaError(
-            f"Verkada refused to create an event (403: {message}); the key behind {API_KEY_ENV} "
-            "needs Helix read/write",
+            f"Verkada refused to create an event (403: {message}); the key behind {API_KEY_ENV} needs Helix read/write",
             status=403,
         )
     return PostOutcome(event.key, HelixStatus.FAILED, f"HTTP {response.status_code}: {message}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import requests
 
@@ -47,12 +47,12 @@ class TokenCache:
         self._renew_margin_s = min(renew_margin_s, lifetime_s / 2)
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self.value: Optional[str] = None  # the cached token (for redaction)
+        self.value: str | None = None  # the cached token (for redaction)
         self._fetched_at = 0.0
         self._renew_at = 0.0
         self.renewals = 0  # how many tokens were fetched
 
-    def current(self, stale: Optional[str] = None) -> str:
+    def current(self, stale: str | None = None) -> str:
         """A valid token; fetch one if none is cached, it is near expiry, or it is ``stale``."""
         with self._lock:
             if stale is not None and self.value == stale:

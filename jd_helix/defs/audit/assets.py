@@ -8,7 +8,7 @@ reposted, adopted, unknown) show on the hour's page and plot over hours, and the
 
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import orjson
@@ -33,7 +33,7 @@ from jd_helix.resources.warehouse import WarehouseResource
 
 
 def _now() -> datetime:
-    return naive_utc(datetime.now(timezone.utc))
+    return naive_utc(datetime.now(UTC))
 
 
 def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: datetime, event_type_uid: str) -> HourAudit:
@@ -55,7 +55,12 @@ def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: dateti
         _record(warehouse, outcomes, event_type_uid)
         again = events_held(client, event_type_uid, start_ms, end_ms)
         now_held = set(
-            zip(again["camera_id"].to_pylist(), again["time_ms"].to_pylist(), again["transaction_id"].to_pylist(), strict=True)
+            zip(
+                again["camera_id"].to_pylist(),
+                again["time_ms"].to_pylist(),
+                again["transaction_id"].to_pylist(),
+                strict=True,
+            )
         )
         audit.still_missing = sum((e.camera_id, e.time_ms, e.key) not in now_held for e in missing)
     audit.requests = client.requests_made - requests_before
@@ -63,15 +68,27 @@ def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: dateti
         conn.execute("DELETE FROM helix_audit WHERE sale_hour = ? AND event_type_uid = ?", [hour, event_type_uid])
         conn.execute(
             "INSERT INTO helix_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [hour, event_type_uid, _now(), audit.held, audit.missing, audit.reposted, audit.adopted,
-             audit.unknown, audit.still_missing, audit.requests],
+            [
+                hour,
+                event_type_uid,
+                _now(),
+                audit.held,
+                audit.missing,
+                audit.reposted,
+                audit.adopted,
+                audit.unknown,
+                audit.still_missing,
+                audit.requests,
+            ],
         )
     return audit
 
 
 def _schema_of(conn, event_type_uid: str) -> dict[str, str]:
     """The event type's schema as helix_event_type recorded it when ensured (else every attribute)."""
-    row = conn.execute("SELECT event_schema FROM helix_event_type WHERE event_type_uid = ?", [event_type_uid]).fetchone()
+    row = conn.execute(
+        "SELECT event_schema FROM helix_event_type WHERE event_type_uid = ?", [event_type_uid]
+    ).fetchone()
     return orjson.loads(row[0]) if row else dict(EVENT_SCHEMA)
 
 
@@ -80,7 +97,7 @@ def _record(warehouse: WarehouseResource, outcomes: list[PostOutcome], event_typ
     then retried by helix_retry_sensor with the same triple."""
     frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
     with warehouse.write() as conn:
-        record_outcomes(conn, frame, datetime.now(timezone.utc), event_type_uid)
+        record_outcomes(conn, frame, datetime.now(UTC), event_type_uid)
 
 
 @hourly_asset(

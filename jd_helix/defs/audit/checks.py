@@ -52,15 +52,21 @@ def _by_hour(conn, window: HourWindow) -> HourlyResults:
         if found is None:
             nothing_pinned = hour not in pinned_hours
             description = "no event of this hour was ever sent to Helix" if nothing_pinned else "not audited yet"
-            results[hour] = [dg.AssetCheckResult(passed=nothing_pinned, description=description,
-                                                  severity=dg.AssetCheckSeverity.ERROR)]
+            results[hour] = [
+                dg.AssetCheckResult(
+                    passed=nothing_pinned, description=description, severity=dg.AssetCheckSeverity.ERROR
+                )
+            ]
             continue
         still_missing = found["still_missing"]
         results[hour] = [
             dg.AssetCheckResult(
                 passed=still_missing == 0,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={**{f: int(found[f]) for f in FIGURES}, "audited_at": f"{found['audited_at']:%Y-%m-%d %H:%M:%S} UTC"},
+                metadata={
+                    **{f: int(found[f]) for f in FIGURES},
+                    "audited_at": f"{found['audited_at']:%Y-%m-%d %H:%M:%S} UTC",
+                },
                 description=None
                 if still_missing == 0
                 else f"{still_missing} events the ledger calls posted are not in Helix after the re-posts",

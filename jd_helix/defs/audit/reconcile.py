@@ -116,7 +116,9 @@ def reconcile(
         missing = _missing(conn, params)
     finally:
         conn.unregister("helix_held")
-    audit = HourAudit(held=int(held_of_hour), missing=len(missing), adopted=adopted, unknown=int(in_hour - ours_in_hour))
+    audit = HourAudit(
+        held=int(held_of_hour), missing=len(missing), adopted=adopted, unknown=int(in_hour - ours_in_hour)
+    )
     return audit, missing
 
 

@@ -4,7 +4,7 @@ Both schedules ship switched on. The sweep takes the stalest hours its budget pa
 (or the `helix_audit` asset) → Materialize → a range of hours, as a backfill.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -40,7 +40,7 @@ helix_audit_job = dg.define_asset_job(
 
 
 def _this_hour(scheduled_at: datetime) -> datetime:
-    return scheduled_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return scheduled_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def recent_hours_to_audit(scheduled_at: datetime) -> list[str]:
@@ -77,8 +77,10 @@ def helix_audit_schedule(context: dg.ScheduleEvaluationContext):
     keys = recent_hours_to_audit(context.scheduled_execution_time)
     if not keys:
         return dg.SkipReason("no audited hour lies inside the partitions yet")
-    return [dg.RunRequest(run_key=f"audit:{key}:{context.scheduled_execution_time:%Y%m%d%H}", partition_key=key)
-            for key in keys]
+    return [
+        dg.RunRequest(run_key=f"audit:{key}:{context.scheduled_execution_time:%Y%m%d%H}", partition_key=key)
+        for key in keys
+    ]
 
 
 @dg.schedule(
@@ -105,7 +107,9 @@ def helix_audit_sweep_schedule(
     if hours is None:
         return dg.SkipReason(WAREHOUSE_BUSY)
     hourly_demand = hourly_audits_demand([h.events for h in hours if h.hour >= this_hour - timedelta(days=1)])
-    budget = sweep_budget(verkada.audit_sweep_requests_per_day, daily_capacity(verkada.audit_rate_limits()), hourly_demand)
+    budget = sweep_budget(
+        verkada.audit_sweep_requests_per_day, daily_capacity(verkada.audit_rate_limits()), hourly_demand
+    )
     candidates = [h for h in hours if h.hour <= last]
     chosen = choose_hours(candidates, budget)
     if not chosen:
@@ -113,7 +117,10 @@ def helix_audit_sweep_schedule(
             f"the sweep's budget ({budget} requests; the hourly audits take ~{hourly_demand}) "
             f"does not pay for the stalest hour ({estimated_requests(stalest_first(candidates)[0]) + TOKEN_REQUESTS} requests)"
         )
-    ranges = [(partition_key(aware(start)), partition_key(aware(end))) for start, end in contiguous_ranges([h.hour for h in chosen])]
+    ranges = [
+        (partition_key(aware(start)), partition_key(aware(end)))
+        for start, end in contiguous_ranges([h.hour for h in chosen])
+    ]
     estimate = sum(estimated_requests(h) for h in chosen) + TOKEN_REQUESTS * len(ranges)
     context.log.info(
         f"Sweeping {len(chosen)} of {len(candidates)} hours in {len(ranges)} runs, ~{estimate} requests of a "

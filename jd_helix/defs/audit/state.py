@@ -52,7 +52,7 @@ class HourAudit:
     def figures(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def add(self, other: "HourAudit") -> None:
+    def add(self, other: HourAudit) -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 

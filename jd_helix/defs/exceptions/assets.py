@@ -2,7 +2,7 @@
 before Helix, so that each event carries its flags."""
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -60,12 +60,15 @@ def transaction_exceptions(
     started = time.monotonic()
     window = HourWindow.of(context)
     sql, params = flags_sql(exception_settings), flags_params(exception_settings)
-    built_at = naive_utc(datetime.now(timezone.utc))
+    built_at = naive_utc(datetime.now(UTC))
     with warehouse.write() as conn:
         # Hour by hour: each hour's history ends where it starts.
         conn.execute("DELETE FROM transaction_exceptions WHERE sale_hour >= $start AND sale_hour < $end", window.bounds)
         for hour in window.hours:
-            conn.execute(f"INSERT INTO transaction_exceptions {sql}", {**params, "start": hour, "end": hour + HOUR, "built_at": built_at})
+            conn.execute(
+                f"INSERT INTO transaction_exceptions {sql}",
+                {**params, "start": hour, "end": hour + HOUR, "built_at": built_at},
+            )
         per_hour = TABLE.figures_by_hour(conn, window)
         by_till = conn.execute(BY_TILL_SQL, window.bounds).fetchall()
     for hour, figures in per_hour.items():

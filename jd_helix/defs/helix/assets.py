@@ -2,7 +2,7 @@
 
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import orjson
@@ -60,7 +60,7 @@ def record_event_types(conn, ensured: list[EnsuredEventType], replace: bool) -> 
         conn.execute("DELETE FROM helix_event_type")
     conn.executemany(
         "INSERT OR IGNORE INTO helix_event_type VALUES (?, ?, ?, ?, ?)",
-        [[e.uid, e.name, orjson.dumps(e.schema).decode(), e.action, naive_utc(datetime.now(timezone.utc))] for e in ensured],
+        [[e.uid, e.name, orjson.dumps(e.schema).decode(), e.action, naive_utc(datetime.now(UTC))] for e in ensured],
     )
 
 
@@ -150,7 +150,7 @@ class LedgerRecorder:
     def __call__(self, outcomes: list[PostOutcome]) -> None:
         frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
         with self.warehouse.write() as conn:
-            record_outcomes(conn, frame, datetime.now(timezone.utc), self.event_type_uid)
+            record_outcomes(conn, frame, datetime.now(UTC), self.event_type_uid)
             per_hour = conn.execute(
                 "SELECT l.sale_hour, f.status, count(*) FROM frame f "
                 "JOIN helix_events l ON l.transaction_id = f.key AND l.event_type_uid = ? GROUP BY ALL",
@@ -167,7 +167,10 @@ class LedgerRecorder:
         self.counts.update({(hour, status): count for hour, status, count in per_hour})
 
     def this_run(self, hour: datetime) -> dict[str, int]:
-        return {f"{status}_this_run": self.counts[(hour, status)] for status in (HelixStatus.POSTED, HelixStatus.FAILED, HelixStatus.SKIPPED)}
+        return {
+            f"{status}_this_run": self.counts[(hour, status)]
+            for status in (HelixStatus.POSTED, HelixStatus.FAILED, HelixStatus.SKIPPED)
+        }
 
     def total(self, status: str) -> int:
         return sum(count for (_, s), count in self.counts.items() if s == status)
@@ -203,10 +206,10 @@ def helix_events(
         # Each type's triples are pinned and committed before the first request; each type's
         # outbox holds what that transaction saw as still to post of it.
         with warehouse.write() as conn:
-            record_destination(conn, warehouse.database, client.base_url, uids, naive_utc(datetime.now(timezone.utc)))
+            record_destination(conn, warehouse.database, client.base_url, uids, naive_utc(datetime.now(UTC)))
             record_event_types(conn, ensured, replace=False)
             pinned = [
-                pin_window(conn, window.start, window.end, uid, datetime.now(timezone.utc), event_type.takes_sql)
+                pin_window(conn, window.start, window.end, uid, datetime.now(UTC), event_type.takes_sql)
                 for event_type, uid in zip(event_types, uids, strict=True)
             ]
             for index, (event_type, uid) in enumerate(zip(event_types, uids, strict=True)):

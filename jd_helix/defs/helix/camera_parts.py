@@ -18,7 +18,7 @@ class CameraPart:
     of: int
 
     @classmethod
-    def all(cls, rows: int, rows_per_part: int) -> list["CameraPart"]:
+    def all(cls, rows: int, rows_per_part: int) -> list[CameraPart]:
         """Enough parts for about `rows_per_part` rows each (at least one)."""
         parts = max(1, math.ceil(rows / rows_per_part))
         return [cls(index, parts) for index in range(parts)]

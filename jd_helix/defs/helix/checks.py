@@ -17,11 +17,19 @@ from jd_helix.resources.warehouse import WarehouseResource
 
 @dg.multi_asset_check(
     specs=[
-        dg.AssetCheckSpec("ledger_reconciles", asset=helix_events, partitions_def=hourly_partitions,
-                          description="posted + failed + skipped + unmapped + pending = the hour's sales, "
-                                      "per event type (the sales it takes)."),
-        dg.AssetCheckSpec("no_exhausted_retries", asset=helix_events, partitions_def=hourly_partitions,
-                          description="No event has used up its attempts and been left failed."),
+        dg.AssetCheckSpec(
+            "ledger_reconciles",
+            asset=helix_events,
+            partitions_def=hourly_partitions,
+            description="posted + failed + skipped + unmapped + pending = the hour's sales, "
+            "per event type (the sales it takes).",
+        ),
+        dg.AssetCheckSpec(
+            "no_exhausted_retries",
+            asset=helix_events,
+            partitions_def=hourly_partitions,
+            description="No event has used up its attempts and been left failed.",
+        ),
     ],
 )
 def helix_events_checks(
@@ -52,8 +60,12 @@ def _ledger_by_hour(conn, window: HourWindow, max_attempts: int, event_types: tu
     uids = pinned_uids_by_name(conn)  # a type never pinned has none: all its sales are missing
     per_type = {
         event_type.name: figures_by_hour(
-            conn, window, ledger_by_hour_sql(event_type.takes_sql), zeros,
-            max_attempts=max_attempts, event_type_uid=uids.get(event_type.name, ""),
+            conn,
+            window,
+            ledger_by_hour_sql(event_type.takes_sql),
+            zeros,
+            max_attempts=max_attempts,
+            event_type_uid=uids.get(event_type.name, ""),
         )
         for event_type in event_types
     }
@@ -63,9 +75,15 @@ def _ledger_by_hour(conn, window: HourWindow, max_attempts: int, event_types: tu
         sales, in_ledger, exhausted = f["sales"], f["in_ledger"], f["exhausted"]
         short = {name: figures[hour]["sales"] - figures[hour]["in_ledger"] for name, figures in per_type.items()}
         # One type (the default): the figures as before types were declared; several: also each type's.
-        by_type = {} if len(per_type) == 1 else {
-            f"{name}/{figure}": figures[hour][figure] for name, figures in per_type.items() for figure in ("sales", "in_ledger")
-        }
+        by_type = (
+            {}
+            if len(per_type) == 1
+            else {
+                f"{name}/{figure}": figures[hour][figure]
+                for name, figures in per_type.items()
+                for figure in ("sales", "in_ledger")
+            }
+        )
         results[hour] = [
             dg.AssetCheckResult(
                 check_name="ledger_reconciles",
@@ -81,7 +99,8 @@ def _ledger_by_hour(conn, window: HourWindow, max_attempts: int, event_types: tu
                 else "; ".join(
                     f"{missing} of {per_type[name][hour]['sales']} sales have no ledger row"
                     + (f" of event type {name!r}" if len(per_type) > 1 else "")
-                    for name, missing in short.items() if missing
+                    for name, missing in short.items()
+                    if missing
                 ),
             ),
             dg.AssetCheckResult(

@@ -95,4 +95,6 @@ def record_destination(conn, database: str, api_base_url: str, event_type_uids: 
     )
     conn.execute(DESTINATION_TABLE)
     conn.execute("DELETE FROM helix_destination")
-    conn.executemany("INSERT INTO helix_destination VALUES (?, ?, ?)", [[api_base_url, uid, now] for uid in event_type_uids])
+    conn.executemany(
+        "INSERT INTO helix_destination VALUES (?, ?, ?)", [[api_base_url, uid, now] for uid in event_type_uids]
+    )

@@ -18,7 +18,7 @@ asset's freshness badge in the catalog. That policy looks at the asset as a whol
 materialized in the hour before each :45), the check at each hour.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster import AssetRecordsFilter
@@ -33,7 +33,7 @@ from jd_helix.lib.run_tags import LATE_BECAUSE_TAG
 
 def hour_due(now: datetime) -> datetime:
     """The hour that must be posted by now: the last hour that ended before the latest deadline."""
-    deadline = now.astimezone(timezone.utc).replace(minute=DEADLINE_MINUTE, second=0, microsecond=0)
+    deadline = now.astimezone(UTC).replace(minute=DEADLINE_MINUTE, second=0, microsecond=0)
     if deadline > now:
         deadline -= timedelta(hours=1)
     return deadline.replace(minute=0) - timedelta(hours=1)
@@ -58,16 +58,22 @@ def _result(passed: bool, description: str, metadata: dict) -> dg.AssetCheckResu
     )
 
 
-def evaluate_hour(instance: dg.DagsterInstance, hour: datetime, first_ever: float | None, now: datetime) -> dg.AssetCheckResult:
+def evaluate_hour(
+    instance: dg.DagsterInstance, hour: datetime, first_ever: float | None, now: datetime
+) -> dg.AssetCheckResult:
     key = partition_key(hour)
     deadline = deadline_of(hour)
     metadata: dict = {"deadline": dg.MetadataValue.timestamp(deadline)}
     if first_ever is None or deadline.timestamp() < first_ever:
-        return _result(True, f"{key} was due before the first hour was posted; freshness is measured from the first one on.", metadata)
+        return _result(
+            True,
+            f"{key} was due before the first hour was posted; freshness is measured from the first one on.",
+            metadata,
+        )
     posted = first_posting(instance, key)
     if posted is None:
         return _result(now <= deadline, f"{key} is not posted yet (due by {deadline:%H:%M} UTC)", metadata)
-    posted_at = datetime.fromtimestamp(posted.timestamp, timezone.utc)
+    posted_at = datetime.fromtimestamp(posted.timestamp, UTC)
     metadata["posted_at"] = dg.MetadataValue.timestamp(posted_at)
     if posted_at <= deadline:
         return _result(True, f"{key} was posted by its deadline", metadata)
@@ -77,7 +83,9 @@ def evaluate_hour(instance: dg.DagsterInstance, hour: datetime, first_ever: floa
     metadata["late_by_minutes"] = late_minutes
     if because:
         metadata["late_because"] = because
-    return _result(False, f"{key} was posted {late_minutes} min after its deadline" + (f": {because}" if because else ""), metadata)
+    return _result(
+        False, f"{key} was posted {late_minutes} min after its deadline" + (f": {because}" if because else ""), metadata
+    )
 
 
 @dg.multi_asset_check(  # one check; multi_asset_check is the decorator typed for a generator body
@@ -94,7 +102,7 @@ def evaluate_hour(instance: dg.DagsterInstance, hour: datetime, first_ever: floa
     ],
 )
 def last_hour_posted_by_deadline(context: dg.AssetCheckExecutionContext):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     first = first_posting(context.instance)
     first_ever = first.timestamp if first else None
 
@@ -109,7 +117,7 @@ def evaluate_hour_due(context: dg.OpExecutionContext) -> None:
     # A check-only asset job cannot be partitioned (Dagster infers partitions from assets), so
     # this op files the due hour's result under that hour itself, as the check does in runs.
     scheduled = context.run.tags.get(SCHEDULED_EXECUTION_TIME_TAG)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due = hour_due(datetime.fromisoformat(scheduled) if scheduled else now)
     first = first_posting(context.instance)
     result = evaluate_hour(context.instance, due, first.timestamp if first else None, now)

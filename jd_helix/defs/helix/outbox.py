@@ -27,8 +27,15 @@ from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.resources.warehouse import single_row
 
 ATTRIBUTE_COLUMNS = (
-    "transaction_amount", "item_id", "item_name", "store_id", "store_name", "pos_id", "pos_name",
-    *RULES, "exceptions",
+    "transaction_amount",
+    "item_id",
+    "item_name",
+    "store_id",
+    "store_name",
+    "pos_id",
+    "pos_name",
+    *RULES,
+    "exceptions",
 )
 ROWS_PER_READ = 1000  # one batch job's worth; a row group of the file holds ten of them
 ROWS_PER_ROW_GROUP = 10_000

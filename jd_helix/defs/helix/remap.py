@@ -1,7 +1,7 @@
 """Re-joining unmapped sales: when a refresh changes the camera lists, rejoin_unmapped_sensor
 launches helix_remap_job over the hours that have sales with no Verkada camera."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -42,7 +42,7 @@ helix_remap_job = dg.define_asset_job(
     ),
 )
 def rejoin_unmapped_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     first_hour = hourly_partitions.start.replace(tzinfo=None)
     found = read_warehouse(
         warehouse,
@@ -58,15 +58,17 @@ def rejoin_unmapped_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
     [(cameras_version, unmapped_first, unmapped_last)] = found
     # The first tick only learns the current version; a refresh that changes nothing re-joins nothing.
     if context.cursor is None or cameras_version == context.cursor or unmapped_first is None:
-        return dg.SensorResult(skip_reason="the camera lists have not changed, or no sale is unmapped", cursor=cameras_version)
+        return dg.SensorResult(
+            skip_reason="the camera lists have not changed, or no sale is unmapped", cursor=cameras_version
+        )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 job_name=helix_remap_job.name,
                 run_key=f"remap:{cameras_version}",
                 tags=partition_range_tags(
-                    partition_key(unmapped_first.replace(tzinfo=timezone.utc)),
-                    partition_key(unmapped_last.replace(tzinfo=timezone.utc)),
+                    partition_key(unmapped_first.replace(tzinfo=UTC)),
+                    partition_key(unmapped_last.replace(tzinfo=UTC)),
                 ),
             )
         ],

@@ -1,7 +1,7 @@
 """Re-posting what failed: helix_retry_sensor launches helix_retry_job for hours whose events
 failed (after growing waits) or were left pending by a run that died."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -39,8 +39,10 @@ def retry_due(attempts: int, last_attempt_at: datetime, now: datetime, base_minu
         "longer after each attempt, until they post or run out of attempts."
     ),
 )
-def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, helix_settings: HelixSettings):
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+def helix_retry_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, helix_settings: HelixSettings
+):
+    now = datetime.now(UTC).replace(tzinfo=None)
     failed_hours = read_warehouse(
         warehouse,
         """
@@ -58,14 +60,14 @@ def helix_retry_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
     requests = [
         dg.RunRequest(
             job_name=helix_retry_job.name,
-            partition_key=partition_key(hour.replace(tzinfo=timezone.utc)),
+            partition_key=partition_key(hour.replace(tzinfo=UTC)),
             # Pending rows keep attempts=0 across kills: the tick's hour in the key keeps a
             # killed retry from being de-duplicated forever.
-            run_key=f"retry:{partition_key(hour.replace(tzinfo=timezone.utc))}:{attempts}:{now:%Y%m%d%H}",
+            run_key=f"retry:{partition_key(hour.replace(tzinfo=UTC))}:{attempts}:{now:%Y%m%d%H}",
         )
         for hour, attempts, last_attempt_at in failed_hours
         if retry_due(attempts, last_attempt_at, now, helix_settings.retry_base_minutes)
-        and hour.replace(tzinfo=timezone.utc) >= first_hour
+        and hour.replace(tzinfo=UTC) >= first_hour
     ]
     if not requests:
         return dg.SkipReason("no failed events due for a retry")

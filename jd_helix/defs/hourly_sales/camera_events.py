@@ -2,7 +2,7 @@
 Verkada camera, till and store: the events to post to Helix."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -94,12 +94,10 @@ TABLE = HourlyTable(
     ),
 )
 @explained_failures
-def transaction_camera_events(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def transaction_camera_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     started = time.monotonic()
     window = HourWindow.of(context)
     with warehouse.write(bulk=True) as conn:
-        TABLE.replace(conn, window, BUILD_EVENTS_SQL, {"built_at": naive_utc(datetime.now(timezone.utc))})
+        TABLE.replace(conn, window, BUILD_EVENTS_SQL, {"built_at": naive_utc(datetime.now(UTC))})
         per_hour = TABLE.figures_by_hour(conn, window)
     return hourly_result(context, window, per_hour, run_wide={"duration_s": round(time.monotonic() - started, 3)})

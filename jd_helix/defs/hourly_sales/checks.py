@@ -114,7 +114,9 @@ def unmapped_share_below_threshold(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, hourly_settings: HourlySettings
 ):
     threshold = hourly_settings.max_unmapped_share
-    yield from results_per_hour(context, reading(warehouse, lambda conn, window: _unmapped_by_hour(conn, window, threshold)))
+    yield from results_per_hour(
+        context, reading(warehouse, lambda conn, window: _unmapped_by_hour(conn, window, threshold))
+    )
 
 
 def _unmapped_by_hour(conn, window: HourWindow, threshold: float) -> HourlyResults:

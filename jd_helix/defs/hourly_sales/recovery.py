@@ -17,7 +17,7 @@ and `jd_helix/recovery_attempt`; helix_events shows the reason as `run/late_beca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
@@ -114,7 +114,7 @@ def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
 
 def spans(keys: list[str]) -> list[tuple[str, str]]:
     """Consecutive hour keys grouped into (first, last) spans."""
-    hours = sorted(datetime.strptime(key, PARTITION_KEY_FORMAT).replace(tzinfo=timezone.utc) for key in keys)
+    hours = sorted(datetime.strptime(key, PARTITION_KEY_FORMAT).replace(tzinfo=UTC) for key in keys)
     result: list[tuple[datetime, datetime]] = []
     for hour in hours:
         if result and hour - result[-1][1] == timedelta(hours=1):
@@ -134,7 +134,7 @@ def spans(keys: list[str]) -> list[tuple[str, str]]:
     ),
 )
 def hour_recovery_sensor(context: dg.SensorEvaluationContext):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     records = context.instance.get_run_records(
         filters=RunsFilter(updated_after=now - RUNS_SEEN_FOR),
         limit=RUNS_SEEN_AT_MOST,
@@ -146,8 +146,8 @@ def hour_recovery_sensor(context: dg.SensorEvaluationContext):
     for key, state in hour_states(r for r in records if is_hourly_chain(r.dagster_run)).items():
         if state.running or state.last_failed_run_id is None:
             continue
-        hour = datetime.strptime(key, PARTITION_KEY_FORMAT).replace(tzinfo=timezone.utc)
-        failed_at = datetime.fromtimestamp(state.last_failed_at, timezone.utc)
+        hour = datetime.strptime(key, PARTITION_KEY_FORMAT).replace(tzinfo=UTC)
+        failed_at = datetime.fromtimestamp(state.last_failed_at, UTC)
         if hour >= oldest and now >= failed_at + wait_after(state.failures):
             due[key] = state
     if not due:

@@ -12,9 +12,9 @@ materializations: what that write replaced, and the table as a whole after it
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import dagster as dg
 import orjson
@@ -43,9 +43,12 @@ jd_rejected_records = dg.AssetSpec(
         # No body for with_source_code_references to find: link the assets that write it.
         "dagster/code_references": dg.CodeReferencesMetadataValue(
             code_references=[
-                dg.LocalFileCodeReference(file_path=_writer("hourly_sales/transactions.py"), label="written by jd_transactions"),
                 dg.LocalFileCodeReference(
-                    file_path=_writer("reference_data/assets.py"), label="written by jd_stores, jd_points_of_sale, jd_cameras, jd_items"
+                    file_path=_writer("hourly_sales/transactions.py"), label="written by jd_transactions"
+                ),
+                dg.LocalFileCodeReference(
+                    file_path=_writer("reference_data/assets.py"),
+                    label="written by jd_stores, jd_points_of_sale, jd_cameras, jd_items",
                 ),
             ]
         ),
@@ -68,17 +71,13 @@ def replace_rejections(
     """Replace the rejections of `endpoint` in `scopes` by `rejections` ((scope, rejection) pairs)."""
     _delete_rejections(conn, endpoint, scopes)
     frame = pd.DataFrame(
-        [
-            (endpoint, scope, r.field, r.reason, raw_json(r.raw))
-            for scope, r in rejections
-        ],
+        [(endpoint, scope, r.field, r.reason, raw_json(r.raw)) for scope, r in rejections],
         columns=["endpoint", "scope", "field", "reason", "raw"],
     )
     if frame.empty:
         return
     conn.execute(
-        "INSERT INTO jd_rejected_records "
-        "SELECT endpoint, scope, field, reason, raw::JSON, ? FROM frame",
+        "INSERT INTO jd_rejected_records SELECT endpoint, scope, field, reason, raw::JSON, ? FROM frame",
         [rejected_at],
     )
 

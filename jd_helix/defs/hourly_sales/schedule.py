@@ -3,7 +3,7 @@
 All ship switched on: the project exists to run unattended.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -42,7 +42,7 @@ hourly_catch_up_sensor = dg.AutomationConditionSensorDefinition(
 
 def hours_to_run(scheduled_at: datetime, lookback: int) -> tuple[str, str]:
     """The partition range a tick runs: the hour that just ended and `lookback` before it."""
-    last_hour = scheduled_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    last_hour = scheduled_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     first_hour = max(last_hour - timedelta(hours=lookback), hourly_partitions.start)
     return partition_key(first_hour), partition_key(last_hour)
 

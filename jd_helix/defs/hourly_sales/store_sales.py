@@ -1,7 +1,6 @@
 """`store_sales`: the hour per store, the report the old app served as "sales for a store"."""
 
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -67,7 +66,7 @@ def store_sales(
             window,
             SALES_PER_STORE_AND_HOUR_SQL,
             {
-                "built_at": naive_utc(datetime.now(timezone.utc)),
+                "built_at": naive_utc(datetime.now(UTC)),
                 "posted": HelixStatus.POSTED,
                 # events_posted counts one event per sale: the default type's (it takes every sale by default).
                 "default_type_uid": pinned_uids_by_name(conn).get(default_type, ""),

@@ -1,7 +1,7 @@
 """`jd_transactions`: each hour's sales from the JD API, one row per transaction_id."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -43,6 +43,7 @@ WHERE epoch_ms(time_ms) >= $start AND epoch_ms(time_ms) < $end
       QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY seq DESC) > 1)
 """
 
+
 @hourly_asset(
     kinds={"duckdb", "python"},
     pool=DUCKDB_WRITER_POOL,
@@ -71,7 +72,7 @@ def jd_transactions(
             client.close()
         fetched_s = time.monotonic() - started
 
-        loaded_at = naive_utc(datetime.now(timezone.utc))
+        loaded_at = naive_utc(datetime.now(UTC))
         with warehouse.write(bulk=True) as conn:  # the dedup pass and the insert spill beyond a limit
             params = {"loaded_at": loaded_at, "files": staged.sales_files}
             TABLE.replace(conn, window, INSERT_SQL, params)

@@ -3,7 +3,7 @@ and Verkada's camera list. Unpartitioned; each refresh replaces its table whole.
 
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -43,7 +43,7 @@ _INSERT_SELECT = {
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
@@ -73,12 +73,8 @@ def _build_jd_dimension(table: str, spec: DimensionSpec) -> dg.AssetsDefinition:
         with warehouse.write() as conn:
             conn.execute(f"DELETE FROM {table}")
             if not frame.empty:
-                conn.execute(
-                    f"INSERT INTO {table} SELECT {_INSERT_SELECT[table]}, ? FROM frame", [loaded_at]
-                )
-            replace_rejections(
-                conn, spec.endpoint, [REFRESH_SCOPE], ((REFRESH_SCOPE, r) for r in rejected), loaded_at
-            )
+                conn.execute(f"INSERT INTO {table} SELECT {_INSERT_SELECT[table]}, ? FROM frame", [loaded_at])
+            replace_rejections(conn, spec.endpoint, [REFRESH_SCOPE], ((REFRESH_SCOPE, r) for r in rejected), loaded_at)
             shown = conn.execute(f"SELECT * EXCLUDE (loaded_at) FROM {table} LIMIT 10").df()
             rejected_table = table_figures(conn)
         if rejected:

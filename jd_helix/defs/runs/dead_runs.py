@@ -30,13 +30,18 @@ CHECK_EVERY_S = 30
 )
 def fail_dead_runs(context: dg.SensorEvaluationContext):
     instance = context.instance
-    started = {record.dagster_run.run_id for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))}
+    started = {
+        record.dagster_run.run_id
+        for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+    }
     run_ids = started | set(instance.event_log_storage.get_concurrency_run_ids())
     released = []
     for run_id in sorted(run_ids):
         holder = pool_holders.judge(instance, run_id)
         if holder.releasable:
-            pool_holders.release(instance, holder, f"Its worker is gone ({holder.describe()}): failed by the fail_dead_runs sensor.")
+            pool_holders.release(
+                instance, holder, f"Its worker is gone ({holder.describe()}): failed by the fail_dead_runs sensor."
+            )
             context.log.warning(f"Failed and freed {holder.describe()}: its worker is gone.")
             released.append(run_id)
     if not released:

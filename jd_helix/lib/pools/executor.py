@@ -66,6 +66,4 @@ def pool_aware_in_process_executor(init_context) -> PoolAwareInProcessExecutor:
     """Dagster's in_process executor (same config) whose steps wait for pools asleep and free
     the slots of dead runs; see jd_helix/lib/pools."""
     base = _core_in_process_executor_creation(init_context.executor_config)
-    return PoolAwareInProcessExecutor(
-        retries=base.retries, step_dependency_config=base.step_dependency_config
-    )
+    return PoolAwareInProcessExecutor(retries=base.retries, step_dependency_config=base.step_dependency_config)

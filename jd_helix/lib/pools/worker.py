@@ -44,7 +44,9 @@ def this_worker() -> str:
     return f"{socket.gethostname()}:{pid}:{_start_time(pid):.2f}"
 
 
-def liveness(worker: str | None, heartbeat_at: float | None = None, stale_after_s: float = HEARTBEAT_STALE_S) -> Liveness:
+def liveness(
+    worker: str | None, heartbeat_at: float | None = None, stale_after_s: float = HEARTBEAT_STALE_S
+) -> Liveness:
     """Whether the process a WORKER_TAG value names is still running.
 
     On this host, its pid and start time say so at once. On another host (a replaced
