@@ -1,7 +1,7 @@
 # make run   - create the environment if needed, start the sandbox and Dagster on http://localhost:3000
 # make test  - set up what the tests need (scripts/install-test-system-packages.sh), run the whole suite
 # make test-fast - the unit lane only (pytest -m unit), under a minute
-# make lint  - lint (ruff) and type-check (basedpyright) the code
+# make lint  - format check and lint (ruff), type-check (basedpyright) the code and the tests
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -30,6 +30,7 @@ test-fast: $(BIN)/jd-helix
 	$(BIN)/python -m pytest -q -n 2 -m unit
 
 lint: $(BIN)/jd-helix
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/basedpyright --project pyproject.toml  # this project's settings, whatever config lies above it
 
