@@ -185,7 +185,9 @@ def test_at_low_volume_the_schedule_sweeps_the_whole_window_in_one_run(warehouse
     requests = _evaluate(warehouse)
     assert isinstance(requests, list)
     assert _ranges(requests) == [sweep_range(_tick())]
-    assert requests[0].run_key == f"sweep:{_tick():%Y%m%d}:{sweep_range(_tick())[0]}:{sweep_range(_tick())[1]}"
+    window = sweep_range(_tick())
+    assert window is not None
+    assert requests[0].run_key == f"sweep:{_tick():%Y%m%d}:{window[0]}:{window[1]}"
 
 
 def test_at_high_volume_the_schedule_takes_the_stalest_hours_its_budget_pays_for(warehouse):
@@ -193,7 +195,9 @@ def test_at_high_volume_the_schedule_takes_the_stalest_hours_its_budget_pays_for
     # 3 per 60.3 s: 4,298 a day; the hourly audits take 24 * 2 * 51 = 2,448; 1,850 are left:
     # the oldest never-audited hour (50 pages + a token) and the 35 after it.
     verkada = VerkadaResource(audit_requests_per_5s=None, audit_requests_per_minute=4)
-    [request] = _evaluate(warehouse, verkada)
+    requests = _evaluate(warehouse, verkada)
+    assert isinstance(requests, list)
+    [request] = requests
     assert _ranges([request]) == [(_key(first), _key(first + 35 * HOUR))]
 
 
@@ -207,12 +211,13 @@ def test_the_schedule_asks_for_the_never_audited_then_the_stalest_one_run_per_ra
     _audited(warehouse, [single], now - timedelta(days=2))
     # never (50 + a token), the pair (50 + a token, 50), the single (50 + a token): 203
     requests = _evaluate(warehouse, VerkadaResource(audit_sweep_requests_per_day=203))
+    assert isinstance(requests, list)
     assert _ranges(requests) == [
         (_key(pair[0]), _key(pair[1])),
         (_key(single), _key(single)),
         (_key(never), _key(never)),
     ]
-    assert all(r.run_key.startswith(f"sweep:{_tick():%Y%m%d}:") for r in requests)
+    assert all(r.run_key is not None and r.run_key.startswith(f"sweep:{_tick():%Y%m%d}:") for r in requests)
     assert len({r.run_key for r in requests}) == 3
     skipped = _evaluate(warehouse, VerkadaResource(audit_sweep_requests_per_day=50))
     assert isinstance(skipped, dg.SkipReason) and "does not pay for the stalest hour (51 requests)" in (

@@ -1,9 +1,11 @@
 """The code location loads, and its public names (the README's tables) stay put."""
 
 from datetime import UTC
+from typing import cast
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.freshness import CronFreshnessPolicy
 
 from jd_helix.definitions import defs
 
@@ -170,6 +172,7 @@ def test_helix_events_carries_a_freshness_policy_beside_its_freshness_check():
     node = defs.resolve_asset_graph().get(dg.AssetKey("helix_events"))
     policy = node.freshness_policy
     assert isinstance(policy, dg.FreshnessPolicy)
+    policy = cast(CronFreshnessPolicy, policy)  # FreshnessPolicy.cron(...) makes one
     assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == (
         "45 * * * *",
         timedelta(hours=1),

@@ -31,11 +31,13 @@ def receiver(monkeypatch):
 
 def failure_context(instance: dg.DagsterInstance, run_id: str) -> dg.RunFailureSensorContext:
     failure = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records[0]
+    event, run = failure.event_log_entry.dagster_event, instance.get_run_by_id(run_id)
+    assert event is not None and run is not None
     return dg.build_run_status_sensor_context(
         sensor_name=alert_on_failed_run.name,
-        dagster_event=failure.event_log_entry.dagster_event,
+        dagster_event=event,
         dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(run_id),
+        dagster_run=run,
     ).for_run_failure()
 
 
@@ -73,9 +75,11 @@ def test_nothing_is_sent_and_nothing_fails_without_a_webhook(make_sandbox, tmp_p
             HOURLY_ASSETS, resources=resources, partition_key=KEY, instance=instance, raise_on_error=False
         )
         outcome = alert_on_failed_run(failure_context(instance, result.run_id))
-        assert isinstance(outcome, dg.SkipReason) and WEBHOOK_URL_ENV in outcome.skip_message
+        assert isinstance(outcome, dg.SkipReason) and outcome.skip_message is not None
+        assert WEBHOOK_URL_ENV in outcome.skip_message
         checks = alert_on_red_checks(dg.build_sensor_context(instance=instance))
-        assert isinstance(checks, dg.SkipReason) and WEBHOOK_URL_ENV in checks.skip_message
+        assert isinstance(checks, dg.SkipReason) and checks.skip_message is not None
+        assert WEBHOOK_URL_ENV in checks.skip_message
 
 
 def test_secrets_are_masked_in_whatever_is_sent(receiver, monkeypatch):
@@ -147,7 +151,11 @@ def test_blocking_checks_and_exhausted_retries_alert_once_when_they_turn_red(mak
             conn.execute("DELETE FROM jd_transactions WHERE transaction_amount = 0")
         run_checks(instance, resources, "jd_transactions")
         cursor = tick(instance, cursor)
-        assert len(receiver.texts()) == 1 and json.loads(cursor)["red"] == [f"helix_events/no_exhausted_retries/{KEY}"]
+        assert (
+            len(receiver.texts()) == 1
+            and cursor is not None
+            and json.loads(cursor)["red"] == [f"helix_events/no_exhausted_retries/{KEY}"]
+        )
         with duckdb.connect(database) as conn:
             conn.execute(
                 "UPDATE jd_transactions SET transaction_amount = 0 WHERE transaction_id IN "

@@ -2,6 +2,7 @@
 judged on its own, and a failure names exactly the rules that hour breaks."""
 
 from datetime import datetime, timedelta
+from typing import cast
 
 import duckdb
 
@@ -72,5 +73,5 @@ def test_each_hour_names_only_the_rules_it_breaks():
         "refunds_within_list_price: 1 refunds worth more than 10 of their item at list price; "
         "instants_inside_their_hour: 1 sales filed under the wrong hour"
     )
-    examples = broken.metadata["examples"].value
+    examples = cast("str", broken.metadata["examples"].value)
     assert all(transaction_id in examples for transaction_id in ("c", "d", "e", "f"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import overload
+
 import duckdb
 import pytest
 from fastapi.testclient import TestClient
@@ -68,5 +71,9 @@ def get_all(client: TestClient, path: str, limit: int = 37, **params) -> list[di
             return items
 
 
-def instant(value) -> str | None:
+@overload
+def instant(value: datetime) -> str: ...
+@overload
+def instant(value: None) -> None: ...
+def instant(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"

@@ -63,6 +63,7 @@ def test_reads_go_on_from_the_last_copy_while_a_run_holds_the_warehouse(small_wa
     assert keeper.refresh() == "copied"
     copied_at = keeper.as_of
     assert keeper.refresh() == "unchanged"  # nothing new: no copy, no lock taken...
+    assert keeper.as_of is not None and copied_at is not None
     assert keeper.as_of > copied_at  # ...and the copy is known to be current as of now
     before = _stores(client)
     assert before[0] == ["S1"]
@@ -70,6 +71,7 @@ def test_reads_go_on_from_the_last_copy_while_a_run_holds_the_warehouse(small_wa
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, small_warehouse], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
+    assert writer.stdout is not None  # stdout=PIPE
     try:
         assert writer.stdout.readline().strip() == "holding"
         assert keeper.refresh() == "busy"
@@ -95,11 +97,11 @@ def test_a_replaced_copy_serves_its_readers_to_the_end_then_goes(small_warehouse
         with duckdb.connect(small_warehouse) as writer:
             writer.execute("INSERT INTO store_sales VALUES ('2026-03-02 10:00', 'S3', 'Three', 1, 5.00, 1, NULL)")
         assert keeper.refresh() == "copied"
-        assert conn.execute("SELECT count(*) FROM store_sales").fetchone()[0] == 1  # still the old copy
+        assert conn.execute("SELECT count(*) FROM store_sales").fetchone() == (1,)  # still the old copy
         assert old.path.exists()
     assert not old.path.exists()
     with keeper.reader() as (_, conn):
-        assert conn.execute("SELECT count(*) FROM store_sales").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM store_sales").fetchone() == (2,)
     keeper.close()
     assert not (tmp_path / "replica").exists()  # the copies, and their folder, go at shutdown
 

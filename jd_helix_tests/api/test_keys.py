@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from jd_helix.api.keys import KeyConfigError, KeyRing, hash_key, new_key, parse_entries
+from jd_helix.api.keys import ApiKey, KeyConfigError, KeyRing, hash_key, new_key, parse_entries
 from jd_helix_tests.api.conftest import AUTH, GOOD_KEY, REVOKED_KEY
 
 
@@ -54,12 +54,19 @@ def test_revoking_a_key_in_the_keys_file_takes_effect_without_a_restart(tmp_path
     keys_file = tmp_path / "keys"
     keys_file.write_text(f"# who may read\nbi-team:{hash_key(key)}\n")
     ring = KeyRing(None, keys_file)
-    assert ring.find(key).name == "bi-team" and not ring.find(key).revoked
+    found = _found(ring, key)
+    assert found.name == "bi-team" and not found.revoked
     keys_file.write_text(f"bi-team:{hash_key(key)}:revoked\n")
-    assert ring.find(key).revoked
+    assert _found(ring, key).revoked
     keys_file.write_text("this line is broken\n")  # a broken edit that no longer lists the key: it is gone
     assert ring.find(key) is None
     assert ring.find("jdh_other") is None
+
+
+def _found(ring: KeyRing, key: str) -> ApiKey:
+    found = ring.find(key)
+    assert found is not None, "the key is known"
+    return found
 
 
 def _write(path, text: str, mode: int = 0o600) -> None:
@@ -73,12 +80,13 @@ def test_a_broken_keys_file_still_revokes_what_it_revokes(tmp_path, caplog):
     keys_file = tmp_path / "keys"
     _write(keys_file, f"bi:{hash_key(kept)}\nold-bi:{hash_key(revoked)}\ngone:{hash_key(dropped)}\n")
     ring = KeyRing(None, keys_file)
-    assert not ring.find(revoked).revoked and ring.find(dropped) is not None
+    assert not _found(ring, revoked).revoked and ring.find(dropped) is not None
     _write(keys_file, f"bi:{hash_key(kept)}\nold-bi:{hash_key(revoked)}:revoked\nnew team:{hash_key(new_key())}\n")
     with caplog.at_level(logging.ERROR, logger="jd_helix.api.keys"):
-        assert ring.find(revoked).revoked  # the edit's revocation holds
+        assert _found(ring, revoked).revoked  # the edit's revocation holds
         assert ring.find(dropped) is None  # and so does the line it deleted
-        assert ring.find(kept).name == "bi" and not ring.find(kept).revoked  # the others keep working
+        found = _found(ring, kept)
+        assert found.name == "bi" and not found.revoked  # the others keep working
     assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) == 1
     assert "new team" in caplog.records[0].getMessage()
 
@@ -93,10 +101,10 @@ def test_a_deleted_keys_file_takes_its_keys_and_says_so_once(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="jd_helix.api.keys"):
         for _ in range(5):
             assert ring.find(key) is None
-            assert ring.find(GOOD_KEY).name == "dashboards"  # the environment's keys stay
+            assert _found(ring, GOOD_KEY).name == "dashboards"  # the environment's keys stay
     assert len(caplog.records) == 1 and "is gone" in caplog.records[0].getMessage()
     _write(keys_file, f"bi:{hash_key(key)}\n")
-    assert ring.find(key).name == "bi"  # back when the file is
+    assert _found(ring, key).name == "bi"  # back when the file is
 
 
 @pytest.mark.parametrize(("mode", "warned"), [(0o600, False), (0o640, False), (0o620, True), (0o606, True)])

@@ -189,4 +189,5 @@ def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry
     )
     outcome = helix_retry_sensor(context)
     assert isinstance(outcome, dg.SensorResult), outcome
+    assert outcome.run_requests is not None
     assert [r.partition_key for r in outcome.run_requests] == [partition_key(hour.replace(tzinfo=UTC))]

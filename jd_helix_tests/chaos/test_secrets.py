@@ -10,6 +10,7 @@ import ast
 import re
 import secrets
 from pathlib import Path
+from typing import TypedDict
 
 import dagster as dg
 import pytest
@@ -28,7 +29,17 @@ from jd_helix_tests.e2e.harness import recent_hours
 
 JD_KEY = "jdk_" + secrets.token_hex(20)
 VERKADA_KEY = "vkd_api_" + secrets.token_hex(16)
-SMALL = {"seed": 5, "stores": 4, "pos_per_store": 2, "items": 30, "fixed_sales_per_hour": 40}
+
+
+class _SmallSandbox(TypedDict):
+    seed: int
+    stores: int
+    pos_per_store: int
+    items: int
+    fixed_sales_per_hour: int
+
+
+SMALL: _SmallSandbox = {"seed": 5, "stores": 4, "pos_per_store": 2, "items": 30, "fixed_sales_per_hour": 40}
 
 
 def every_file_under(root: Path) -> dict[str, bytes]:

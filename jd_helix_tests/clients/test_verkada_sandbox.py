@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from datetime import timedelta
 from typing import Any
 
@@ -165,7 +165,7 @@ def test_footage_link(sb) -> None:
 # ------------------------------------------------------------------ events
 
 
-def _events(sb: Any, uid: str, n: int, bad: set[int] = frozenset(), prefix: str = "t") -> list[HelixEvent]:
+def _events(sb: Any, uid: str, n: int, bad: Set[int] = frozenset(), prefix: str = "t") -> list[HelixEvent]:
     cameras = _cameras(sb)
     now = int(time.time() * 1000) - 60_000
     out = []
@@ -200,8 +200,9 @@ def test_batches_with_partial_failures_map_to_the_right_keys(sb) -> None:
     assert [o.key for o in outcomes] == [e.key for e in events]
     skipped = {k for k, o in by_key.items() if o.status == "skipped"}
     assert skipped == {"b3", "b11", "b29", "b-cam"}
-    assert "Wrong type for field transaction_amount" in by_key["b3"].reason
-    assert "camera" in by_key["b-cam"].reason
+    b3_reason, cam_reason = by_key["b3"].reason, by_key["b-cam"].reason
+    assert b3_reason is not None and "Wrong type for field transaction_amount" in b3_reason
+    assert cam_reason is not None and "camera" in cam_reason
     assert all(o.status == "posted" for k, o in by_key.items() if k not in skipped)
     assert sorted(o.key for batch in reported for o in batch) == sorted(by_key)
     stored = {(e["camera_id"], e["time_ms"]): e for e in sb.helix_events() if e["event_type_uid"] == uid}
@@ -231,7 +232,8 @@ def test_batch_refused_falls_back_to_single_posts(mode: str) -> None:
             events = _events(sb2, uid, 5, bad={2}, prefix="d")
             outcomes = client.post_events(events, schema={})
             assert [o.status for o in outcomes] == ["posted", "posted", "skipped", "posted", "posted"]
-            assert "Wrong type" in outcomes[2].reason
+            reason = outcomes[2].reason
+            assert reason is not None and "Wrong type" in reason
             assert client.batch_supported is False
             more = client.post_events(_events(sb2, uid, 2, prefix="e"))
             assert [o.status for o in more] == ["posted", "posted"]

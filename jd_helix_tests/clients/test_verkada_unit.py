@@ -136,7 +136,7 @@ def _client(handler, **kw) -> tuple[VerkadaClient, FakeApi]:
         sleep=lambda s: None,
     )
     fake = FakeApi(handler)
-    client.transport.send = fake  # type: ignore[method-assign]
+    client.transport.send = fake
     return client, fake
 
 
@@ -187,7 +187,8 @@ def test_batches_map_failures_back_to_their_keys() -> None:
     status = {o.key: (o.status, o.reason) for o in outcomes}
     assert status["t1"] == ("skipped", "Wrong type for field bad (1)")
     assert status["t5"] == ("skipped", "Wrong type for field bad (2)")
-    assert status["old"][0] == "skipped" and "30 days" in status["old"][1]
+    old_status, old_reason = status["old"]
+    assert old_status == "skipped" and old_reason is not None and "30 days" in old_reason
     assert {k for k, (s, _) in status.items() if s == "posted"} == {"t0", "t2", "t3", "t4", "t6", "t7"}
     # every outcome reported exactly once, batch by batch
     assert sorted(o.key for batch in seen for o in batch) == sorted(e.key for e in events)

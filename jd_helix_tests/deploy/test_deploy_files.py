@@ -181,7 +181,9 @@ def test_helm_run_pods_get_the_code_locations_env_and_volumes_and_are_sized_as_t
     assert RUN_K8S["containerConfig"]["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
     assert USER_DEPLOYMENT["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
     # The image runs as uid 10001: its group owns the volumes in every pod that writes them.
-    user = re.search(r"useradd --uid (\d+)", DOCKERFILE).group(1)
+    useradd = re.search(r"useradd --uid (\d+)", DOCKERFILE)
+    assert useradd is not None, "the image adds its user"
+    user = useradd.group(1)
     assert RUN_K8S["podSpecConfig"]["securityContext"]["fsGroup"] == int(user)
     assert USER_DEPLOYMENT["podSecurityContext"]["fsGroup"] == int(user)
 
@@ -379,7 +381,9 @@ def test_the_image_installs_the_wheel_non_editable_from_the_sources_the_tests_bu
         "4000",
     ]
     volume = dockerfile_instructions("VOLUME")[0].strip()
-    duckdb_env = re.search(r"JD_HELIX_DUCKDB_PATH=(\S+)", " ".join(dockerfile_instructions("ENV"))).group(1)
+    duckdb_env_match = re.search(r"JD_HELIX_DUCKDB_PATH=(\S+)", " ".join(dockerfile_instructions("ENV")))
+    assert duckdb_env_match is not None, "the image sets JD_HELIX_DUCKDB_PATH"
+    duckdb_env = duckdb_env_match.group(1)
     assert str(Path(duckdb_env).parent) == volume
 
 

@@ -131,6 +131,8 @@ class HoursOfSandbox:
 
 
 class World:
+    backfill_id: str  # launched once the world is up
+
     def __init__(self, topology, sandbox, receiver, database, postgres, postgres_db, tick):
         self.topology, self.sandbox, self.receiver = topology, sandbox, receiver
         self.database, self.postgres, self.postgres_db, self.tick = database, postgres, postgres_db, tick

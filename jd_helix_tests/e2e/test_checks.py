@@ -1,5 +1,7 @@
 """Asset checks pass on clean data and fail, usefully, on data made to break them."""
 
+from typing import cast
+
 import dagster as dg
 import duckdb
 import pytest
@@ -45,7 +47,7 @@ def test_every_check_passes_on_clean_data(clean_hour):
         "no_exhausted_retries",
     }
     assert all(check.passed for check in checks.values()), {n: c.description for n, c in checks.items()}
-    assert checks["ledger_reconciles"].metadata["sales"].value > 0
+    assert cast("int", checks["ledger_reconciles"].metadata["sales"].value) > 0
 
 
 def test_a_failing_transactions_check_blocks_posting_for_that_hour(clean_hour):
@@ -81,7 +83,7 @@ def test_a_failing_transactions_check_blocks_posting_for_that_hour(clean_hour):
     assert valid.description == (
         "unique_transaction_ids: 1 repeated transaction ids; no_zero_amounts: 1 transactions with a zero amount"
     )
-    assert "dup-" in valid.metadata["examples"].value
+    assert "dup-" in cast("str", valid.metadata["examples"].value)
     assert not result.asset_materializations_for_node("helix_events")
     assert len(sandbox.helix_writes()) == writes
     assert query(database, "SELECT count(*) FROM helix_events") == [(0,)]
@@ -102,8 +104,8 @@ def test_unmapped_share_warns_when_too_many_sales_have_no_camera(tmp_path):
         assert refresh_dimensions(resources).success
         check = evaluations(run_hour(resources, HOUR))["unmapped_share_below_threshold"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.metadata["unmapped_share"].value > 0.1
-    assert "no Verkada camera" in check.metadata["reasons"].value
+    assert cast("float", check.metadata["unmapped_share"].value) > 0.1
+    assert "no Verkada camera" in cast("str", check.metadata["reasons"].value)
 
 
 def test_helix_checks_fail_when_events_run_out_of_attempts_or_rows_go_missing(clean_hour):
@@ -129,4 +131,5 @@ def test_helix_checks_fail_when_events_run_out_of_attempts_or_rows_go_missing(cl
     assert not checks["no_exhausted_retries"].passed
     assert checks["no_exhausted_retries"].metadata["exhausted"].value == 2
     assert not checks["ledger_reconciles"].passed
-    assert "1 of" in checks["ledger_reconciles"].description
+    description = checks["ledger_reconciles"].description
+    assert description is not None and "1 of" in description

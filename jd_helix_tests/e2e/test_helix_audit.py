@@ -78,7 +78,7 @@ def mapped_sales(database: str, first: datetime, last: datetime) -> set[str]:
     return {tid for (tid,) in rows}
 
 
-def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str | None, bool]:
     return {evaluation.partition: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
 
 

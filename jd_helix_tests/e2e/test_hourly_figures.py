@@ -51,7 +51,9 @@ def latest(instance: dg.DagsterInstance, asset: str, key: str) -> dict:
         AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1
     ).records
     assert records, f"{asset} {key} has no materialization"
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+    materialization = records[0].asset_materialization
+    assert materialization is not None, f"{asset} {key}'s record is a materialization"
+    return {k: v.value for k, v in materialization.metadata.items()}
 
 
 def per_hour(database: str, sql: str) -> dict:

@@ -48,7 +48,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for(what: str, check: Callable[[], T], timeout_s: float, every_s: float = 0.2) -> T:
+def wait_for(what: str, check: Callable[[], T | None], timeout_s: float, every_s: float = 0.2) -> T:
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
@@ -110,6 +110,7 @@ class DagsterDev:
         return self
 
     def _location_loaded(self) -> bool:
+        assert self._process is not None  # started by __enter__
         if self._process.poll() is not None:
             raise AssertionError(f"dagster dev exited: {self.log_path.read_text()[-3000:]}")
         try:

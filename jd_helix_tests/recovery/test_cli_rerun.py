@@ -35,8 +35,8 @@ CLI_SANDBOX = CONFIG.replace(seed=43, now=real_hour(0))
 class Cli:
     """`dagster job execute` and `jd-helix` on one DAGSTER_HOME and warehouse."""
 
-    def __init__(self, root: Path, sandbox):
-        self.root, self.home = root, new_dagster_home(root)
+    def __init__(self, root: Path, sandbox: Sandbox):
+        self.root, self.home, self.sandbox = root, new_dagster_home(root), sandbox
         self.database = str(root / "jd_helix.duckdb")
         self.env = {
             **os.environ,
@@ -72,7 +72,6 @@ def cli(tmp_path_factory):
     """One DAGSTER_HOME and warehouse for the module, its reference data loaded in process."""
     with Sandbox.running(CLI_SANDBOX, port=0) as sandbox:
         cli = Cli(tmp_path_factory.mktemp("cli"), sandbox)
-        cli.sandbox = sandbox
         assert refresh_dimensions(resources_for(sandbox, cli.database)).success
         yield cli
 
@@ -100,7 +99,8 @@ def test_a_rerun_after_a_kill_in_posting_frees_the_dead_runs_slot_and_completes(
     assert rc == 0, out[-3000:]
     assert f"Freed the verkada_helix slots of run {dead.run_id}" in out
     with dg.DagsterInstance.from_config(str(cli.home)) as instance:
-        assert instance.get_run_by_id(dead.run_id).status == DagsterRunStatus.FAILURE
+        run = instance.get_run_by_id(dead.run_id)
+        assert run is not None and run.status == DagsterRunStatus.FAILURE
         assert not instance.event_log_storage.get_concurrency_run_ids()
     assert pinned(cli.database, HOUR) == pinned_at_kill
     in_helix = {
@@ -143,4 +143,5 @@ def test_a_holder_on_another_machine_is_named_in_one_line_with_the_command_that_
     assert waiting.wait(timeout=180) == 0, cli.output("waiting")[-3000:]
     assert cli.output("waiting").count(hint) == 1
     with dg.DagsterInstance.from_config(str(cli.home)) as instance:
-        assert instance.get_run_by_id(holder).status == DagsterRunStatus.FAILURE
+        run = instance.get_run_by_id(holder)
+        assert run is not None and run.status == DagsterRunStatus.FAILURE

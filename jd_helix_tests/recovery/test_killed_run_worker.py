@@ -192,7 +192,7 @@ def scenario(tmp_path_factory):
             }
 
 
-def ledger(database: str, hour: datetime) -> list[tuple]:
+def ledger(database: str, hour: datetime) -> list[tuple] | None:
     return read(
         database,
         "SELECT transaction_id, status, verkada_camera_id, event_type_uid, time_ms FROM helix_events WHERE sale_hour = ?",

@@ -34,6 +34,7 @@ def test_sandbox_command_serves_until_stopped():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert p.stdout is not None  # stdout=PIPE
     try:
         lines = [p.stdout.readline() for _ in range(6)]
         env = dict(line.strip().split("=", 1) for line in lines if "=" in line)
