@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from jd_helix.defs.exceptions.rules import RULES
@@ -52,16 +53,28 @@ def test_the_example_file_declares_three_types():
     assert exception.stores == ("0101", "0102")
     assert exception.takes_sql == (
         "true AND (coalesce(x.high_value, false) OR coalesce(x.price_override, false) OR coalesce(x.after_hours, false))"
-        " AND e.store_id IN ('0101', '0102')"
+        " AND list_contains($takes_stores, e.store_id)"
     )
+    assert exception.takes_params == {"takes_stores": ["0101", "0102"]}
 
 
-def test_flagged_any_and_a_quoted_store():
+def test_flagged_any_and_a_quoted_store_bound_as_a_value():
     (event_type,) = parse_event_types(
         'event_types:\n  - name: Any\n    takes: {flagged: any, stores: ["O\'Hare"]}\n', "f"
     )
     assert event_type.flagged_by == ()
-    assert event_type.takes_sql == "true AND coalesce(x.exceptions, '') <> '' AND e.store_id IN ('O''Hare')"
+    assert (
+        event_type.takes_sql == "true AND coalesce(x.exceptions, '') <> '' AND list_contains($takes_stores, e.store_id)"
+    )
+    sales = (
+        "SELECT * FROM (VALUES ('t1', 'O''Hare'), ('t2', 'Elsewhere'), ('t3', 'O''Hare')) e(transaction_id, store_id)"
+    )
+    flags = "SELECT * FROM (VALUES ('t1', 'refund'), ('t2', 'refund'), ('t3', '')) x(transaction_id, exceptions)"
+    taken = duckdb.connect().execute(
+        f"SELECT e.transaction_id FROM ({sales}) e JOIN ({flags}) x USING (transaction_id) WHERE {event_type.takes_sql}",
+        event_type.takes_params,
+    )
+    assert taken.fetchall() == [("t1",)]
 
 
 GOOD_TYPE = "  - name: Sale\n    attributes: [transaction_amount]\n"

@@ -57,8 +57,13 @@ class EventType:
         elif self.flagged_by:
             conditions.append("(" + " OR ".join(f"coalesce(x.{rule}, false)" for rule in self.flagged_by) + ")")
         if self.stores is not None:
-            conditions.append("e.store_id IN (" + ", ".join(_sql_string(store) for store in self.stores) + ")")
+            conditions.append("list_contains($takes_stores, e.store_id)")
         return " AND ".join(conditions)
+
+    @property
+    def takes_params(self) -> dict[str, list[str]]:
+        """The values `takes_sql` binds (the rules it names are checked against RULES)."""
+        return {"takes_stores": list(self.stores)} if self.stores is not None else {}
 
 
 class Takes(TypedDict, total=False):
@@ -67,10 +72,6 @@ class Takes(TypedDict, total=False):
     refunds_only: bool
     flagged_by: tuple[str, ...]
     stores: tuple[str, ...]
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def default_event_types(name: str) -> tuple[EventType, ...]:

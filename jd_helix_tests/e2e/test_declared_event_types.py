@@ -53,11 +53,16 @@ def landed(tmp_path_factory):
     config = SandboxConfig(seed=31, fixed_sales_per_hour=600, rate_limit_per_5s=None, rate_limit_per_minute=None)
     with Sandbox.running(config, port=0) as sandbox, dg.DagsterInstance.ephemeral() as instance:
         assert refresh_dimensions(resources_for(sandbox, database), instance=instance).success
-        # The store that sells most, so that its flagged transactions are a handful.
-        [(store_id,)] = query(
-            database,
-            "SELECT p.store_id FROM jd_points_of_sale p GROUP BY ALL ORDER BY count(*) DESC, p.store_id LIMIT 1",
+        # The store with the most refunds of the hour (each is flagged `refund`), whatever hour
+        # the clock picks: its flagged transactions are a handful, never none.
+        truth = sandbox.truth(HOUR, HOUR + timedelta(hours=1))
+        store_of_camera = dict(query(database, "SELECT camera_id, store_id FROM jd_points_of_sale"))
+        refunds_per_store = Counter(
+            store_of_camera[s.camera_id]
+            for s in truth.valid.values()
+            if s.amount < 0 and s.verkada_camera_id is not None and s.camera_id in store_of_camera
         )
+        store_id = min(refunds_per_store, key=lambda store: (-refunds_per_store[store], store))
         (folder / "event_types.yaml").write_text(types_file(store_id))
         resources = {
             **resources_for(sandbox, database),

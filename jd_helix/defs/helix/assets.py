@@ -209,7 +209,15 @@ def helix_events(
             record_destination(conn, warehouse.database, client.base_url, uids, naive_utc(datetime.now(UTC)))
             record_event_types(conn, ensured, replace=False)
             pinned = [
-                pin_window(conn, window.start, window.end, uid, datetime.now(UTC), event_type.takes_sql)
+                pin_window(
+                    conn,
+                    window.start,
+                    window.end,
+                    uid,
+                    datetime.now(UTC),
+                    event_type.takes_sql,
+                    event_type.takes_params,
+                )
                 for event_type, uid in zip(event_types, uids, strict=True)
             ]
             for index, (event_type, uid) in enumerate(zip(event_types, uids, strict=True)):

@@ -66,6 +66,7 @@ def _ledger_by_hour(conn, window: HourWindow, max_attempts: int, event_types: tu
             zeros,
             max_attempts=max_attempts,
             event_type_uid=uids.get(event_type.name, ""),
+            **event_type.takes_params,
         )
         for event_type in event_types
     }

@@ -42,10 +42,17 @@ class PinSummary:
 
 
 def pin_window(
-    conn, start: datetime, end: datetime, event_type_uid: str, now: datetime, takes_sql: str = "true"
+    conn,
+    start: datetime,
+    end: datetime,
+    event_type_uid: str,
+    now: datetime,
+    takes_sql: str = "true",
+    takes_params: dict | None = None,
 ) -> PinSummary:
     """Give every sale of [start, end) that the event type takes (`takes_sql`, a condition over
-    the sale `e` and its flags `x`: EventType.takes_sql) and that has none yet its ledger row
+    the sale `e` and its flags `x`: EventType.takes_sql, whose values `takes_params` binds) and
+    that has none yet its ledger row
     for the type; call inside a transaction.
 
     `start`/`end` are naive UTC (as stored); `now` is aware. All in DuckDB, the hour never
@@ -53,7 +60,8 @@ def pin_window(
     all in one part: the free milliseconds are per camera), so that DuckDB's working memory
     stays about the same whatever the hour's size.
     """
-    newly_unmapped = _record_unmapped(conn, start, end, event_type_uid, takes_sql)
+    takes_params = takes_params or {}
+    newly_unmapped = _record_unmapped(conn, start, end, event_type_uid, takes_sql, takes_params)
     mapped = single_row(
         conn.execute(
             "SELECT count(verkada_camera_id) FROM transaction_camera_events WHERE sale_hour >= ? AND sale_hour < ?",
@@ -62,7 +70,7 @@ def pin_window(
     )[0]
     newly_pinned = moved = too_old = 0
     for part in CameraPart.all(mapped, PIN_PART_ROWS):
-        wanted = _load_wanted(conn, start, end, now, part, event_type_uid, takes_sql)
+        wanted = _load_wanted(conn, start, end, now, part, event_type_uid, takes_sql, takes_params)
         pending, old = single_row(
             conn.execute(
                 "SELECT count(*) FILTER (WHERE status = ?), count(*) FILTER (WHERE too_old) FROM wanted",
@@ -84,7 +92,9 @@ LEFT JOIN transaction_exceptions x ON x.transaction_id = e.transaction_id AND x.
 """
 
 
-def _record_unmapped(conn, start: datetime, end: datetime, event_type_uid: str, takes_sql: str) -> int:
+def _record_unmapped(
+    conn, start: datetime, end: datetime, event_type_uid: str, takes_sql: str, takes_params: dict
+) -> int:
     """Sales with no Verkada camera: recorded (or their reason refreshed), never dropped."""
     window = {"start": start, "end": end, "unmapped": HelixStatus.UNMAPPED, "event_type_uid": event_type_uid}
     newly_unmapped = single_row(
@@ -97,7 +107,7 @@ def _record_unmapped(conn, start: datetime, end: datetime, event_type_uid: str, 
             WHERE e.sale_hour >= $start AND e.sale_hour < $end
               AND e.verkada_camera_id IS NULL AND l.status IS NULL AND ({takes_sql})
             """,
-            window,
+            {**window, **takes_params},
         )
     )[0]
     conn.execute(
@@ -114,7 +124,14 @@ def _record_unmapped(conn, start: datetime, end: datetime, event_type_uid: str, 
 
 
 def _load_wanted(
-    conn, start: datetime, end: datetime, now: datetime, part: CameraPart, event_type_uid: str, takes_sql: str
+    conn,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    part: CameraPart,
+    event_type_uid: str,
+    takes_sql: str,
+    takes_params: dict,
 ) -> pa.Table:
     """The part's sales to pin (a camera, no triple yet): pending, or skipped when Helix would
     refuse the instant.
@@ -146,6 +163,7 @@ def _load_wanted(
             "too_old_reason": TOO_OLD_REASON,
             "too_new_reason": TOO_NEW_REASON,
             "event_type_uid": event_type_uid,
+            **takes_params,
         },
     ).to_arrow_table()
 
