@@ -17,10 +17,12 @@ DEPLOY = (
     "jd_helix_tests/deploy/",
     "jd_helix_tests/recovery/",
     "jd_helix_tests/test_dev_stops_on_ctrl_c.py",
+    "jd_helix_tests/test_dev_sandbox_watchdog.py",
 )
 E2E = (
     "jd_helix_tests/e2e/",
     "jd_helix_tests/chaos/",
+    "jd_helix_tests/backups/",  # backups taken while real runs write, restores, the next hours
     "jd_helix_tests/api/",  # one warehouse built by real runs against a sandbox
     "jd_helix_tests/pools/",
     "jd_helix_tests/assets/test_helix_destination.py",
