@@ -13,11 +13,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from jd_helix.api.auth import require_api_key
-from jd_helix.api.cursor import decode_cursor
 from jd_helix.api.models import Instant, Money, Page
 from jd_helix.api.params import DEFAULT_LIMIT, Window, format_instant
 from jd_helix.api.queries import Rows
-from jd_helix.api.routes import Cursor, End, Limit, Start, StoreFilter, _instant_key, _problem, _serve_page
+from jd_helix.api.routes import Cursor, End, Limit, Start, StoreFilter, _problem, serve_transaction_page
 
 exceptions_router = APIRouter(
     prefix="/v1",
@@ -107,17 +106,12 @@ def list_exceptions(
     """Flagged transactions with `start <= transaction_at < end`, oldest first (ties by transaction_id)."""
     window = Window.parse(start, end)
     rule_name = rule.value if rule else None
-    filters = [*window.fingerprint(), store_id, rule_name]
-    after = None
-    if cursor is not None:
-        at, transaction_id = decode_cursor(cursor, "exceptions", filters, 2)
-        after = (_instant_key(at), transaction_id)
-    return _serve_page(
+    return serve_transaction_page(
         request,
         "exceptions",
-        filters,
-        after,
+        [*window.fingerprint(), store_id, rule_name],
         limit,
-        lambda conn, rows: flagged_transactions(conn, window, store_id, rule_name, after, rows),
+        cursor,
+        lambda conn, after, rows: flagged_transactions(conn, window, store_id, rule_name, after, rows),
         ("filter", store_id) if store_id is not None else None,
     )

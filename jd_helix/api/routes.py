@@ -166,21 +166,28 @@ def _check_store(snapshot: Snapshot, conn: duckdb.DuckDBPyConnection, where: str
     raise bad_parameter("store_id", f"no store {store_id!r} is known (see /v1/stores)")
 
 
+def serve_transaction_page(
+    request: Request, report: str, filters: list, limit: int, cursor: str | None, read, store: tuple | None
+) -> Response:
+    """A page of `read(conn, after, limit + 1)`: transactions in (instant, transaction_id) order,
+    `after` the cursor's last pair (None on the first page)."""
+    after = None
+    if cursor is not None:
+        at, transaction_id = decode_cursor(cursor, report, filters, 2)
+        after = (_instant_key(at), transaction_id)
+    return _serve_page(request, report, filters, after, limit, lambda conn, rows: read(conn, after, rows), store)
+
+
 def _transactions(request, start, end, store_id, helix_status, limit, cursor, store_in: str) -> Response:
     window = Window.parse(start, end)
     status = helix_status.value if helix_status else None
-    filters = [*window.fingerprint(), store_id, status]
-    after = None
-    if cursor is not None:
-        at, transaction_id = decode_cursor(cursor, "transactions", filters, 2)
-        after = (_instant_key(at), transaction_id)
-    return _serve_page(
+    return serve_transaction_page(
         request,
         "transactions",
-        filters,
-        after,
+        [*window.fingerprint(), store_id, status],
         limit,
-        lambda conn, rows: queries.transactions(conn, window, store_id, status, after, rows),
+        cursor,
+        lambda conn, after, rows: queries.transactions(conn, window, store_id, status, after, rows),
         (store_in, store_id) if store_id is not None else None,
     )
 
