@@ -2,16 +2,23 @@
 # The Debian packages the test suite needs beyond Python: make, PostgreSQL's server binaries
 # and Chromium. `make test` and `.ci/run` call this first. As root with apt it installs what is
 # missing; otherwise it names what is missing and exits 1 before any test runs.
+# Arguments, if any, narrow it to those packages (`.ci/run` installs make first, alone).
 set -euo pipefail
 
+if [ $# -gt 0 ]; then wanted=("$@"); else wanted=(make postgresql chromium); fi
 missing=()
-command -v make >/dev/null || missing+=(make)
-# The deployment tests start their own PostgreSQL from these binaries
-# (jd_helix_tests/deploy/postgres.py).
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-# jd_helix_tests/e2e/test_asset_page_in_chromium.py drives Debian's chromium through
-# Playwright (which downloads no browser of its own: never `playwright install`).
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+for package in "${wanted[@]}"; do
+    case $package in
+    make) command -v make >/dev/null || missing+=(make) ;;
+    # The deployment tests start their own PostgreSQL from these binaries
+    # (jd_helix_tests/deploy/postgres.py).
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
+    # jd_helix_tests/e2e/test_asset_page_in_chromium.py drives Debian's chromium through
+    # Playwright (which downloads no browser of its own: never `playwright install`).
+    chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+    *) echo "Unknown package: $package (make, postgresql or chromium)" >&2 && exit 2 ;;
+    esac
+done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
