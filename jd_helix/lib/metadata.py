@@ -37,4 +37,3 @@ def preview_rows(columns: list[str], rows: list[tuple]) -> dg.MetadataValue:
 def _markdown_row(values) -> str:
     cells = ("" if value is None else str(value).replace("|", "\\|").replace("\n", " ") for value in values)
     return "| " + " | ".join(cells) + " |"
-
