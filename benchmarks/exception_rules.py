@@ -83,7 +83,8 @@ def timed(conn, sql: str, params: dict, repeat: int, before: str) -> float:
 def run(sales: int, history_per_hour: int, days: int, repeat: int) -> dict:
     import duckdb
 
-    from jd_helix.defs.exceptions.rules import RULES, flags_params, flags_sql
+    from jd_helix.defs.exceptions.rules import flags_params, flags_sql
+    from jd_helix.domain.exception_rules import RULES
     from jd_helix.resources.exception_settings import ExceptionSettings
 
     folder = tempfile.mkdtemp(prefix="exception_rules_")

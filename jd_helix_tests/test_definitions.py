@@ -73,23 +73,49 @@ def test_jobs_schedules_and_sensor_have_their_public_names_and_ship_switched_on(
         assert defs.resolve_schedule_def(name).default_status == dg.DefaultScheduleStatus.RUNNING, name
 
 
-def test_every_table_asset_describes_its_columns_as_duckdb_holds_them(tmp_path):
+def test_the_column_catalogue_describes_exactly_the_migrated_columns_of_the_tables_the_assets_show():
+    # The migrations are the one source of the columns; lib/tables.py adds only their meaning.
+    from jd_helix.lib.tables import DESCRIPTIONS
+    from jd_helix.resources.migrated_schema import migrated_tables
+
+    tables = migrated_tables()
+    for table, described in DESCRIPTIONS.items():
+        assert table in tables, f"lib/tables.py describes {table}, a table no migration creates"
+        columns = [column.name for column in tables[table].columns]
+        stale = sorted(set(described) - set(columns))
+        assert not stale, f"lib/tables.py describes columns {table} does not have: {stale}"
+        undescribed = [name for name in columns if not described.get(name)]
+        assert not undescribed, f"columns of {table} with no description in lib/tables.py: {undescribed}"
+    graph = defs.resolve_asset_graph()
+    shown = {
+        key.to_user_string(): graph.get(key).metadata.get("dagster/table_name")
+        for key in graph.get_all_asset_keys()
+        if "dagster/table_name" in graph.get(key).metadata
+    }
+    assert shown == {table: f"jd_helix.main.{table}" for table in DESCRIPTIONS}
+
+
+def test_every_table_asset_shows_its_columns_as_a_warehouse_file_holds_them(tmp_path):
+    from jd_helix.lib.tables import DESCRIPTIONS
     from jd_helix.resources.warehouse import WarehouseResource
 
     warehouse = WarehouseResource(database=str(tmp_path / "schema.duckdb"))
     with warehouse.read() as conn:
         actual = {}
-        for table, column, kind in conn.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY table_name, ordinal_position"
+        for table, column, kind, nullable in conn.execute(
+            "SELECT table_name, column_name, data_type, is_nullable = 'YES' FROM information_schema.columns "
+            "ORDER BY table_name, ordinal_position"
         ).fetchall():
-            actual.setdefault(table, []).append((column, kind.replace(", ", ",")))
+            actual.setdefault(table, []).append((column, kind, nullable))
     graph = defs.resolve_asset_graph()
-    for key in HOURLY | UNPARTITIONED | {"jd_rejected_records"}:
-        metadata = graph.get(dg.AssetKey(key)).metadata
-        schema = metadata["dagster/column_schema"]
-        assert metadata["dagster/table_name"] == f"jd_helix.main.{key}"
-        assert [(c.name, c.type) for c in schema.columns] == actual[key], key
-        assert all(c.description for c in schema.columns), key
+    for table, described in DESCRIPTIONS.items():
+        schema = graph.get(dg.AssetKey(table)).metadata["dagster/column_schema"]
+        assert [(c.name, c.type, c.constraints.nullable) for c in schema.columns] == actual[table], table
+        assert [c.description for c in schema.columns] == [described.get(name) for name, _, _ in actual[table]], table
+    ledger = graph.get(dg.AssetKey("helix_events")).metadata["dagster/column_schema"]
+    assert ledger.constraints.other == ["primary key (transaction_id, event_type_uid)"]
+    stores = graph.get(dg.AssetKey("jd_stores")).metadata["dagster/column_schema"]
+    assert [c.name for c in stores.columns if c.constraints.unique] == ["store_id"]
 
 
 def test_downstream_hours_are_caught_up_by_automation():

@@ -8,7 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from jd_helix.defs.exceptions.rules import RULES
 from jd_helix.defs.helix.outbox import ATTRIBUTE_COLUMNS
 from jd_helix.domain.event_types import (
     ATTRIBUTES,
@@ -17,6 +16,7 @@ from jd_helix.domain.event_types import (
     load_event_types,
     parse_event_types,
 )
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.resources.from_environment import build_resources
 from jd_helix.resources.helix_settings import EVENT_SCHEMA
 

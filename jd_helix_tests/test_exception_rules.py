@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 
-from jd_helix.defs.exceptions.rules import RULES, flags_params, flags_sql
+from jd_helix.defs.exceptions.rules import flags_params, flags_sql
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.resources.exception_settings import ExceptionSettings
 from jd_helix.resources.migrations import migrate
 

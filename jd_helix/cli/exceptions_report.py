@@ -6,7 +6,7 @@ from datetime import datetime
 import pandas as pd
 
 from jd_helix.cli.report_queries import WriterWait, connect_when_free
-from jd_helix.defs.exceptions.rules import RULES
+from jd_helix.domain.exception_rules import RULES
 
 EXCEPTIONS_BY_TILL_SQL = f"""
 SELECT store_id, any_value(store_name) AS store_name, pos_id, any_value(pos_name) AS pos_name,

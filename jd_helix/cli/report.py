@@ -6,7 +6,7 @@ import click
 
 from jd_helix.cli import report_queries as reports
 from jd_helix.cli.exceptions_report import exceptions_by_till
-from jd_helix.defs.exceptions.rules import RULES
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.resources.warehouse import database_path
 
 

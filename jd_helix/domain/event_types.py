@@ -15,7 +15,7 @@ from typing import TypedDict
 
 import yaml
 
-from jd_helix.defs.exceptions.rules import RULES
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.resources.helix_settings import EVENT_SCHEMA, HelixSettings
 
 KEY_ATTRIBUTE = "transaction_id"  # every event carries it: the ledger's key and the audit's match

@@ -37,11 +37,3 @@ def preview_rows(columns: list[str], rows: list[tuple]) -> dg.MetadataValue:
 def _markdown_row(values) -> str:
     cells = ("" if value is None else str(value).replace("|", "\\|").replace("\n", " ") for value in values)
     return "| " + " | ".join(cells) + " |"
-
-
-def column_schema(conn, table: str) -> dg.TableSchema:
-    columns = conn.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])

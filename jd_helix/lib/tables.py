@@ -1,8 +1,11 @@
-"""What each DuckDB table holds, column by column, for the asset pages (definition time).
+"""What each table an asset shows holds, column by column, for the asset pages (definition time).
 
-`table_metadata(name)` is the definition-time metadata of the asset that owns the table:
-its DuckDB table name and its columns with types and descriptions, so the UI shows them
-before anything has run. A test compares these columns with the real tables.
+The column names, types, nulls and keys come from the migrations (resources/migrated_schema.py
+reads them from DuckDB); this file says only what the DDL cannot: which tables the asset pages
+show, and what each of their columns means. `table_metadata(name)` is the definition-time
+metadata of the asset that owns the table: its DuckDB table name and its columns with types
+and descriptions, so the UI shows them before anything has run. A test fails when a
+description names no column of its table, or a column of a shown table has none.
 """
 
 from __future__ import annotations
@@ -11,152 +14,177 @@ from typing import Any
 
 import dagster as dg
 
-# Shared column meanings, so one fact is described once.
-_SALE_HOUR = ("sale_hour", "TIMESTAMP", "the UTC hour the sale belongs to (its partition)")
-_TRANSACTION_ID = ("transaction_id", "VARCHAR", "JD's id of the sale")
-_TRANSACTION_AT = ("transaction_at", "TIMESTAMP", "when the sale happened, UTC")
-_TIME_MS = ("time_ms", "BIGINT", "the same instant in epoch milliseconds (what Helix takes)")
-_AMOUNT = ("transaction_amount", "DECIMAL(18,2)", "the sale's amount, exact")
-_LOADED_AT = ("loaded_at", "TIMESTAMP", "when this row was written, UTC")
-_BUILT_AT = ("built_at", "TIMESTAMP", "when this row was built, UTC")
+from jd_helix.resources.migrated_schema import migrated_tables
 
-COLUMNS: dict[str, list[tuple[str, str, str]]] = {
-    "jd_stores": [
-        ("store_id", "VARCHAR", "JD's store id"),
-        ("store_name", "VARCHAR", "the store's name"),
-        ("store_address", "VARCHAR", "postal address"),
-        ("store_phone", "VARCHAR", "phone number"),
-        ("store_email", "VARCHAR", "e-mail address"),
-        _LOADED_AT,
-    ],
-    "jd_points_of_sale": [
-        ("pos_id", "VARCHAR", "JD's id of the till"),
-        ("camera_id", "VARCHAR", "the JD camera over the till"),
-        ("pos_name", "VARCHAR", "the till's name"),
-        ("store_id", "VARCHAR", "the store the till is in"),
-        _LOADED_AT,
-    ],
-    "jd_cameras": [
-        ("camera_id", "VARCHAR", "JD's camera id (sometimes already a Verkada camera id)"),
-        ("camera_name", "VARCHAR", "the name a Verkada camera must carry to be matched"),
-        ("camera_location", "VARCHAR", "where the camera hangs"),
-        ("camera_status", "VARCHAR", "JD's status of the camera"),
-        ("camera_model", "VARCHAR", "camera model"),
-        ("pos_id", "VARCHAR", "the till it watches"),
-        _LOADED_AT,
-    ],
-    "jd_items": [
-        ("item_id", "VARCHAR", "JD's item id"),
-        ("item_name", "VARCHAR", "the item's name"),
-        ("item_price", "DECIMAL(18,2)", "list price, exact"),
-        ("item_quantity", "BIGINT", "quantity in stock"),
-        _LOADED_AT,
-    ],
-    "verkada_cameras": [
-        ("camera_id", "VARCHAR", "Verkada's camera id (what Helix events are posted to)"),
-        ("name", "VARCHAR", "the camera's name in Command"),
-        ("site", "VARCHAR", "the Command site"),
-        ("site_id", "VARCHAR", "the Command site's id"),
-        ("model", "VARCHAR", "camera model"),
-        ("serial", "VARCHAR", "serial number"),
-        ("status", "VARCHAR", "Verkada's status of the camera"),
-        _LOADED_AT,
-    ],
-    "jd_rejected_records": [
-        ("endpoint", "VARCHAR", "the JD endpoint the record came from"),
-        ("scope", "VARCHAR", "the hour (partition key) it was fetched for, or 'refresh'"),
-        ("field", "VARCHAR", "the field that made it unusable"),
-        ("reason", "VARCHAR", "why it was set aside"),
-        ("raw", "JSON", "the record exactly as received"),
-        ("rejected_at", "TIMESTAMP", "when it was set aside, UTC"),
-    ],
-    "jd_transactions": [
-        _SALE_HOUR,
-        _TRANSACTION_ID,
-        _TRANSACTION_AT,
-        _TIME_MS,
-        _AMOUNT,
-        ("item_id", "VARCHAR", "the item sold"),
-        ("camera_id", "VARCHAR", "the JD camera over the till"),
-        _LOADED_AT,
-    ],
-    "transaction_camera_events": [
-        _SALE_HOUR,
-        _TRANSACTION_ID,
-        _TRANSACTION_AT,
-        _TIME_MS,
-        _AMOUNT,
-        ("item_id", "VARCHAR", "the item sold"),
-        ("item_name", "VARCHAR", "its name (null if the item is unknown)"),
-        ("jd_camera_id", "VARCHAR", "the JD camera over the till"),
-        ("jd_camera_name", "VARCHAR", "its name in JD"),
-        ("verkada_camera_id", "VARCHAR", "the Verkada camera the event goes to; null when none is known"),
-        ("mapped_by", "VARCHAR", "'name' or 'id': how the Verkada camera was found"),
-        ("unmapped_reason", "VARCHAR", "why no Verkada camera was found (null when mapped)"),
-        ("pos_id", "VARCHAR", "the till"),
-        ("pos_name", "VARCHAR", "the till's name"),
-        ("store_id", "VARCHAR", "the store"),
-        ("store_name", "VARCHAR", "the store's name"),
-        _BUILT_AT,
-    ],
-    "helix_event_type": [
-        ("event_type_uid", "VARCHAR", "Helix's id of the event type"),
-        ("name", "VARCHAR", "its name (JD_HELIX_EVENT_TYPE)"),
-        ("event_schema", "JSON", "the attribute schema Helix holds"),
-        ("action", "VARCHAR", "what the last check did: found, created or updated"),
-        ("checked_at", "TIMESTAMP", "when it was last checked, UTC"),
-    ],
-    "helix_events": [
-        _TRANSACTION_ID,
-        _SALE_HOUR,
-        ("verkada_camera_id", "VARCHAR", "the camera of the Helix triple"),
-        (
-            "event_type_uid",
-            "VARCHAR",
-            "the event type: with transaction_id, the row's key; the event type of the Helix triple",
-        ),
-        ("time_ms", "BIGINT", "the pinned millisecond of the Helix triple (never changes once pinned)"),
-        ("status", "VARCHAR", "posted, failed, skipped, unmapped or pending"),
-        ("reason", "VARCHAR", "why it failed, was skipped or is unmapped"),
-        ("attempts", "INTEGER", "posts tried so far"),
-        ("pinned_at", "TIMESTAMP", "when the triple was pinned, UTC"),
-        ("last_attempt_at", "TIMESTAMP", "the last post attempt, UTC"),
-        ("posted_at", "TIMESTAMP", "when Helix accepted it, UTC"),
-        ("footage_url", "VARCHAR", "a Command link to the video at the sale (with helix_settings.footage_links on)"),
-    ],
-    "transaction_exceptions": [
-        _SALE_HOUR,
-        _TRANSACTION_ID,
-        _TRANSACTION_AT,
-        ("transaction_amount", "DECIMAL(18,2)", "the amount, exact; negative for a refund"),
-        ("item_id", "VARCHAR", "the item"),
-        ("store_id", "VARCHAR", "the store"),
-        ("store_name", "VARCHAR", "the store's name"),
-        ("pos_id", "VARCHAR", "the till"),
-        ("pos_name", "VARCHAR", "the till's name"),
-        ("refund", "BOOLEAN", "a refund (negative amount)"),
-        ("high_value", "BOOLEAN", "a sale far above the store's recent norm, or above the absolute amount"),
-        ("price_override", "BOOLEAN", "the amount differs from the item's list price by more than the set share"),
-        ("after_hours", "BOOLEAN", "at an hour of the day the store is normally quiet"),
-        ("repeat_refunds", "BOOLEAN", "one of several refunds on its till within a few minutes"),
-        ("exceptions", "VARCHAR", "the rules that fired, comma-separated"),
-        _BUILT_AT,
-    ],
-    "store_sales": [
-        _SALE_HOUR,
-        ("store_id", "VARCHAR", "the store"),
-        ("store_name", "VARCHAR", "the store's name"),
-        ("transactions", "BIGINT", "sales in the hour"),
-        ("sales_total", "DECIMAL(18,2)", "their total amount"),
-        ("events_posted", "BIGINT", "of those, posted to Helix"),
-        _BUILT_AT,
-    ],
+# Shared column meanings, so one fact is described once.
+_SALE_HOUR = "the UTC hour the sale belongs to (its partition)"
+_TRANSACTION_ID = "JD's id of the sale"
+_TRANSACTION_AT = "when the sale happened, UTC"
+_TIME_MS = "the same instant in epoch milliseconds (what Helix takes)"
+_AMOUNT = "the sale's amount, exact"
+_LOADED_AT = "when this row was written, UTC"
+_BUILT_AT = "when this row was built, UTC"
+
+# Per table an asset shows, what each of its columns means (any order: the table's is the DDL's).
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "jd_stores": {
+        "store_id": "JD's store id",
+        "store_name": "the store's name",
+        "store_address": "postal address",
+        "store_phone": "phone number",
+        "store_email": "e-mail address",
+        "loaded_at": _LOADED_AT,
+    },
+    "jd_points_of_sale": {
+        "pos_id": "JD's id of the till",
+        "camera_id": "the JD camera over the till",
+        "pos_name": "the till's name",
+        "store_id": "the store the till is in",
+        "loaded_at": _LOADED_AT,
+    },
+    "jd_cameras": {
+        "camera_id": "JD's camera id (sometimes already a Verkada camera id)",
+        "camera_name": "the name a Verkada camera must carry to be matched",
+        "camera_location": "where the camera hangs",
+        "camera_status": "JD's status of the camera",
+        "camera_model": "camera model",
+        "pos_id": "the till it watches",
+        "loaded_at": _LOADED_AT,
+    },
+    "jd_items": {
+        "item_id": "JD's item id",
+        "item_name": "the item's name",
+        "item_price": "list price, exact",
+        "item_quantity": "quantity in stock",
+        "loaded_at": _LOADED_AT,
+    },
+    "verkada_cameras": {
+        "camera_id": "Verkada's camera id (what Helix events are posted to)",
+        "name": "the camera's name in Command",
+        "site": "the Command site",
+        "site_id": "the Command site's id",
+        "model": "camera model",
+        "serial": "serial number",
+        "status": "Verkada's status of the camera",
+        "loaded_at": _LOADED_AT,
+    },
+    "jd_rejected_records": {
+        "endpoint": "the JD endpoint the record came from",
+        "scope": "the hour (partition key) it was fetched for, or 'refresh'",
+        "field": "the field that made it unusable",
+        "reason": "why it was set aside",
+        "raw": "the record exactly as received",
+        "rejected_at": "when it was set aside, UTC",
+    },
+    "jd_transactions": {
+        "sale_hour": _SALE_HOUR,
+        "transaction_id": _TRANSACTION_ID,
+        "transaction_at": _TRANSACTION_AT,
+        "time_ms": _TIME_MS,
+        "transaction_amount": _AMOUNT,
+        "item_id": "the item sold",
+        "camera_id": "the JD camera over the till",
+        "loaded_at": _LOADED_AT,
+    },
+    "transaction_camera_events": {
+        "sale_hour": _SALE_HOUR,
+        "transaction_id": _TRANSACTION_ID,
+        "transaction_at": _TRANSACTION_AT,
+        "time_ms": _TIME_MS,
+        "transaction_amount": _AMOUNT,
+        "item_id": "the item sold",
+        "item_name": "its name (null if the item is unknown)",
+        "jd_camera_id": "the JD camera over the till",
+        "jd_camera_name": "its name in JD",
+        "verkada_camera_id": "the Verkada camera the event goes to; null when none is known",
+        "mapped_by": "'name' or 'id': how the Verkada camera was found",
+        "unmapped_reason": "why no Verkada camera was found (null when mapped)",
+        "pos_id": "the till",
+        "pos_name": "the till's name",
+        "store_id": "the store",
+        "store_name": "the store's name",
+        "built_at": _BUILT_AT,
+    },
+    "helix_event_type": {
+        "event_type_uid": "Helix's id of the event type",
+        "name": "its name (JD_HELIX_EVENT_TYPE)",
+        "event_schema": "the attribute schema Helix holds",
+        "action": "what the last check did: found, created or updated",
+        "checked_at": "when it was last checked, UTC",
+    },
+    "helix_events": {
+        "transaction_id": _TRANSACTION_ID,
+        "sale_hour": _SALE_HOUR,
+        "verkada_camera_id": "the camera of the Helix triple",
+        "event_type_uid": "the event type: with transaction_id, the row's key; the event type of the Helix triple",
+        "time_ms": "the pinned millisecond of the Helix triple (never changes once pinned)",
+        "status": "posted, failed, skipped, unmapped or pending",
+        "reason": "why it failed, was skipped or is unmapped",
+        "attempts": "posts tried so far",
+        "pinned_at": "when the triple was pinned, UTC",
+        "last_attempt_at": "the last post attempt, UTC",
+        "posted_at": "when Helix accepted it, UTC",
+        "footage_url": "a Command link to the video at the sale (with helix_settings.footage_links on)",
+    },
+    "transaction_exceptions": {
+        "sale_hour": _SALE_HOUR,
+        "transaction_id": _TRANSACTION_ID,
+        "transaction_at": _TRANSACTION_AT,
+        "transaction_amount": "the amount, exact; negative for a refund",
+        "item_id": "the item",
+        "store_id": "the store",
+        "store_name": "the store's name",
+        "pos_id": "the till",
+        "pos_name": "the till's name",
+        "refund": "a refund (negative amount)",
+        "high_value": "a sale far above the store's recent norm, or above the absolute amount",
+        "price_override": "the amount differs from the item's list price by more than the set share",
+        "after_hours": "at an hour of the day the store is normally quiet",
+        "repeat_refunds": "one of several refunds on its till within a few minutes",
+        "exceptions": "the rules that fired, comma-separated",
+        "built_at": _BUILT_AT,
+    },
+    "store_sales": {
+        "sale_hour": _SALE_HOUR,
+        "store_id": "the store",
+        "store_name": "the store's name",
+        "transactions": "sales in the hour",
+        "sales_total": "their total amount",
+        "events_posted": "of those, posted to Helix",
+        "built_at": _BUILT_AT,
+    },
+    "helix_audit": {
+        "sale_hour": "the UTC hour audited (its partition)",
+        "event_type_uid": "the Helix event type audited",
+        "audited_at": "when the hour was last audited, UTC",
+        "held": "events of the hour's sales Helix held (adopted ones included)",
+        "missing": "ledger rows posted whose event Helix did not hold",
+        "reposted": "of those, re-posted (same triple) and acknowledged by this audit",
+        "adopted": "events Helix held for sales whose ledger row did not say posted; now it does",
+        "unknown": "events of the type in the hour that no sale of this warehouse owns (left alone)",
+        "still_missing": "of the missing, not in Helix when read again after the re-posts (an error)",
+        "requests": "Verkada requests this hour's audit made (searches and re-posts)",
+    },
 }
 
 
 def table_schema(table: str) -> dg.TableSchema:
+    """`table`'s columns as the migrations leave them, each with its description."""
+    described, ddl = DESCRIPTIONS[table], migrated_tables()[table]
+    single_key = ddl.primary_key if len(ddl.primary_key) == 1 else ()
     return dg.TableSchema(
-        columns=[dg.TableColumn(name, kind, description) for name, kind, description in COLUMNS[table]]
+        columns=[
+            dg.TableColumn(
+                column.name,
+                column.type,
+                described.get(column.name),
+                constraints=dg.TableColumnConstraints(nullable=column.nullable, unique=column.name in single_key),
+            )
+            for column in ddl.columns
+        ],
+        constraints=dg.TableConstraints(other=[f"primary key ({', '.join(ddl.primary_key)})"])
+        if len(ddl.primary_key) > 1
+        else None,
     )
 
 

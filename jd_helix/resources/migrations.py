@@ -115,7 +115,7 @@ ALTER TABLE helix_events_keyed RENAME TO helix_events;
 CREATE UNIQUE INDEX helix_events_triple ON helix_events (verkada_camera_id, event_type_uid, time_ms);
 """
 
-# The Helix audit's record of each hour (jd_helix/defs/audit/state.py describes its columns).
+# The Helix audit's record of each hour (jd_helix/lib/tables.py describes its columns).
 HELIX_AUDIT = """
 CREATE TABLE IF NOT EXISTS helix_audit (
     sale_hour TIMESTAMP NOT NULL, event_type_uid VARCHAR NOT NULL, audited_at TIMESTAMP NOT NULL,

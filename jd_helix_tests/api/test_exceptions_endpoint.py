@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from jd_helix.api.exceptions import ExceptionRule
 from jd_helix.cli.main import main
-from jd_helix.defs.exceptions.rules import RULES
+from jd_helix.domain.exception_rules import RULES
 from jd_helix_tests.api.conftest import AUTH, get_all, instant
 from jd_helix_tests.api.warehouse import POSTED_HOURS, UNPOSTED_HOUR
 

@@ -14,7 +14,7 @@ import requests
 
 from jd_helix.defs.audit.assets import helix_audit
 from jd_helix.defs.audit.checks import helix_holds_ledger
-from jd_helix.defs.exceptions.rules import RULES
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from dagster._core.event_api import AssetRecordsFilter
 
-from jd_helix.defs.exceptions.rules import RULES
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.lib.partitions import partition_key
 from jd_helix.resources.helix_settings import EVENT_SCHEMA
 from jd_helix.sandbox import Sandbox, SandboxConfig

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from jd_helix.resources import migrations
+from jd_helix.resources.migrated_schema import migrated_tables, tables_of
 from jd_helix.resources.migrations import LATEST_VERSION, Migration, NewerWarehouseError, migrate, schema_version
 from jd_helix.resources.warehouse import WarehouseResource
 from jd_helix_tests.resources.previous_release import PREVIOUS_RELEASE_SCHEMA, previous_release_tables
@@ -119,3 +120,13 @@ def test_never_sent_rows_without_a_known_event_type_are_left_for_the_next_run_to
     _previous_release_ledger(path, destination=None)
     with WarehouseResource(database=path).read() as conn:
         assert conn.execute("SELECT transaction_id, event_type_uid FROM helix_events").fetchall() == [("t1", "uid")]
+
+
+def test_a_previous_release_warehouse_ends_with_the_tables_the_asset_pages_show(tmp_path):
+    # The asset pages take their columns from a fresh warehouse (migrated_schema.py); one the
+    # previous release wrote holds the same tables, columns, types, nulls and keys once migrated.
+    path = str(tmp_path / "previous.duckdb")
+    _previous_release_ledger(path, destination="uid")
+    with WarehouseResource(database=path).read() as conn:
+        assert tables_of(conn) == migrated_tables()
+    assert {"jd_transactions", "helix_events", "helix_audit"} <= set(migrated_tables())

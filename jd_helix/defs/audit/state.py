@@ -9,24 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import dagster as dg
+from jd_helix.lib.tables import table_metadata
 
-COLUMNS = [
-    ("sale_hour", "TIMESTAMP", "the UTC hour audited (its partition)"),
-    ("event_type_uid", "VARCHAR", "the Helix event type audited"),
-    ("audited_at", "TIMESTAMP", "when the hour was last audited, UTC"),
-    ("held", "BIGINT", "events of the hour's sales Helix held (adopted ones included)"),
-    ("missing", "BIGINT", "ledger rows posted whose event Helix did not hold"),
-    ("reposted", "BIGINT", "of those, re-posted (same triple) and acknowledged by this audit"),
-    ("adopted", "BIGINT", "events Helix held for sales whose ledger row did not say posted; now it does"),
-    ("unknown", "BIGINT", "events of the type in the hour that no sale of this warehouse owns (left alone)"),
-    ("still_missing", "BIGINT", "of the missing, not in Helix when read again after the re-posts (an error)"),
-    ("requests", "BIGINT", "Verkada requests this hour's audit made (searches and re-posts)"),
-]
-TABLE_METADATA = {
-    "dagster/table_name": "jd_helix.main.helix_audit",
-    "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, k, d) for n, k, d in COLUMNS]),
-}
+TABLE_METADATA = table_metadata("helix_audit")
 
 
 @dataclass

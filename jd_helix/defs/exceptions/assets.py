@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from jd_helix.defs.exceptions.rules import RULES, flags_params, flags_sql
+from jd_helix.defs.exceptions.rules import flags_params, flags_sql
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.domain.time_utils import naive_utc
 from jd_helix.lib.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
 from jd_helix.lib.catch_up import catch_up_condition

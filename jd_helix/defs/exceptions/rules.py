@@ -21,8 +21,6 @@ from typing import Any
 
 from jd_helix.resources.exception_settings import ExceptionSettings
 
-RULES = ("refund", "high_value", "price_override", "after_hours", "repeat_refunds")
-
 # One hour's flags [start, end) over transaction_camera_events, only the rows with a flag, in
 # the column order of transaction_exceptions. The history windows end at the hour's start, so
 # an hour's flags do not depend on the hours after it.

@@ -21,8 +21,8 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from jd_helix.clients.verkada.events import HelixEvent
-from jd_helix.defs.exceptions.rules import RULES
 from jd_helix.defs.helix.camera_parts import CameraPart
+from jd_helix.domain.exception_rules import RULES
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.resources.warehouse import single_row
 
