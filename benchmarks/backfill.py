@@ -49,12 +49,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _instance_yaml import write_instance_yaml  # noqa: E402
 from _run_timeline import CpuSampler, print_timeline, timeline  # noqa: E402
 from dagster_graphql_client import TERMINAL_BACKFILL_STATUSES, TERMINAL_RUN_STATUSES, DagsterGraphQL, step_stats  # noqa: E402
 
@@ -227,13 +227,6 @@ class World:
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()
-
-
-def write_instance_yaml(shipped: Path, target: Path, granularity: str) -> None:
-    """The shipped instance settings, with `concurrency: pools: granularity:` set."""
-    settings = yaml.safe_load(shipped.read_text())
-    settings.setdefault("concurrency", {}).setdefault("pools", {})["granularity"] = granularity
-    target.write_text(yaml.safe_dump(settings, sort_keys=False))
 
 
 def run_dimensions(world: World) -> float:
