@@ -4,7 +4,7 @@ The tests that kill real processes get their instance settings from the project'
 `jd_helix_tests/recovery/` copies `dagster.yaml` into a persistent DAGSTER_HOME, the
 deployment tests copy `deploy/dagster.yaml`. So each granularity gets its own copy of the
 committed tree (`git archive HEAD`), in which both files say `concurrency: pools:
-granularity: <op|run>` (op is what ships), and pytest runs there with this venv, the copy
+granularity: <op|run>` (op is what ships; --ref picks another commit), and pytest runs there with this venv, the copy
 first on PYTHONPATH (for the processes the tests start too). Test files alternate between
 the copies (op, then run, file by file), so both see the same machine load.
 
@@ -61,9 +61,9 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def copy_of_the_tree(target: Path, granularity: str) -> Path:
-    """The committed tree in `target`, its instance files set to `granularity`."""
-    archive = subprocess.run(["git", "archive", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
+def copy_of_the_tree(target: Path, granularity: str, ref: str = "HEAD") -> Path:
+    """The tree of commit `ref` in `target`, its instance files set to `granularity`."""
+    archive = subprocess.run(["git", "archive", ref], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
     target.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
@@ -145,6 +145,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tests", nargs="*", default=DEFAULT_TESTS, help="test files (default: every crash test)")
     parser.add_argument("--granularity", choices=GRANULARITIES, action="append", help="repeatable (default: op, run)")
+    parser.add_argument("--ref", default="HEAD", help="the commit whose tree is tested (default: HEAD)")
     parser.add_argument("--json", type=Path, default=None, help="also write the outcomes here")
     parser.add_argument("--keep", action="store_true", help="keep the copies and each pytest's output")
     args = parser.parse_args()
@@ -153,7 +154,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="jd_helix_pool_granularity_"))
     results: list[Outcome] = []
     try:
-        trees = {g: copy_of_the_tree(root / g, g) for g in granularities}
+        trees = {g: copy_of_the_tree(root / g, g, args.ref) for g in granularities}
         for test_file in args.tests:
             for granularity in granularities:
                 results += run_tests(trees[granularity], granularity, test_file, root)
