@@ -9,7 +9,9 @@ first on PYTHONPATH (for the processes the tests start too). Test files alternat
 the copies (op, then run, file by file), so both see the same machine load.
 
 Reports, per test and granularity, passed/failed/skipped and seconds, and the first lines
-of each failure.
+of each failure. (`deploy/test_topology.py::…runs_the_installed_wheel_outside_the_source_tree`
+fails under both here: it imports `jd_helix` with the test's environment, whose PYTHONPATH
+names the copy.)
 
 Run:  .venv/bin/python benchmarks/pool_granularity.py
       .venv/bin/python benchmarks/pool_granularity.py jd_helix_tests/recovery/test_cli_rerun.py --granularity run
