@@ -19,8 +19,15 @@ dagster.yaml, the default), postgres (deploy/dagster.yaml on a PostgreSQL server
 the run from Debian's binaries, see jd_helix_tests/deploy/postgres.py), or both, one after
 the other in the same run, for a side-by-side figure.
 
+--granularity picks how the instance enforces the pools (`concurrency: pools: granularity:`
+written into the scenario's copy of dagster.yaml): op (as shipped: each step claims a slot,
+waiting in the project's executor), run (Dagster's own: the queue starts a run only when
+every pool it uses is free of other runs, and its steps claim nothing), or both, one after
+the other on the same hours and sales, each in a fresh world (issue 27).
+
 Run:  python benchmarks/backfill.py --hours 720 --sales-per-hour 500 --compare-hours 48
       python benchmarks/backfill.py --hours 720 --sales-per-hour 500 --compare-hours 0 --storage both
+      python benchmarks/backfill.py --hours 720 --sales-per-hour 500 --compare-hours 0 --granularity both
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _instance_yaml import write_instance_yaml  # noqa: E402
 from _run_timeline import CpuSampler, print_timeline, timeline  # noqa: E402
 from dagster_graphql_client import TERMINAL_BACKFILL_STATUSES, TERMINAL_RUN_STATUSES, DagsterGraphQL, step_stats  # noqa: E402
 
@@ -134,6 +142,7 @@ class World:
         args: argparse.Namespace,
         first_partition: str,
         postgres: PostgresServer | None = None,
+        granularity: str = "op",
     ):
         self.name, self.args = name, args
         self.dir = root / name
@@ -145,7 +154,7 @@ class World:
         if postgres is not None:
             instance_yaml = PROJECT_ROOT / "deploy" / "dagster.yaml"
             self.instance_env = postgres.instance_env(postgres.create_database("bench"))
-        shutil.copyfile(instance_yaml, self.home / "dagster.yaml")
+        write_instance_yaml(instance_yaml, self.home / "dagster.yaml", granularity)
         self.database = self.dir / "jd_helix.duckdb"
         self.first_partition = first_partition
         self.procs: list[Proc] = []
@@ -354,9 +363,15 @@ def posting_figures(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def scenario(
-    name: str, mode: str, keys: list[str], root: Path, args: argparse.Namespace, postgres: PostgresServer | None = None
+    name: str,
+    mode: str,
+    keys: list[str],
+    root: Path,
+    args: argparse.Namespace,
+    postgres: PostgresServer | None = None,
+    granularity: str = "op",
 ) -> dict[str, Any]:
-    world = World(name, root, args, first_partition=keys[0], postgres=postgres)
+    world = World(name, root, args, first_partition=keys[0], postgres=postgres, granularity=granularity)
     result: dict[str, Any] = {
         "scenario": name,
         "mode": mode,
@@ -364,6 +379,7 @@ def scenario(
         "first": keys[0],
         "last": keys[-1],
         "storage": "postgres" if postgres else "sqlite",
+        "granularity": granularity,
     }
     try:
         world.start()
@@ -423,6 +439,7 @@ def print_result(r: dict[str, Any]) -> None:
     print(f"\n=== {r['scenario']} ({r['mode']}): {r['hours']} hours {r['first']} .. {r['last']}")
     for key in (
         "storage",
+        "granularity",
         "wall_s",
         "last_run_end_s",
         "s_per_hour",
@@ -446,6 +463,24 @@ def print_result(r: dict[str, Any]) -> None:
             print(f"  {key}: {r[key]}")
     if "timeline" in r:
         print_timeline(r["timeline"])
+
+
+def print_granularity_comparison(hours: int, op: dict[str, Any], run: dict[str, Any]) -> None:
+    """Issue 27's rule: Dagster's run granularity may replace the project's executor if the
+    backfill takes at most 10 % longer under it (the recovery guarantees are measured apart)."""
+    ratio = run.get("wall_s", 1e9) / max(op.get("wall_s", 0), 0.1)
+    print(
+        f"\n=== pools over {hours} hours ({op['storage']}): granularity op (the project's executor) "
+        f"{op.get('wall_s')} s, {op.get('runs')} runs, {op.get('failed_runs')} failed; granularity run "
+        f"{run.get('wall_s')} s, {run.get('runs')} runs, {run.get('failed_runs')} failed: run / op x{ratio:.2f} "
+        f"({'within' if ratio <= 1.10 else 'beyond'} the 10 % of issue 27)"
+    )
+    for leg in (op, run):
+        posting = leg.get("posting", {})
+        print(
+            f"  {leg['granularity']}: helix_events {posting.get('helix_events_s')} s over a floor of "
+            f"{posting.get('floor_s')} s (x{posting.get('helix_events_over_floor')}); steps {leg.get('step_seconds_sum')}"
+        )
 
 
 def main() -> int:
@@ -480,6 +515,12 @@ def main() -> int:
         default="sqlite",
         help="instance storage of the batched backfill (both: one after the other)",
     )
+    parser.add_argument(
+        "--granularity",
+        choices=("op", "run", "both"),
+        default="op",
+        help="concurrency: pools: granularity: of the batched backfill (op: as shipped; both: op, then run)",
+    )
     args = parser.parse_args()
 
     root = args.workdir or Path(tempfile.mkdtemp(prefix="jd_helix_backfill_"))
@@ -497,13 +538,16 @@ def main() -> int:
                     f"note: the first hour starts {oldest_age_h / 24:.2f} days ago; Helix refuses events older "
                     f"than 30 days, so the oldest hours end up 'skipped'"
                 )
+            granularities = ("op", "run") if args.granularity == "both" else (args.granularity,)
             for storage in ("sqlite", "postgres") if args.storage == "both" else (args.storage,):
-                if storage == "postgres":
-                    with postgres_server() as server:
-                        results.append(scenario(f"batched_{args.hours}h_postgres", "batched", keys, root, args, server))
-                else:
-                    results.append(scenario(f"batched_{args.hours}h_sqlite", "batched", keys, root, args))
-                print_result(results[-1])
+                for granularity in granularities:
+                    name = f"batched_{args.hours}h_{storage}" + (f"_{granularity}" if len(granularities) > 1 else "")
+                    if storage == "postgres":
+                        with postgres_server() as server:
+                            results.append(scenario(name, "batched", keys, root, args, server, granularity))
+                    else:
+                        results.append(scenario(name, "batched", keys, root, args, granularity=granularity))
+                    print_result(results[-1])
         if args.compare_hours:
             keys = hour_keys(args.compare_hours, args.end_hours_ago)
             for mode in ("batched", "per_hour"):
@@ -529,13 +573,18 @@ def main() -> int:
             f"per-hour extrapolated to {args.hours} hours: {p['s_per_hour'] * args.hours / 60:.0f} min"
         )
     main_results = [r for r in results if r["scenario"].startswith(f"batched_{args.hours}h_")]
-    if len(main_results) == 2:
+    if args.storage == "both" and len(main_results) == 2:
         lite, pg = main_results
         print(
             f"\n=== storage over {args.hours} hours: SQLite {lite.get('wall_s')} s, {lite.get('runs')} runs, "
             f"{lite.get('failed_runs')} failed; PostgreSQL {pg.get('wall_s')} s, {pg.get('runs')} runs, "
             f"{pg.get('failed_runs')} failed: PostgreSQL / SQLite x{pg.get('wall_s', 0) / max(lite.get('wall_s', 0), 0.1):.2f}"
         )
+    if args.granularity == "both":
+        for storage in ("sqlite", "postgres"):
+            legs = {r["granularity"]: r for r in main_results if r["storage"] == storage}
+            if set(legs) == {"op", "run"}:
+                print_granularity_comparison(args.hours, legs["op"], legs["run"])
     if results and results[0]["mode"] == "batched" and not args.skip_main:
         m = results[0]
         met = m.get("wall_s", 1e9) <= 300 and m.get("failed_runs", 1) == 0

@@ -12,7 +12,6 @@ and run retries (dagster.yaml `run_retries`) start it again from the step that d
 from __future__ import annotations
 
 import dagster as dg
-from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 
 from jd_helix.lib.pools import holders as pool_holders
 
@@ -32,7 +31,7 @@ def fail_dead_runs(context: dg.SensorEvaluationContext):
     instance = context.instance
     started = {
         record.dagster_run.run_id
-        for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+        for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     }
     run_ids = started | set(instance.event_log_storage.get_concurrency_run_ids())
     released = []
