@@ -119,3 +119,36 @@ def test_never_sent_rows_without_a_known_event_type_are_left_for_the_next_run_to
     _previous_release_ledger(path, destination=None)
     with WarehouseResource(database=path).read() as conn:
         assert conn.execute("SELECT transaction_id, event_type_uid FROM helix_events").fetchall() == [("t1", "uid")]
+
+
+def test_the_default_event_type_of_a_ledger_with_several_types_is_recorded_on_migrating(monkeypatch):
+    from jd_helix.defs.helix.destination import default_event_type_uid, record_destination
+
+    with duckdb.connect() as conn:
+        # A warehouse of the release before (version 4): two types, the order they were declared in not kept.
+        with monkeypatch.context() as before:
+            before.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+            before.setattr(migrations, "LATEST_VERSION", 4)
+            migrate(conn)
+        conn.execute(
+            "INSERT INTO helix_destination VALUES ('https://api.verkada.com', 'a-refunds', NULL), "
+            "('https://api.verkada.com', 'z-every-sale', NULL)"
+        )
+        for tid in ("t1", "t2", "t3"):
+            conn.execute(
+                "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) "
+                "VALUES (?, '2026-01-01 10:00', 'z-every-sale', 'posted')",
+                [tid],
+            )
+        conn.execute(
+            "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) "
+            "VALUES ('t2', '2026-01-01 10:00', 'a-refunds', 'posted')"
+        )
+        migrate(conn)
+        # The type that takes the most sales stands for the default until the next pinning says.
+        assert default_event_type_uid(conn) == "z-every-sale"
+        record_destination(conn, ":memory:", "https://api.verkada.com", ["a-refunds", "z-every-sale"], datetime.now())
+        assert default_event_type_uid(conn) == "a-refunds"
+        assert conn.execute(
+            "SELECT event_type_uid, declared_position FROM helix_destination ORDER BY 2"
+        ).fetchall() == [("a-refunds", 0), ("z-every-sale", 1)]
