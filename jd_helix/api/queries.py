@@ -14,6 +14,7 @@ import orjson
 
 from jd_helix.api.models import Granularity
 from jd_helix.api.params import Window, format_instant
+from jd_helix.defs.helix.destination import default_event_type_uid
 from jd_helix.resources.warehouse import single_row
 
 
@@ -31,16 +32,43 @@ def _money(value) -> str:
 
 # -- transactions ----------------------------------------------------------------------
 
-# The ledger is joined by transaction_id alone, as the pipeline does: a sale JD re-reports
-# in another hour keeps the ledger row (and hour) it was first pinned with.
-TRANSACTIONS_SELECT = """
-SELECT e.transaction_id, e.transaction_at, e.transaction_amount, e.item_id, e.item_name,
-       e.store_id, e.store_name, e.pos_id, e.pos_name, e.jd_camera_id, e.verkada_camera_id,
-       e.unmapped_reason, coalesce(l.status, 'not_in_ledger'), l.reason, coalesce(l.attempts, 0),
-       l.posted_at, l.footage_url
-FROM transaction_camera_events e
-LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id
+# One row per sale, whatever the number of event types: a page of sales is chosen first (by the
+# default type's status when filtered), then each sale's ledger rows (one per event type that
+# takes it) are gathered into `helix_by_type`, in declared order. The top-level Helix fields are
+# the default type's row, as they were when there was one type. The ledger is joined by
+# transaction_id, as the pipeline does: a sale JD re-reports in another hour keeps the ledger
+# row (and hour) it was first pinned with.
+TRANSACTIONS_PAGE = """
+WITH page AS (
+    SELECT e.transaction_id, e.transaction_at, e.transaction_amount, e.item_id, e.item_name,
+           e.store_id, e.store_name, e.pos_id, e.pos_name, e.jd_camera_id, e.verkada_camera_id,
+           e.unmapped_reason, coalesce(d.status, 'not_in_ledger') AS status, d.reason,
+           coalesce(d.attempts, 0) AS attempts, d.posted_at, d.footage_url
+    FROM transaction_camera_events e
+    LEFT JOIN helix_events d ON d.transaction_id = e.transaction_id AND d.event_type_uid = $default_type_uid
+    WHERE {where}
+    ORDER BY e.transaction_at, e.transaction_id
+    LIMIT $limit
+), by_type AS (
+    SELECT l.transaction_id,
+           list({{'event_type': t.name, 'event_type_uid': l.event_type_uid,
+                  'is_default': l.event_type_uid IS NOT DISTINCT FROM $default_type_uid,
+                  'status': l.status, 'reason': l.reason, 'attempts': l.attempts, 'posted_at': l.posted_at,
+                  'footage_url': l.footage_url, 'verkada_camera_id': l.verkada_camera_id, 'time_ms': l.time_ms}}
+                ORDER BY p.declared_position NULLS LAST, t.name, l.event_type_uid) AS helix_by_type
+    FROM helix_events l
+    LEFT JOIN helix_event_type t USING (event_type_uid)
+    LEFT JOIN helix_destination p USING (event_type_uid)
+    WHERE l.transaction_id IN (SELECT transaction_id FROM page)
+    GROUP BY l.transaction_id
+)
+SELECT page.*, coalesce(by_type.helix_by_type, []) FROM page LEFT JOIN by_type USING (transaction_id)
+ORDER BY page.transaction_at, page.transaction_id
 """
+
+
+def _delivery(entry: dict) -> dict:
+    return {**entry, "posted_at": format_instant(entry["posted_at"])}
 
 
 def _transaction(row: tuple) -> dict:
@@ -64,7 +92,13 @@ def _transaction(row: tuple) -> dict:
             "posted_at": format_instant(row[15]),
             "footage_url": row[16],
         },
+        "helix_by_type": [_delivery(entry) for entry in row[17]],
     }
+
+
+def _transaction_rows(conn: duckdb.DuckDBPyConnection, where: list[str], params: dict) -> list[tuple]:
+    sql = TRANSACTIONS_PAGE.format(where=" AND ".join(where))
+    return conn.execute(sql, {**params, "default_type_uid": default_event_type_uid(conn)}).fetchall()
 
 
 def transactions(
@@ -81,23 +115,20 @@ def transactions(
         where.append("e.store_id = $store_id")
         params["store_id"] = store_id
     if status is not None:
-        where.append("coalesce(l.status, 'not_in_ledger') = $status")
+        where.append("coalesce(d.status, 'not_in_ledger') = $status")
         params["status"] = status
     if after is not None:
         where.append(
             "(e.transaction_at > $after_at OR (e.transaction_at = $after_at AND e.transaction_id > $after_id))"
         )
         params["after_at"], params["after_id"] = after
-    sql = f"{TRANSACTIONS_SELECT} WHERE {' AND '.join(where)} ORDER BY e.transaction_at, e.transaction_id LIMIT $limit"
-    rows = conn.execute(sql, params).fetchall()
+    rows = _transaction_rows(conn, where, params)
     return Rows([_transaction(r) for r in rows], [[r[1].isoformat(), r[0]] for r in rows])
 
 
 def transaction(conn: duckdb.DuckDBPyConnection, transaction_id: str) -> dict | None:
-    row = conn.execute(
-        f"{TRANSACTIONS_SELECT} WHERE e.transaction_id = $id ORDER BY e.transaction_at LIMIT 1", {"id": transaction_id}
-    ).fetchone()
-    return _transaction(row) if row else None
+    rows = _transaction_rows(conn, ["e.transaction_id = $id"], {"id": transaction_id, "limit": 1})
+    return _transaction(rows[0]) if rows else None
 
 
 # -- sales per store and hour or day ---------------------------------------------------
