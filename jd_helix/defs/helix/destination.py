@@ -58,15 +58,18 @@ def pinned_uids_by_name(conn) -> dict[str, str]:
     )
 
 
+# The default event type (the first declared) as the last pinning recorded it: NULL before the
+# first pinning. A scalar subquery, for SQL that needs it inline (api/queries.py).
+DEFAULT_EVENT_TYPE_UID_SQL = (
+    "(SELECT event_type_uid FROM helix_destination ORDER BY declared_position NULLS LAST, event_type_uid LIMIT 1)"
+)
+
+
 def default_event_type_uid(conn) -> str | None:
-    """The uid of the default event type (the first declared) as the last pinning recorded it;
-    None before the first pinning. Works on a read-only connection."""
+    """The uid of the default event type (see above); works on a read-only connection."""
     if recorded_destination(conn) is None:
         return None
-    row = conn.execute(
-        "SELECT event_type_uid FROM helix_destination ORDER BY declared_position NULLS LAST, event_type_uid LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None
+    return conn.execute(f"SELECT {DEFAULT_EVENT_TYPE_UID_SQL}").fetchone()[0]
 
 
 def check_destination(conn, database: str, api_base_url: str, event_type_uids: list[str] | None = None) -> None:
