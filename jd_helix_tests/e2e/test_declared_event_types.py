@@ -27,6 +27,11 @@ from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.sandbox import Sandbox, SandboxConfig
 from jd_helix_tests.e2e.harness import naive, query, recent_hours, refresh_dimensions, resources_for, run_hour
 
+# Not marked time_sensitive: one UTC hour two hours back (inside the partitions and Helix's
+# window at any instant, no local time, no history-based rule can fire), so the instant only
+# picks which sales the sandbox draws, and the assertions must hold for any draw. Run once at
+# the clock guard's six far instants, it failed at one only because of such a draw (a refund's
+# millisecond, below, assumed no sale had moved), since fixed; marked, it adds ~95 s to the guard.
 [HOUR] = recent_hours(1)
 REFUND_ATTRIBUTES = {"transaction_id", "transaction_amount", "item_name", "store_name", "refund", "exceptions"}
 
@@ -122,12 +127,17 @@ def test_each_transaction_reaches_helix_once_per_type_that_takes_it(landed):
     assert all(set(RULES) | {"exceptions"} <= set(e["attributes"]) for e in by_type["JD Sports Sale"])
     assert any("item_id" in e["attributes"] for e in by_type["JD Sports Sale"])
 
-    # A refund is two events on one camera at one millisecond: the triples differ by type.
+    # A refund is an event of each type on its camera, each at its own millisecond unless another
+    # sale of that type took it first (then the next free one: each type pins on its own, so
+    # whether one moved depends on the hour's sales). Mostly one camera and millisecond: the
+    # triples differ by type alone.
+    instant_ms = dict(query(database, "SELECT transaction_id, time_ms FROM transaction_camera_events"))
     sale_at = {e["attributes"]["transaction_id"]: (e["camera_id"], e["time_ms"]) for e in by_type["JD Sports Sale"]}
-    assert all(
-        sale_at[e["attributes"]["transaction_id"]] == (e["camera_id"], e["time_ms"])
-        for e in by_type["JD Sports Refund"]
-    )
+    refund_at = {e["attributes"]["transaction_id"]: (e["camera_id"], e["time_ms"]) for e in by_type["JD Sports Refund"]}
+    for tid, (camera, ms) in refund_at.items():
+        assert sale_at[tid][0] == camera
+        assert 0 <= ms - instant_ms[tid] < 1000 and 0 <= sale_at[tid][1] - instant_ms[tid] < 1000
+    assert sum(sale_at[tid] == at for tid, at in refund_at.items()) > len(refund_at) / 2
     writes = Counter((w["camera_id"], w["event_type_uid"], w["time_ms"]) for w in sandbox.helix_writes())
     assert set(writes.values()) == {1}, "each event written once"
 
