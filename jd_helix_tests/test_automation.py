@@ -71,7 +71,11 @@ def add_ledger_rows(warehouse, rows, event_type_uid="type-1"):
     now = naive(clock.now())
     with warehouse.write() as conn:
         conn.execute("DELETE FROM helix_destination")
-        conn.execute("INSERT INTO helix_destination VALUES ('https://api.verkada.com', 'type-1', ?)", [now])
+        conn.execute(
+            "INSERT INTO helix_destination (api_base_url, event_type_uid, recorded_at) "
+            "VALUES ('https://api.verkada.com', 'type-1', ?)",
+            [now],
+        )
         for tid, hour, status, attempts, minutes in rows:
             conn.execute(
                 "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status, attempts, last_attempt_at) "

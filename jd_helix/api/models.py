@@ -49,6 +49,18 @@ class HelixDelivery(BaseModel):
     footage_url: str | None = Field(description="Verkada Command link to the sale's footage, where one was recorded.")
 
 
+class EventTypeDelivery(HelixDelivery):
+    """A sale's delivery as one event type: its ledger row, and the event's key on Helix."""
+
+    event_type: str | None = Field(description="The event type's name (null for a type no longer declared).")
+    event_type_uid: str
+    is_default: bool = Field(
+        description="The default (first declared) event type: the one `helix` shows and store_sales counts."
+    )
+    verkada_camera_id: str | None = Field(description="With `event_type_uid` and `time_ms`, the event's key on Helix.")
+    time_ms: int | None = Field(description="The event's instant in epoch milliseconds; null until one is pinned.")
+
+
 class Transaction(BaseModel):
     transaction_id: str
     transaction_at: Instant
@@ -62,7 +74,14 @@ class Transaction(BaseModel):
     jd_camera_id: str | None
     verkada_camera_id: str | None
     unmapped_reason: str | None
-    helix: HelixDelivery
+    helix: HelixDelivery = Field(
+        description="The sale's delivery as the default (first declared) event type; `not_in_ledger` when that "
+        "type has no ledger row for it (its hour has not reached Helix delivery, or that type does not take it)."
+    )
+    helix_by_type: list[EventTypeDelivery] = Field(
+        description="One entry per event type that takes the sale, in declared order (the default first); "
+        "empty before its hour reaches Helix delivery. With one event type, the same as `helix`."
+    )
 
 
 class StoreSales(BaseModel):

@@ -14,6 +14,7 @@ import orjson
 
 from jd_helix.api.models import Granularity
 from jd_helix.api.params import Window, format_instant
+from jd_helix.defs.helix.destination import DEFAULT_EVENT_TYPE_UID_SQL
 from jd_helix.resources.warehouse import single_row
 
 
@@ -31,16 +32,50 @@ def _money(value) -> str:
 
 # -- transactions ----------------------------------------------------------------------
 
-# The ledger is joined by transaction_id alone, as the pipeline does: a sale JD re-reports
-# in another hour keeps the ledger row (and hour) it was first pinned with.
-TRANSACTIONS_SELECT = """
-SELECT e.transaction_id, e.transaction_at, e.transaction_amount, e.item_id, e.item_name,
-       e.store_id, e.store_name, e.pos_id, e.pos_name, e.jd_camera_id, e.verkada_camera_id,
-       e.unmapped_reason, coalesce(l.status, 'not_in_ledger'), l.reason, coalesce(l.attempts, 0),
-       l.posted_at, l.footage_url
-FROM transaction_camera_events e
-LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id
+# One row per sale, whatever the number of event types: a page of sales is chosen first (with
+# the status filter, by the default type's status), then joined once to the sales' ledger rows
+# (one per event type that takes the sale), gathered into `helix_by_type` in declared order. The
+# top-level Helix fields are the default type's row, as they were when there was one type. The
+# ledger is joined by transaction_id, as the pipeline does: a sale JD re-reports in another hour
+# keeps the ledger row (and hour) it was first pinned with.
+TRANSACTIONS_PAGE = f"""
+WITH page AS (
+    SELECT e.transaction_id, e.transaction_at, e.transaction_amount, e.item_id, e.item_name,
+           e.store_id, e.store_name, e.pos_id, e.pos_name, e.jd_camera_id, e.verkada_camera_id,
+           e.unmapped_reason
+    FROM transaction_camera_events e {{status_join}}
+    WHERE {{where}}
+    ORDER BY e.transaction_at, e.transaction_id
+    LIMIT $limit
+), deliveries AS (
+    SELECT l.*, t.name, p.declared_position, l.event_type_uid IS NOT DISTINCT FROM {DEFAULT_EVENT_TYPE_UID_SQL} AS is_default
+    FROM page
+    JOIN helix_events l USING (transaction_id)
+    LEFT JOIN helix_event_type t ON t.event_type_uid = l.event_type_uid
+    LEFT JOIN helix_destination p ON p.event_type_uid = l.event_type_uid
+)
+SELECT page.*,
+       coalesce(any_value(d.status) FILTER (d.is_default), 'not_in_ledger'), any_value(d.reason) FILTER (d.is_default),
+       coalesce(any_value(d.attempts) FILTER (d.is_default), 0), any_value(d.posted_at) FILTER (d.is_default),
+       any_value(d.footage_url) FILTER (d.is_default),
+       coalesce(list({{{{'event_type': d.name, 'event_type_uid': d.event_type_uid, 'is_default': d.is_default,
+                       'status': d.status, 'reason': d.reason, 'attempts': d.attempts, 'posted_at': d.posted_at,
+                       'footage_url': d.footage_url, 'verkada_camera_id': d.verkada_camera_id, 'time_ms': d.time_ms}}}}
+                     ORDER BY d.declared_position NULLS LAST, d.name, d.event_type_uid)
+                FILTER (d.transaction_id IS NOT NULL), [])
+FROM page LEFT JOIN deliveries d USING (transaction_id)
+GROUP BY ALL
+ORDER BY page.transaction_at, page.transaction_id
 """
+# With the status filter: the default type's ledger row of each sale, before the page is cut.
+DEFAULT_TYPE_JOIN = (
+    "LEFT JOIN helix_events s ON s.transaction_id = e.transaction_id "
+    f"AND s.event_type_uid = {DEFAULT_EVENT_TYPE_UID_SQL}"
+)
+
+
+def _delivery(entry: dict) -> dict:
+    return {**entry, "posted_at": format_instant(entry["posted_at"])}
 
 
 def _transaction(row: tuple) -> dict:
@@ -64,7 +99,15 @@ def _transaction(row: tuple) -> dict:
             "posted_at": format_instant(row[15]),
             "footage_url": row[16],
         },
+        "helix_by_type": [_delivery(entry) for entry in row[17]],
     }
+
+
+def _transaction_rows(
+    conn: duckdb.DuckDBPyConnection, where: list[str], params: dict, by_status: bool = False
+) -> list[tuple]:
+    sql = TRANSACTIONS_PAGE.format(where=" AND ".join(where), status_join=DEFAULT_TYPE_JOIN if by_status else "")
+    return conn.execute(sql, params).fetchall()
 
 
 def transactions(
@@ -81,23 +124,20 @@ def transactions(
         where.append("e.store_id = $store_id")
         params["store_id"] = store_id
     if status is not None:
-        where.append("coalesce(l.status, 'not_in_ledger') = $status")
+        where.append("coalesce(s.status, 'not_in_ledger') = $status")
         params["status"] = status
     if after is not None:
         where.append(
             "(e.transaction_at > $after_at OR (e.transaction_at = $after_at AND e.transaction_id > $after_id))"
         )
         params["after_at"], params["after_id"] = after
-    sql = f"{TRANSACTIONS_SELECT} WHERE {' AND '.join(where)} ORDER BY e.transaction_at, e.transaction_id LIMIT $limit"
-    rows = conn.execute(sql, params).fetchall()
+    rows = _transaction_rows(conn, where, params, by_status=status is not None)
     return Rows([_transaction(r) for r in rows], [[r[1].isoformat(), r[0]] for r in rows])
 
 
 def transaction(conn: duckdb.DuckDBPyConnection, transaction_id: str) -> dict | None:
-    row = conn.execute(
-        f"{TRANSACTIONS_SELECT} WHERE e.transaction_id = $id ORDER BY e.transaction_at LIMIT 1", {"id": transaction_id}
-    ).fetchone()
-    return _transaction(row) if row else None
+    rows = _transaction_rows(conn, ["e.transaction_id = $id"], {"id": transaction_id, "limit": 1})
+    return _transaction(rows[0]) if rows else None
 
 
 # -- sales per store and hour or day ---------------------------------------------------

@@ -61,6 +61,8 @@ REPORT_TABLES = (
     "jd_transactions",
     "transaction_camera_events",
     "helix_events",
+    "helix_event_type",  # /v1/transactions: each event type's name and declared order
+    "helix_destination",
     "store_sales",
     "jd_stores",
     "jd_rejected_records",

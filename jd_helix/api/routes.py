@@ -192,7 +192,10 @@ def _transactions(request, start, end, store_id, helix_status, limit, cursor, st
     )
 
 
-StatusFilter = Annotated[HelixStatus | None, Query(description="Only sales with this Helix status.")]
+StatusFilter = Annotated[
+    HelixStatus | None,
+    Query(description="Only sales with this Helix status (of the default event type: `helix.status`)."),
+]
 
 
 @router.get("/transactions", response_model=Page[Transaction], summary="Sales of a period, with their Helix status")

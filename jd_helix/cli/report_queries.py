@@ -9,7 +9,8 @@ one SQL per report, whether asked over HTTP or on the command line.
 | (new) records set aside              | `jd-helix report rejected-records`    | GET /v1/rejected-records    |
 
 A report reads the whole period at once (no pages) and prints flat columns: a sale's Helix
-fields as `helix_status`, `helix_reason`...; amounts as numbers; a raw record as JSON text.
+fields as `helix_status`, `helix_reason`... (its default event type's), and its status per
+event type as one `helix_by_type` text; amounts as numbers; a raw record as JSON text.
 """
 
 from collections.abc import Callable
@@ -79,6 +80,8 @@ def connect_when_free(database: str, wait: WriterWait) -> duckdb.DuckDBPyConnect
 def _frame(items: list[dict]) -> pd.DataFrame:
     flat = [{**{k: v for k, v in item.items() if k != "helix"}, **_helix_columns(item.get("helix"))} for item in items]
     frame = pd.DataFrame(flat)
+    if "helix_by_type" in frame:
+        frame["helix_by_type"] = [_by_type_text(entries) for entries in frame["helix_by_type"]]
     for column in _MONEY:
         if column in frame:
             frame[column] = frame[column].astype(float)
@@ -89,6 +92,16 @@ def _frame(items: list[dict]) -> pd.DataFrame:
 
 def _helix_columns(helix: dict | None) -> dict:
     return {f"helix_{name}": value for name, value in helix.items()} if helix else {}
+
+
+def _by_type_text(entries: list[dict]) -> str:
+    """A sale's status per event type in one cell, in declared order:
+    `JD Sports Sale: posted; JD Sports Refund: failed (HTTP 503)`."""
+    return "; ".join(
+        f"{entry['event_type'] or entry['event_type_uid']}: {entry['status']}"
+        + (f" ({entry['reason']})" if entry["reason"] and entry["status"] != "posted" else "")
+        for entry in entries
+    )
 
 
 def _read(database: str, wait: WriterWait, read: Callable[[duckdb.DuckDBPyConnection], queries.Rows]) -> pd.DataFrame:

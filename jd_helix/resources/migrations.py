@@ -125,6 +125,24 @@ CREATE TABLE IF NOT EXISTS helix_audit (
 """
 
 
+# Which declared event type is the default (the first in the file: store_sales counts its
+# events, and the API's top-level Helix fields are its row): helix_events records the declared
+# order with each pinning. The release before did not: a ledger with several types takes the
+# one with the most rows (the default takes every sale unless declared otherwise) until its
+# next helix_events run records the order.
+DESTINATION_DECLARED_ORDER = """
+ALTER TABLE helix_destination ADD COLUMN IF NOT EXISTS declared_position INTEGER;
+UPDATE helix_destination SET declared_position = ranked.position
+FROM (
+    SELECT d.event_type_uid,
+           (row_number() OVER (ORDER BY count(l.transaction_id) DESC, d.event_type_uid) - 1)::INTEGER AS position
+    FROM helix_destination d LEFT JOIN helix_events l USING (event_type_uid)
+    GROUP BY d.event_type_uid
+) ranked
+WHERE helix_destination.event_type_uid = ranked.event_type_uid;
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -137,6 +155,7 @@ MIGRATIONS = (
     Migration(2, "transaction_exceptions: exception flags of flagged transactions", TRANSACTION_EXCEPTIONS),
     Migration(3, "helix_events keyed by (transaction_id, event_type_uid)", LEDGER_KEYED_BY_EVENT_TYPE),
     Migration(4, "helix_audit: each hour's audit against Helix", HELIX_AUDIT),
+    Migration(5, "helix_destination: the declared order of the event types", DESTINATION_DECLARED_ORDER),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -183,7 +183,11 @@ def test_events_left_pending_by_a_run_killed_for_good_are_picked_up_by_the_retry
             "status, attempts, pinned_at) VALUES ('t1', ?, 'cam', 'uid', 1, 'pending', 0, ?)",
             [hour, now - timedelta(hours=5)],
         )  # the pinning recorded its Helix and event type in the same transaction
-        conn.execute("INSERT INTO helix_destination VALUES ('https://api.verkada.com', 'uid', ?)", [now])
+        conn.execute(
+            "INSERT INTO helix_destination (api_base_url, event_type_uid, recorded_at) "
+            "VALUES ('https://api.verkada.com', 'uid', ?)",
+            [now],
+        )
     context = dg.build_sensor_context(
         resources={"warehouse": warehouse, "helix_settings": HelixSettings(retry_base_minutes=0.0001)}
     )

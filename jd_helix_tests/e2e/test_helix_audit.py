@@ -23,6 +23,7 @@ from jd_helix.clients.verkada.events import HelixEvent
 from jd_helix.defs.audit.assets import helix_audit
 from jd_helix.defs.audit.checks import helix_holds_ledger
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
+from jd_helix.defs.hourly_sales.store_sales import store_sales
 from jd_helix.defs.hourly_sales.transactions import jd_transactions
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.lib.partitions import partition_key, partition_range_tags
@@ -279,6 +280,15 @@ def test_each_hours_audit_state_shows_in_the_report_and_the_read_api(sandbox, re
         keeper.close()
 
 
+def events_posted(database: str) -> int:
+    """The hour's store figures: what store_sales says was posted."""
+    return int(query(database, "SELECT coalesce(sum(events_posted), 0) FROM store_sales")[0][0])
+
+
+def posted_in_ledger(database: str) -> int:
+    return int(query(database, "SELECT count(*) FROM helix_events WHERE status = 'posted'")[0][0])
+
+
 def test_rows_left_pending_that_helix_holds_are_adopted_not_posted_again(sandbox, resources):
     # A run killed after Helix took its batch but before the ledger heard back leaves rows pending.
     database = resources["warehouse"].database
@@ -290,9 +300,51 @@ def test_rows_left_pending_that_helix_holds_are_adopted_not_posted_again(sandbox
             "(SELECT transaction_id FROM helix_events ORDER BY transaction_id LIMIT 4)"
         ).fetchall()
     assert pending == 4
+    # The hour's store figures built while they were pending (a later run's store_sales) lack them.
+    assert dg.materialize([store_sales], resources=resources, partition_key=partition_key(hour)).success
+    assert events_posted(database) == posted_in_ledger(database) == len(mapped_sales(database, hour, hour)) - 4
     writes = len(sandbox.helix_writes())
     audit(resources, hour, hour)
     assert len(sandbox.helix_writes()) == writes, "nothing posted again"
     [figures] = audit_rows(database).values()
     assert (figures["adopted"], figures["missing"], figures["unknown"]) == (4, 0, 0)
     assert query(database, "SELECT DISTINCT status FROM helix_events") == [(HelixStatus.POSTED,)]
+    assert events_posted(database) == len(mapped_sales(database, hour, hour)), "the adopted events count again"
+
+
+def test_a_repost_that_fails_leaves_the_hours_store_figures_without_it(sandbox, tmp_path, monkeypatch):
+    # One try per request: Helix erring while the audit re-posts makes those re-posts fail.
+    resources = resources_for(
+        sandbox,
+        str(tmp_path / "audit.duckdb"),
+        audit_requests_per_5s=None,
+        audit_requests_per_minute=None,
+        max_retries=0,
+    )
+    assert refresh_dimensions(resources).success
+    database = resources["warehouse"].database
+    hour = HOURS[2]
+    assert run_hours(resources, hour, hour).success
+    sales = len(mapped_sales(database, hour, hour))
+    assert events_posted(database) == sales
+    deleted = sandbox.helix_events()[:2]
+    sandbox.delete_helix_events(deleted)
+
+    post_events = VerkadaClient.post_events
+
+    def post_while_helix_errs(self, *args, **kwargs):
+        sandbox.faults.update(api="verkada", error_rate=1.0)
+        try:
+            return post_events(self, *args, **kwargs)
+        finally:
+            sandbox.faults.reset()
+
+    monkeypatch.setattr(VerkadaClient, "post_events", post_while_helix_errs)
+    result = dg.materialize(AUDIT, resources=resources, partition_key=partition_key(hour))
+    assert result.success
+    [figures] = audit_rows(database).values()
+    assert (figures["missing"], figures["reposted"], figures["still_missing"]) == (2, 0, 2)
+    assert not all(check_results(result).values()), "helix_holds_ledger is red for the hour"
+    failed = {tid for (tid,) in query(database, "SELECT transaction_id FROM helix_events WHERE status = 'failed'")}
+    assert failed == {event["attributes"]["transaction_id"] for event in deleted}, "left to helix_retry_sensor"
+    assert events_posted(database) == posted_in_ledger(database) == sales - 2

@@ -130,3 +130,36 @@ def test_a_previous_release_warehouse_ends_with_the_tables_the_asset_pages_show(
     with WarehouseResource(database=path).read() as conn:
         assert tables_of(conn) == migrated_tables()
     assert {"jd_transactions", "helix_events", "helix_audit"} <= set(migrated_tables())
+
+
+def test_the_default_event_type_of_a_ledger_with_several_types_is_recorded_on_migrating(monkeypatch):
+    from jd_helix.defs.helix.destination import default_event_type_uid, record_destination
+
+    with duckdb.connect() as conn:
+        # A warehouse of the release before (version 4): two types, the order they were declared in not kept.
+        with monkeypatch.context() as before:
+            before.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+            before.setattr(migrations, "LATEST_VERSION", 4)
+            migrate(conn)
+        conn.execute(
+            "INSERT INTO helix_destination VALUES ('https://api.verkada.com', 'a-refunds', NULL), "
+            "('https://api.verkada.com', 'z-every-sale', NULL)"
+        )
+        for tid in ("t1", "t2", "t3"):
+            conn.execute(
+                "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) "
+                "VALUES (?, '2026-01-01 10:00', 'z-every-sale', 'posted')",
+                [tid],
+            )
+        conn.execute(
+            "INSERT INTO helix_events (transaction_id, sale_hour, event_type_uid, status) "
+            "VALUES ('t2', '2026-01-01 10:00', 'a-refunds', 'posted')"
+        )
+        migrate(conn)
+        # The type that takes the most sales stands for the default until the next pinning says.
+        assert default_event_type_uid(conn) == "z-every-sale"
+        record_destination(conn, ":memory:", "https://api.verkada.com", ["a-refunds", "z-every-sale"], datetime.now())
+        assert default_event_type_uid(conn) == "a-refunds"
+        assert conn.execute(
+            "SELECT event_type_uid, declared_position FROM helix_destination ORDER BY 2"
+        ).fetchall() == [("a-refunds", 0), ("z-every-sale", 1)]

@@ -22,6 +22,7 @@ from jd_helix.defs.audit.state import TABLE_METADATA, HourAudit
 from jd_helix.defs.helix.assets import helix_events
 from jd_helix.defs.helix.destination import check_destination
 from jd_helix.defs.helix.ledger import record_outcomes
+from jd_helix.defs.hourly_sales.events_posted import recount_events_posted
 from jd_helix.domain.helix_status import HelixStatus
 from jd_helix.domain.time_utils import naive_utc
 from jd_helix.lib.asset_defaults import HELIX_AUDIT_POOL, hourly_asset
@@ -46,13 +47,15 @@ def audit_hour(client: VerkadaClient, warehouse: WarehouseResource, hour: dateti
     held = events_held(client, event_type_uid, start_ms, end_ms)  # no connection held meanwhile
     with warehouse.write() as conn:
         audit, missing = reconcile(conn, held, hour, hour + HOUR, event_type_uid, snapshot_at)
+        if audit.adopted:  # rows now posted: the hour's store figures with them
+            recount_events_posted(conn, hour, hour + HOUR)
         schema = _schema_of(conn, event_type_uid)
     if missing:
         # Each event with the attributes of its own type (a declared type may carry fewer).
         missing = [replace(e, attributes={k: v for k, v in e.attributes.items() if k in schema}) for e in missing]
         outcomes = client.post_events(missing, schema=schema)
         audit.reposted = sum(outcome.status == HelixStatus.POSTED for outcome in outcomes)
-        _record(warehouse, outcomes, event_type_uid)
+        _record(warehouse, outcomes, event_type_uid, hour)
         again = events_held(client, event_type_uid, start_ms, end_ms)
         now_held = set(
             zip(
@@ -92,12 +95,14 @@ def _schema_of(conn, event_type_uid: str) -> dict[str, str]:
     return orjson.loads(row[0]) if row else dict(EVENT_SCHEMA)
 
 
-def _record(warehouse: WarehouseResource, outcomes: list[PostOutcome], event_type_uid: str) -> None:
+def _record(warehouse: WarehouseResource, outcomes: list[PostOutcome], event_type_uid: str, hour: datetime) -> None:
     """The re-posts' outcomes in the ledger, as helix_events records its own: a failed one is
-    then retried by helix_retry_sensor with the same triple."""
+    then retried by helix_retry_sensor with the same triple (and its run rebuilds store_sales).
+    A failed one is no longer posted: the hour's store figures lose it in the same transaction."""
     frame = pd.DataFrame([(o.key, o.status, o.reason) for o in outcomes], columns=["key", "status", "reason"])
     with warehouse.write() as conn:
         record_outcomes(conn, frame, datetime.now(UTC), event_type_uid)
+        recount_events_posted(conn, hour, hour + HOUR)
 
 
 @hourly_asset(

@@ -21,7 +21,8 @@ START_FRESH_COMMAND = "jd-helix ledger start-fresh"
 
 DESTINATION_TABLE = """
 CREATE TABLE IF NOT EXISTS helix_destination (
-    api_base_url VARCHAR NOT NULL, event_type_uid VARCHAR NOT NULL, recorded_at TIMESTAMP)
+    api_base_url VARCHAR NOT NULL, event_type_uid VARCHAR NOT NULL, recorded_at TIMESTAMP,
+    declared_position INTEGER)
 """
 
 
@@ -57,6 +58,20 @@ def pinned_uids_by_name(conn) -> dict[str, str]:
     )
 
 
+# The default event type (the first declared) as the last pinning recorded it: NULL before the
+# first pinning. A scalar subquery, for SQL that needs it inline (api/queries.py).
+DEFAULT_EVENT_TYPE_UID_SQL = (
+    "(SELECT event_type_uid FROM helix_destination ORDER BY declared_position NULLS LAST, event_type_uid LIMIT 1)"
+)
+
+
+def default_event_type_uid(conn) -> str | None:
+    """The uid of the default event type (see above); works on a read-only connection."""
+    if recorded_destination(conn) is None:
+        return None
+    return conn.execute(f"SELECT {DEFAULT_EVENT_TYPE_UID_SQL}").fetchone()[0]
+
+
 def check_destination(conn, database: str, api_base_url: str, event_type_uids: list[str] | None = None) -> None:
     """Refuse if the ledger holds rows pinned for another Helix than this one.
 
@@ -84,8 +99,8 @@ def check_destination(conn, database: str, api_base_url: str, event_type_uids: l
 
 
 def record_destination(conn, database: str, api_base_url: str, event_type_uids: list[str], now: datetime) -> None:
-    """Check, then remember the Helix and event types the ledger pins triples for; inside the
-    pinning transaction.
+    """Check, then remember the Helix and event types the ledger pins triples for (`event_type_uids`
+    in declared order: the first is the default); inside the pinning transaction.
 
     Rows of event types no longer declared that were never sent (unmapped, or skipped before
     any attempt: no triple) are dropped; a type declared again later records them anew."""
@@ -96,5 +111,7 @@ def record_destination(conn, database: str, api_base_url: str, event_type_uids: 
     conn.execute(DESTINATION_TABLE)
     conn.execute("DELETE FROM helix_destination")
     conn.executemany(
-        "INSERT INTO helix_destination VALUES (?, ?, ?)", [[api_base_url, uid, now] for uid in event_type_uids]
+        "INSERT INTO helix_destination (api_base_url, event_type_uid, recorded_at, declared_position) "
+        "VALUES (?, ?, ?, ?)",
+        [[api_base_url, uid, now, position] for position, uid in enumerate(event_type_uids)],
     )

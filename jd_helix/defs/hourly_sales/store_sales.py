@@ -5,25 +5,22 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from jd_helix.defs.helix.assets import helix_events
-from jd_helix.defs.helix.destination import pinned_uids_by_name
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
-from jd_helix.domain.event_types import configured_event_types
-from jd_helix.domain.helix_status import HelixStatus
+from jd_helix.defs.hourly_sales.events_posted import EVENTS_POSTED, LEDGER_OF_DEFAULT_TYPE_JOIN, events_posted_params
 from jd_helix.domain.time_utils import naive_utc
 from jd_helix.lib.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
 from jd_helix.lib.catch_up import catch_up_condition
 from jd_helix.lib.failures import explained_failures
 from jd_helix.lib.hourly_table import HourlyTable, HourWindow, hourly_result
 from jd_helix.lib.tables import table_metadata
-from jd_helix.resources.helix_settings import HelixSettings
 from jd_helix.resources.warehouse import WarehouseResource
 
-SALES_PER_STORE_AND_HOUR_SQL = """
+SALES_PER_STORE_AND_HOUR_SQL = f"""
 SELECT e.sale_hour, e.store_id, any_value(e.store_name) AS store_name,
        count(*) AS transactions, sum(e.transaction_amount)::DECIMAL(18, 2) AS sales_total,
-       count(*) FILTER (WHERE l.status = $posted) AS events_posted, $built_at
+       {EVENTS_POSTED} AS events_posted, $built_at
 FROM transaction_camera_events e
-LEFT JOIN helix_events l ON l.transaction_id = e.transaction_id AND l.event_type_uid = $default_type_uid
+{LEDGER_OF_DEFAULT_TYPE_JOIN}
 WHERE e.sale_hour >= $start AND e.sale_hour < $end
 GROUP BY e.sale_hour, e.store_id
 """
@@ -55,22 +52,14 @@ TABLE = HourlyTable(
     ),
 )
 @explained_failures
-def store_sales(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, helix_settings: HelixSettings
-) -> dg.MaterializeResult:
+def store_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     window = HourWindow.of(context)
-    default_type = configured_event_types(helix_settings)[0].name
     with warehouse.write() as conn:
         TABLE.replace(
             conn,
             window,
             SALES_PER_STORE_AND_HOUR_SQL,
-            {
-                "built_at": naive_utc(datetime.now(UTC)),
-                "posted": HelixStatus.POSTED,
-                # events_posted counts one event per sale: the default type's (it takes every sale by default).
-                "default_type_uid": pinned_uids_by_name(conn).get(default_type, ""),
-            },
+            {"built_at": naive_utc(datetime.now(UTC)), **events_posted_params(conn)},
         )
         per_hour = TABLE.figures_by_hour(conn, window)
     return hourly_result(context, window, per_hour, run_wide={})
