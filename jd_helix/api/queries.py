@@ -14,7 +14,7 @@ import orjson
 
 from jd_helix.api.models import Granularity
 from jd_helix.api.params import Window, format_instant
-from jd_helix.defs.helix.destination import DEFAULT_EVENT_TYPE_UID_SQL
+from jd_helix.domain.default_event_type import DEFAULT_EVENT_TYPE_UID_SQL
 from jd_helix.resources.warehouse import single_row
 
 

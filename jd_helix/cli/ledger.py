@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import click
 
-from jd_helix.defs.helix.destination import DESTINATION_TABLE, recorded_destination
+from jd_helix.defs.helix.destination import recorded_destination
 from jd_helix.resources.warehouse import WarehouseResource, database_path
 
 
@@ -26,8 +26,7 @@ def start_fresh_command(database: str) -> None:
         destination = recorded_destination(conn)
         conn.execute(f"CREATE TABLE {table} AS SELECT * FROM helix_events")
         rows = len(conn.execute("DELETE FROM helix_events RETURNING transaction_id").fetchall())
-        conn.execute(DESTINATION_TABLE)
-        conn.execute("DELETE FROM helix_destination")
+        conn.execute("DELETE FROM helix_destination")  # the table exists: opening for writing migrates
     was = f" (posted to {destination[0]}, event type {destination[1]})" if destination else ""
     click.echo(f"{rows} ledger rows{was} kept in table {table} of {database}; helix_events is empty.")
     click.echo(

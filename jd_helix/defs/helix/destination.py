@@ -15,15 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jd_helix.domain.default_event_type import DEFAULT_EVENT_TYPE_UID_SQL
 from jd_helix.domain.helix_status import HelixStatus
 
 START_FRESH_COMMAND = "jd-helix ledger start-fresh"
-
-DESTINATION_TABLE = """
-CREATE TABLE IF NOT EXISTS helix_destination (
-    api_base_url VARCHAR NOT NULL, event_type_uid VARCHAR NOT NULL, recorded_at TIMESTAMP,
-    declared_position INTEGER)
-"""
 
 
 class OtherHelixError(RuntimeError):
@@ -56,13 +51,6 @@ def pinned_uids_by_name(conn) -> dict[str, str]:
             "WHERE event_type_uid IN (SELECT event_type_uid FROM helix_destination)"
         ).fetchall()
     )
-
-
-# The default event type (the first declared) as the last pinning recorded it: NULL before the
-# first pinning. A scalar subquery, for SQL that needs it inline (api/queries.py).
-DEFAULT_EVENT_TYPE_UID_SQL = (
-    "(SELECT event_type_uid FROM helix_destination ORDER BY declared_position NULLS LAST, event_type_uid LIMIT 1)"
-)
 
 
 def default_event_type_uid(conn) -> str | None:
@@ -108,7 +96,6 @@ def record_destination(conn, database: str, api_base_url: str, event_type_uids: 
     conn.execute(
         "DELETE FROM helix_events WHERE time_ms IS NULL AND NOT list_contains(?, event_type_uid)", [event_type_uids]
     )
-    conn.execute(DESTINATION_TABLE)
     conn.execute("DELETE FROM helix_destination")
     conn.executemany(
         "INSERT INTO helix_destination (api_base_url, event_type_uid, recorded_at, declared_position) "
