@@ -21,9 +21,10 @@ run: $(BIN)/jd-helix
 test-system:
 	scripts/install-test-system-packages.sh
 
-# Two workers: much of the suite waits on subprocesses and sandboxes (jd_helix_tests/parallel.py).
+# Three workers on 2 cores: much of the suite waits on subprocesses, sandboxes and daemons, and
+# two workers left the cores 40 % idle (jd_helix_tests/parallel.py).
 test: test-system $(BIN)/jd-helix
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n 3 --dist loadscope --no-loadscope-reorder
 
 # The unit lane (markers by folder: jd_helix_tests/lanes.py): no sandbox runs, no deployments.
 test-fast: $(BIN)/jd-helix

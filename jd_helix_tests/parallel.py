@@ -1,4 +1,4 @@
-"""How `make test` shares the suite between its two pytest-xdist workers (`-n 2 --dist loadscope`,
+"""How `make test` shares the suite between its pytest-xdist workers (`-n 3 --dist loadscope`,
 with this module's units as the scopes: conftest.py hands xdist the `UnitScheduling` below).
 
 - The tests that run a whole deployment as real processes (Dagster daemons, `dagster dev`,
