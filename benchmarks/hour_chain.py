@@ -19,10 +19,10 @@ the Verkada requests of the hour (the sandbox's own count) against their floor, 
 store is checked: every posted sale is one Helix event. `helix_events` is split into its
 pinning (triples and outbox, before the first event request: `pin_s`) and its posting (`post_s`).
 
-With `--baseline-tree DIR` (another source tree, e.g. `git archive 031987a | tar -x -C DIR`),
-each size runs first wholly from that tree (its sandbox, its jd_helix; a tree from before the
-exception flags has no `transaction_exceptions` step), then from this one, back to back; the
-two are compared.
+With `--baseline-tree DIR` (another source tree, e.g. `git archive 031987a | tar -x -C DIR`;
+repeatable), each size runs first wholly from each such tree (its sandbox, its jd_helix; a tree
+from before the exception flags has no `transaction_exceptions` step), then from this one, back
+to back; this one is compared with each.
 
 Run:  python benchmarks/hour_chain.py [--sales 100000] [--sales 1000000] [--hours-ago 3]
           [--profile FILE]   # pyinstrument profile of the hour (text)
@@ -294,7 +294,12 @@ def main() -> None:
     p.add_argument("--sales", type=int, action="append", help="sales in the hour (repeatable); default 100,000")
     p.add_argument("--hours-ago", type=int, default=3, help="the hour benchmarked began this many hours ago")
     p.add_argument("--profile", help="write a pyinstrument profile of the hour here (one size only)")
-    p.add_argument("--baseline-tree", help="another source tree: each size runs from it first, then from this one")
+    p.add_argument(
+        "--baseline-tree",
+        action="append",
+        default=[],
+        help="another source tree (repeatable): each size runs from it first, then from this one",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("hour-key", "jd-base-url", "jd-api-key", "verkada-base-url", "verkada-api-key", "tree"):
         p.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -307,15 +312,17 @@ def main() -> None:
         f"process with Verkada's limit on; {os.cpu_count()} cores"
     )
     for n in args.sales or [100_000]:
-        if args.baseline_tree:
-            before = run(n, args.hours_ago, None, Path(args.baseline_tree).resolve())
-            report(before)
+        baselines = []
+        for tree in args.baseline_tree:
+            baselines.append(run(n, args.hours_ago, None, Path(tree).resolve()))
+            report(baselines[-1])
         after = run(n, args.hours_ago, args.profile)
         report(after)
-        if args.baseline_tree:
-            was, now = before["steps"]["helix_events"], after["steps"]["helix_events"]
+        now = after["steps"]["helix_events"]
+        for before in baselines:
+            was = before["steps"]["helix_events"]
             print(
-                f"  this tree / baseline: hour {after['seconds'] / before['seconds']:.2f}x, helix_events "
+                f"  this tree / {before['tree']}: hour {after['seconds'] / before['seconds']:.2f}x, helix_events "
                 f"{now['duration_s'] / was['duration_s']:.2f}x (pinning {now['pin_s'] / was['pin_s']:.2f}x, "
                 f"posting {now['post_s'] / was['post_s']:.2f}x)"
             )
