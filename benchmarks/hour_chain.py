@@ -24,9 +24,15 @@ repeatable), each size runs first wholly from each such tree (its sandbox, its j
 from before the exception flags has no `transaction_exceptions` step), then from this one, back
 to back; this one is compared with each.
 
+`--cpu-load K` runs K busy processes (a Python loop each, at the benchmark's own nice level)
+while the hour runs: the 2 cores shared with other sessions, made repeatable. The posting is
+paced by the rate limit on a quiet machine; under load, each request's latency (the client's
+and the sandbox's work for it) decides whether a request is ready when the limiter's next slot
+opens, and a slot missed is never made up.
+
 Run:  python benchmarks/hour_chain.py [--sales 100000] [--sales 1000000] [--hours-ago 3]
           [--profile FILE]   # pyinstrument profile of the hour (text)
-          [--baseline-tree DIR]
+          [--baseline-tree DIR] [--cpu-load K]
 """
 
 from __future__ import annotations
@@ -181,7 +187,7 @@ def _verkada_requests(sb) -> tuple[int, int]:
     return total, refused
 
 
-def run(n: int, hours_ago: int, profile: str | None, tree: Path = ROOT) -> dict:
+def run(n: int, hours_ago: int, profile: str | None, tree: Path = ROOT, cpu_load: int = 0) -> dict:
     """The chain for one hour of `n` sales, wholly from the source tree `tree` (sandbox and child)."""
     from _sandbox_proc import sandbox_process
 
@@ -219,10 +225,16 @@ def run(n: int, hours_ago: int, profile: str | None, tree: Path = ROOT) -> dict:
             if line.startswith("DIMENSIONS_DONE"):
                 break
         before, _ = _verkada_requests(sb)
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        lines += proc.stdout.readlines()
-        proc.wait()
+        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpu_load)]
+        try:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            lines += proc.stdout.readlines()
+            proc.wait()
+        finally:
+            for loop in busy:
+                loop.kill()
+                loop.wait()
         after, refused = _verkada_requests(sb)
         result = next((json.loads(x[len("RESULT ") :]) for x in lines if x.startswith("RESULT ")), None)
         if proc.returncode or result is None:
@@ -239,6 +251,7 @@ def run(n: int, hours_ago: int, profile: str | None, tree: Path = ROOT) -> dict:
     result.update(
         n=n,
         tree=str(tree),
+        cpu_load=cpu_load,
         hour_key=hour_key,
         requests=after - before,
         server_429=refused,
@@ -257,8 +270,9 @@ def report(r: dict) -> None:
     helix_floor = helix["requests"] / ALLOWED_PER_S
     exceptions = r["steps"].get("transaction_exceptions")
     exceptions_s = f"{exceptions['duration_s']:.1f} s" if exceptions else "none (not in this tree)"
+    load = f" (+{r['cpu_load']} busy processes)" if r["cpu_load"] else ""
     print(
-        f"\n{r['tree']}\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
+        f"\n{r['tree']}{load}\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
         f"(jd_transactions {r['steps']['jd_transactions']['duration_s']:.1f} s, of which fetch "
         f"{r['steps']['jd_transactions']['fetch_s']:.1f} s; transaction_camera_events "
         f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; transaction_exceptions "
@@ -300,6 +314,7 @@ def main() -> None:
         default=[],
         help="another source tree (repeatable): each size runs from it first, then from this one",
     )
+    p.add_argument("--cpu-load", type=int, default=0, help="busy processes running beside the hour (default 0)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("hour-key", "jd-base-url", "jd-api-key", "verkada-base-url", "verkada-api-key", "tree"):
         p.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -314,9 +329,9 @@ def main() -> None:
     for n in args.sales or [100_000]:
         baselines = []
         for tree in args.baseline_tree:
-            baselines.append(run(n, args.hours_ago, None, Path(tree).resolve()))
+            baselines.append(run(n, args.hours_ago, None, Path(tree).resolve(), args.cpu_load))
             report(baselines[-1])
-        after = run(n, args.hours_ago, args.profile)
+        after = run(n, args.hours_ago, args.profile, ROOT, args.cpu_load)
         report(after)
         now = after["steps"]["helix_events"]
         for before in baselines:
