@@ -42,12 +42,13 @@ class SandboxProcess:
 
 
 @contextmanager
-def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
-    """`python -m jd_helix.cli sandbox --port <free> *args`, up until the block ends."""
+def sandbox_process(*args: str, root: Path = ROOT) -> Iterator[SandboxProcess]:
+    """`python -m jd_helix.cli sandbox --port <free> *args`, up until the block ends; the
+    sandbox of the source tree `root` (this one by default)."""
     port = free_port()
     cmd = [sys.executable, "-m", "jd_helix.cli", "sandbox", "--host", "127.0.0.1", "--port", str(port), *args]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )
     sb = SandboxProcess(port, proc)
     try:

@@ -16,10 +16,23 @@ RSS of the child (`ru_maxrss`; `dg.materialize` runs every step in that one proc
 is the process tree's peak; the sandbox process is the stand-in API and not counted), and
 the Verkada requests of the hour (the sandbox's own count) against their floor, requests ÷
 5 per second, for the hour and for the `helix_events` step alone. Afterwards the sandbox's
-store is checked: every posted sale is one Helix event.
+store is checked: every posted sale is one Helix event. `helix_events` is split into its
+pinning (triples and outbox, before the first event request: `pin_s`) and its posting (`post_s`).
+
+With `--baseline-tree DIR` (another source tree, e.g. `git archive 031987a | tar -x -C DIR`;
+repeatable), each size runs first wholly from each such tree (its sandbox, its jd_helix; a tree
+from before the exception flags has no `transaction_exceptions` step), then from this one, back
+to back; this one is compared with each.
+
+`--cpu-load K` runs K busy processes (a Python loop each, at the benchmark's own nice level)
+while the hour runs: the 2 cores shared with other sessions, made repeatable. The posting is
+paced by the rate limit on a quiet machine; under load, each request's latency (the client's
+and the sandbox's work for it) decides whether a request is ready when the limiter's next slot
+opens, and a slot missed is never made up.
 
 Run:  python benchmarks/hour_chain.py [--sales 100000] [--sales 1000000] [--hours-ago 3]
           [--profile FILE]   # pyinstrument profile of the hour (text)
+          [--baseline-tree DIR] [--cpu-load K]
 """
 
 from __future__ import annotations
@@ -48,15 +61,15 @@ CHAIN = ("jd_transactions", "transaction_camera_events", "transaction_exceptions
 
 
 def child(args: argparse.Namespace) -> None:
+    if args.tree:  # the baseline's jd_helix, not this tree's (sys.path wins over the editable install)
+        sys.path.insert(0, args.tree)
     import dagster as dg
     import duckdb
 
-    from jd_helix.defs.exceptions.assets import transaction_exceptions
     from jd_helix.defs.helix.assets import helix_event_type, helix_events
     from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
     from jd_helix.defs.hourly_sales.transactions import jd_transactions
     from jd_helix.defs.reference_data.assets import jd_dimension_assets, verkada_cameras
-    from jd_helix.resources.exception_settings import ExceptionSettings
     from jd_helix.resources.helix_settings import HelixSettings
     from jd_helix.resources.jd_api import JdApiResource
     from jd_helix.resources.verkada import VerkadaResource
@@ -68,8 +81,17 @@ def child(args: argparse.Namespace) -> None:
         "verkada": VerkadaResource(base_url=args.verkada_base_url, api_key=args.verkada_api_key),
         "warehouse": WarehouseResource(database=database),
         "helix_settings": HelixSettings(),
-        "exception_settings": ExceptionSettings(),
     }
+    chain = [jd_transactions, transaction_camera_events]
+    try:  # a tree from before the exception flags (issue 23) has none
+        from jd_helix.defs.exceptions.assets import transaction_exceptions
+        from jd_helix.resources.exception_settings import ExceptionSettings
+
+        chain.append(transaction_exceptions)
+        resources["exception_settings"] = ExceptionSettings()
+    except ImportError:
+        pass
+    chain += [helix_event_type, helix_events]
     dimensions = [*jd_dimension_assets, verkada_cameras]
     assert dg.materialize(dimensions, resources=resources).success
     baseline = rss_now_bytes()
@@ -86,21 +108,8 @@ def child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     with RssSampler() as sampler:
         result = dg.materialize(
-            [
-                *dimensions,
-                jd_transactions,
-                transaction_camera_events,
-                transaction_exceptions,
-                helix_event_type,
-                helix_events,
-            ],
-            selection=[
-                jd_transactions,
-                transaction_camera_events,
-                transaction_exceptions,
-                helix_event_type,
-                helix_events,
-            ],
+            [*dimensions, *chain],
+            selection=chain,
             resources=resources,
             partition_key=args.hour_key,
             instance=instance,
@@ -113,6 +122,8 @@ def child(args: argparse.Namespace) -> None:
     assert result.success
     steps = {}
     for name in CHAIN:
+        if name not in {asset.key.to_user_string() for asset in chain}:
+            continue  # not in this tree
         figures = step_figures(result, name)
         steps[name] = {
             k: v
@@ -121,6 +132,8 @@ def child(args: argparse.Namespace) -> None:
             in (
                 "duration_s",
                 "fetch_s",
+                "pin_s",
+                "post_s",
                 "requests",
                 "rate_limited_429",
                 "posted_this_run",
@@ -132,14 +145,10 @@ def child(args: argparse.Namespace) -> None:
     with duckdb.connect(database, read_only=True) as conn:
         posted = conn.execute("SELECT transaction_id FROM helix_events WHERE status = 'posted'").fetchall()
         counts = dict(conn.execute("SELECT status, count(*) FROM helix_events GROUP BY 1").fetchall())
-        flagged = dict(
-            zip(
-                ("flagged", "refunds"),
-                conn.execute("SELECT count(*), count(*) FILTER (WHERE refund) FROM transaction_exceptions").fetchone()
-                or (0, 0),
-                strict=True,
-            )
-        )
+        flagged = {"flagged": 0, "refunds": 0}
+        if "exception_settings" in resources:
+            row = conn.execute("SELECT count(*), count(*) FILTER (WHERE refund) FROM transaction_exceptions").fetchone()
+            flagged = dict(zip(("flagged", "refunds"), row or (0, 0), strict=True))
     shutil.rmtree(os.path.dirname(database), ignore_errors=True)  # ~100 MB at 1,000,000 sales
     out = {
         "seconds": seconds,
@@ -178,13 +187,17 @@ def _verkada_requests(sb) -> tuple[int, int]:
     return total, refused
 
 
-def run(n: int, hours_ago: int, profile: str | None) -> dict:
+def run(n: int, hours_ago: int, profile: str | None, tree: Path = ROOT, cpu_load: int = 0) -> dict:
+    """The chain for one hour of `n` sales, wholly from the source tree `tree` (sandbox and child)."""
     from _sandbox_proc import sandbox_process
 
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
     hour_key = hour.strftime("%Y-%m-%d-%H:%M")
     # The child's log (Dagster's events) goes to a file, shown if it fails.
-    with sandbox_process("--clean", "--fixed-sales-per-hour", str(n)) as sb, tempfile.TemporaryFile("w+") as log:
+    with (
+        sandbox_process("--clean", "--fixed-sales-per-hour", str(n), root=tree) as sb,
+        tempfile.TemporaryFile("w+") as log,
+    ):
         cmd = [
             sys.executable,
             __file__,
@@ -202,7 +215,9 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
         ]
         if profile:
             cmd += ["--profile", profile]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+        if tree != ROOT:
+            cmd += ["--tree", str(tree)]
+        proc = subprocess.Popen(cmd, cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         assert proc.stdin is not None and proc.stdout is not None
         lines = []
         for line in proc.stdout:
@@ -210,10 +225,16 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
             if line.startswith("DIMENSIONS_DONE"):
                 break
         before, _ = _verkada_requests(sb)
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        lines += proc.stdout.readlines()
-        proc.wait()
+        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpu_load)]
+        try:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            lines += proc.stdout.readlines()
+            proc.wait()
+        finally:
+            for loop in busy:
+                loop.kill()
+                loop.wait()
         after, refused = _verkada_requests(sb)
         result = next((json.loads(x[len("RESULT ") :]) for x in lines if x.startswith("RESULT ")), None)
         if proc.returncode or result is None:
@@ -229,6 +250,8 @@ def run(n: int, hours_ago: int, profile: str | None) -> dict:
     posted = set(result.pop("posted_ids"))
     result.update(
         n=n,
+        tree=str(tree),
+        cpu_load=cpu_load,
         hour_key=hour_key,
         requests=after - before,
         server_429=refused,
@@ -245,12 +268,16 @@ def report(r: dict) -> None:
     helix = r["steps"]["helix_events"]
     floor = r["requests"] / ALLOWED_PER_S
     helix_floor = helix["requests"] / ALLOWED_PER_S
+    exceptions = r["steps"].get("transaction_exceptions")
+    exceptions_s = f"{exceptions['duration_s']:.1f} s" if exceptions else "none (not in this tree)"
+    load = f" (+{r['cpu_load']} busy processes)" if r["cpu_load"] else ""
     print(
-        f"\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
+        f"\n{r['tree']}{load}\nN = {r['n']:,} sales in hour {r['hour_key']}: {r['seconds']:.1f} s for the hour "
         f"(jd_transactions {r['steps']['jd_transactions']['duration_s']:.1f} s, of which fetch "
         f"{r['steps']['jd_transactions']['fetch_s']:.1f} s; transaction_camera_events "
         f"{r['steps']['transaction_camera_events']['duration_s']:.1f} s; transaction_exceptions "
-        f"{r['steps']['transaction_exceptions']['duration_s']:.1f} s; helix_events {helix['duration_s']:.1f} s)"
+        f"{exceptions_s}; helix_events {helix['duration_s']:.1f} s: "
+        f"pinning {helix['pin_s']:.1f} s, posting {helix['post_s']:.1f} s)"
     )
     print(
         f"  peak RSS {r['peak_rss'] / mib:,.0f} MiB (after imports and dimensions "
@@ -263,7 +290,8 @@ def report(r: dict) -> None:
     print(
         f"  Verkada requests of the hour: {r['requests']} (floor {floor:.1f} s at 5/s; the hour took "
         f"{r['seconds'] / floor:.2f}x of it); helix_events: {helix['requests']} requests, floor "
-        f"{helix_floor:.1f} s -> {helix['duration_s'] / helix_floor:.2f}x; 429s: sandbox sent {r['server_429']}, "
+        f"{helix_floor:.1f} s -> {helix['duration_s'] / helix_floor:.2f}x (its posting alone "
+        f"{helix['post_s'] / helix_floor:.2f}x); 429s: sandbox sent {r['server_429']}, "
         f"client saw {helix['rate_limited_429']}"
     )
     print(f"  ledger {r['ledger']}; {r['store_msg']}: {'exactly once' if r['store_ok'] else 'MISMATCH'}")
@@ -280,8 +308,15 @@ def main() -> None:
     p.add_argument("--sales", type=int, action="append", help="sales in the hour (repeatable); default 100,000")
     p.add_argument("--hours-ago", type=int, default=3, help="the hour benchmarked began this many hours ago")
     p.add_argument("--profile", help="write a pyinstrument profile of the hour here (one size only)")
+    p.add_argument(
+        "--baseline-tree",
+        action="append",
+        default=[],
+        help="another source tree (repeatable): each size runs from it first, then from this one",
+    )
+    p.add_argument("--cpu-load", type=int, default=0, help="busy processes running beside the hour (default 0)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    for name in ("hour-key", "jd-base-url", "jd-api-key", "verkada-base-url", "verkada-api-key"):
+    for name in ("hour-key", "jd-base-url", "jd-api-key", "verkada-base-url", "verkada-api-key", "tree"):
         p.add_argument(f"--{name}", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -292,7 +327,20 @@ def main() -> None:
         f"process with Verkada's limit on; {os.cpu_count()} cores"
     )
     for n in args.sales or [100_000]:
-        report(run(n, args.hours_ago, args.profile))
+        baselines = []
+        for tree in args.baseline_tree:
+            baselines.append(run(n, args.hours_ago, None, Path(tree).resolve(), args.cpu_load))
+            report(baselines[-1])
+        after = run(n, args.hours_ago, args.profile, ROOT, args.cpu_load)
+        report(after)
+        now = after["steps"]["helix_events"]
+        for before in baselines:
+            was = before["steps"]["helix_events"]
+            print(
+                f"  this tree / {before['tree']}: hour {after['seconds'] / before['seconds']:.2f}x, helix_events "
+                f"{now['duration_s'] / was['duration_s']:.2f}x (pinning {now['pin_s'] / was['pin_s']:.2f}x, "
+                f"posting {now['post_s'] / was['post_s']:.2f}x)"
+            )
 
 
 if __name__ == "__main__":

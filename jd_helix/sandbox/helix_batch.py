@@ -12,8 +12,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
 from jd_helix.sandbox.config import SandboxConfig
 from jd_helix.sandbox.hashing import seeded_uuid, str_key
 from jd_helix.sandbox.helix_events import HelixEvents
@@ -71,7 +69,7 @@ class BatchJobs:
             "job_id": job_id,
             "status": "pending",
             "total_items": len(items),
-            "items": orjson.loads(orjson.dumps(items)),  # a deep copy, as sent
+            "items": items,  # as sent: parsed from this request's body, nobody else holds them
             "created": time.monotonic(),
             "failures": None,
         }

@@ -60,15 +60,18 @@ class HelixEvents:
     def _log_write(
         self, key: EventKey, attributes: dict, via: str, replaced: dict | None, flagged: bool, lost: bool = False
     ) -> None:
+        # Attribute values are scalars (validate_event admits strings, numbers and booleans
+        # only), so a flat copy is a deep one: copy.deepcopy cost ~15 us an event of 14
+        # attributes, most of a batch job's apply.
         self.writes.append(
             {
                 "camera_id": key[0],
                 "event_type_uid": key[1],
                 "time_ms": key[2],
-                "attributes": copy.deepcopy(attributes),
+                "attributes": dict(attributes),
                 "flagged": flagged,
                 "via": via,
-                "replaced_attributes": copy.deepcopy(replaced),
+                "replaced_attributes": None if replaced is None else dict(replaced),
                 "lost": lost,
                 "at": self.clock.now(),
             }

@@ -36,18 +36,39 @@ def test_outcomes_reach_the_caller_in_order_from_another_thread_and_all_before_c
     assert threads == {"verkada-outcomes"}
 
 
-def test_an_error_of_on_batch_done_stops_the_reporting_and_is_raised_to_the_posting_thread() -> None:
-    seen: list[str] = []
-    failed = threading.Event()
+def test_outcomes_queued_while_a_call_runs_go_together_in_the_next_call_in_order() -> None:
+    calls: list[list[str]] = []
+    writing, release = threading.Event(), threading.Event()
 
     def on_batch_done(outcomes: list[PostOutcome]) -> None:
-        if outcomes[0].key == "bad":
+        calls.append([o.key for o in outcomes])
+        writing.set()
+        release.wait(5)  # a slow ledger write, while the posting goes on
+
+    reporter = OutcomeReporter(on_batch_done)
+    reporter.put(_batch("a0"))
+    assert writing.wait(5)
+    for i in range(1, 4):
+        reporter.put(_batch(f"a{i}", f"b{i}"))
+    release.set()
+    reporter.close()
+    assert calls == [["a0"], ["a1", "b1", "a2", "b2", "a3", "b3"]]  # one write caught up with three batches
+
+
+def test_an_error_of_on_batch_done_stops_the_reporting_and_is_raised_to_the_posting_thread() -> None:
+    seen: list[str] = []
+    handed, failed = threading.Event(), threading.Event()
+
+    def on_batch_done(outcomes: list[PostOutcome]) -> None:
+        if any(o.key == "bad" for o in outcomes):
             failed.set()
             raise OSError("database is locked")
         seen.extend(o.key for o in outcomes)
+        handed.set()
 
     reporter = OutcomeReporter(on_batch_done)
     reporter.put(_batch("ok"))
+    assert handed.wait(5)  # a call of its own (queued together, they would fail together)
     reporter.put(_batch("bad"))
     assert failed.wait(5)
     with pytest.raises(OSError, match="database is locked"):

@@ -4,7 +4,11 @@ The caller records outcomes as they become final (the ledger: a DuckDB write per
 Done in the posting thread, that write delays the next request: a slot the rate limiter
 would have given goes unused, and the whole schedule slides. Here the posting thread
 only queues the outcomes; one worker thread calls ``on_batch_done`` with them, in the
-order they came, each exactly once.
+order they came, each exactly once. What queued up while a call ran goes in the next call
+together: a ledger write costs about the same for 1,000 outcomes as for 5,000 (opening the
+file, the commit), so on a busy machine, where a write takes longer than a batch's requests,
+the writes catch up instead of leaving a backlog for the end of the posting (measured: 100
+writes of ~0.5 s each, 7.6-9.2 s waited for after the last request).
 
 If ``on_batch_done`` raises, the posting thread gets the error at its next ``put`` (or at
 ``close``) and stops; outcomes queued after the failed call are not handed over, as if
@@ -45,10 +49,20 @@ class OutcomeReporter:
             raise self._error
 
     def _run(self) -> None:
-        while True:
+        closing = False
+        while not closing:
             outcomes = self._queue.get()
             if outcomes is None:  # close() was called
                 return
+            while True:  # with whatever queued up behind them, in order
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                    break
+                outcomes = outcomes + more
             if self._error is not None:
                 continue  # stopped: what comes after a failed call is not handed over
             try:
