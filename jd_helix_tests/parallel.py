@@ -22,9 +22,10 @@ DEPLOYMENTS = "deployments"
 DEPLOYMENT_MODULES = (
     "jd_helix_tests/deploy/test_topology.py",
     "jd_helix_tests/recovery/test_killed_run_worker.py",
-    "jd_helix_tests/recovery/test_cli_rerun.py",
     "jd_helix_tests/test_dev_stops_on_ctrl_c.py",
 )
+# recovery/test_cli_rerun.py kills real run workers too, but runs no daemon and gives each wait
+# 3 minutes: it is a unit of its own, off the deployments' path (the suite's longest).
 SHARED_PACKAGES = ("jd_helix_tests/api/",)
 # Longest first (each a minute or more); the rest keep their collection order.
 FIRST = (
