@@ -14,7 +14,7 @@ import orjson
 
 from jd_helix.api.models import Granularity
 from jd_helix.api.params import Window, format_instant
-from jd_helix.domain.default_event_type import DEFAULT_EVENT_TYPE_UID_SQL
+from jd_helix.domain.default_event_type import DEFAULT_EVENT_TYPE_UID_SQL, DEFAULT_TYPE_LEDGER_JOIN
 from jd_helix.resources.warehouse import single_row
 
 
@@ -67,11 +67,6 @@ FROM page LEFT JOIN deliveries d USING (transaction_id)
 GROUP BY ALL
 ORDER BY page.transaction_at, page.transaction_id
 """
-# With the status filter: the default type's ledger row of each sale, before the page is cut.
-DEFAULT_TYPE_JOIN = (
-    "LEFT JOIN helix_events s ON s.transaction_id = e.transaction_id "
-    f"AND s.event_type_uid = {DEFAULT_EVENT_TYPE_UID_SQL}"
-)
 
 
 def _delivery(entry: dict) -> dict:
@@ -106,7 +101,7 @@ def _transaction(row: tuple) -> dict:
 def _transaction_rows(
     conn: duckdb.DuckDBPyConnection, where: list[str], params: dict, by_status: bool = False
 ) -> list[tuple]:
-    sql = TRANSACTIONS_PAGE.format(where=" AND ".join(where), status_join=DEFAULT_TYPE_JOIN if by_status else "")
+    sql = TRANSACTIONS_PAGE.format(where=" AND ".join(where), status_join=DEFAULT_TYPE_LEDGER_JOIN if by_status else "")
     return conn.execute(sql, params).fetchall()
 
 
@@ -124,7 +119,7 @@ def transactions(
         where.append("e.store_id = $store_id")
         params["store_id"] = store_id
     if status is not None:
-        where.append("coalesce(s.status, 'not_in_ledger') = $status")
+        where.append("coalesce(l.status, 'not_in_ledger') = $status")  # the default type's (status_join)
         params["status"] = status
     if after is not None:
         where.append(

@@ -7,6 +7,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
+from jd_helix.domain.default_event_type import DEFAULT_EVENT_TYPE_UID_SQL
 from jd_helix.resources import migrations
 from jd_helix.resources.migrated_schema import migrated_tables, tables_of
 from jd_helix.resources.migrations import LATEST_VERSION, Migration, NewerWarehouseError, migrate, schema_version
@@ -133,7 +134,10 @@ def test_a_previous_release_warehouse_ends_with_the_tables_the_asset_pages_show(
 
 
 def test_the_default_event_type_of_a_ledger_with_several_types_is_recorded_on_migrating(monkeypatch):
-    from jd_helix.defs.helix.destination import default_event_type_uid, record_destination
+    from jd_helix.defs.helix.destination import record_destination
+
+    def default_event_type_uid(conn) -> str | None:
+        return conn.execute(f"SELECT {DEFAULT_EVENT_TYPE_UID_SQL}").fetchone()[0]
 
     with duckdb.connect() as conn:
         # A warehouse of the release before (version 4): two types, the order they were declared in not kept.

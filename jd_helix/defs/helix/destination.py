@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jd_helix.domain.default_event_type import DEFAULT_EVENT_TYPE_UID_SQL
 from jd_helix.domain.helix_status import HelixStatus
 
 START_FRESH_COMMAND = "jd-helix ledger start-fresh"
@@ -51,13 +50,6 @@ def pinned_uids_by_name(conn) -> dict[str, str]:
             "WHERE event_type_uid IN (SELECT event_type_uid FROM helix_destination)"
         ).fetchall()
     )
-
-
-def default_event_type_uid(conn) -> str | None:
-    """The uid of the default event type (see above); works on a read-only connection."""
-    if recorded_destination(conn) is None:
-        return None
-    return conn.execute(f"SELECT {DEFAULT_EVENT_TYPE_UID_SQL}").fetchone()[0]
 
 
 def check_destination(conn, database: str, api_base_url: str, event_type_uids: list[str] | None = None) -> None:

@@ -6,7 +6,8 @@ import dagster as dg
 
 from jd_helix.defs.helix.assets import helix_events
 from jd_helix.defs.hourly_sales.camera_events import transaction_camera_events
-from jd_helix.defs.hourly_sales.events_posted import EVENTS_POSTED, LEDGER_OF_DEFAULT_TYPE_JOIN, events_posted_params
+from jd_helix.defs.hourly_sales.events_posted import EVENTS_POSTED
+from jd_helix.domain.default_event_type import DEFAULT_TYPE_LEDGER_JOIN
 from jd_helix.domain.time_utils import naive_utc
 from jd_helix.lib.asset_defaults import DUCKDB_WRITER_POOL, hourly_asset
 from jd_helix.lib.catch_up import catch_up_condition
@@ -20,7 +21,7 @@ SELECT e.sale_hour, e.store_id, any_value(e.store_name) AS store_name,
        count(*) AS transactions, sum(e.transaction_amount)::DECIMAL(18, 2) AS sales_total,
        {EVENTS_POSTED} AS events_posted, $built_at
 FROM transaction_camera_events e
-{LEDGER_OF_DEFAULT_TYPE_JOIN}
+{DEFAULT_TYPE_LEDGER_JOIN}
 WHERE e.sale_hour >= $start AND e.sale_hour < $end
 GROUP BY e.sale_hour, e.store_id
 """
@@ -59,7 +60,7 @@ def store_sales(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             conn,
             window,
             SALES_PER_STORE_AND_HOUR_SQL,
-            {"built_at": naive_utc(datetime.now(UTC)), **events_posted_params(conn)},
+            {"built_at": naive_utc(datetime.now(UTC))},
         )
         per_hour = TABLE.figures_by_hour(conn, window)
     return hourly_result(context, window, per_hour, run_wide={})
